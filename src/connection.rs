@@ -1,0 +1,715 @@
+//! The connection state machine: every state transition of RFC 6455 after the opening handshake.
+//!
+//! Inputs are [`Connection::read`], [`Connection::read_eof`] and [`Connection::handle_timeout`];
+//! commands are the `send_*` encoders, [`Connection::ping`], [`Connection::pong`] and
+//! [`Connection::close`]; outputs are [`Connection::poll_transmit`], [`Connection::poll_timeout`]
+//! and [`Connection::should_close_transport`].
+
+use core::time::Duration;
+
+use crate::close::{parse_close_payload, CloseCode, MAX_REASON_LEN};
+use crate::config::{Config, Delivery};
+use crate::error::{ProtocolError, SendError};
+use crate::event::{Chunk, Event, Message, MessageKind};
+use crate::frame::{self, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::mask::{apply_mask, copy_masked, MaskSource, NoMask};
+use crate::utf8::{self, Utf8Validator};
+
+/// Which end of the connection this is; it decides masking (RFC 6455 §5.1, §5.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// Sends masked frames, expects unmasked ones.
+    Client,
+    /// Sends unmasked frames, expects masked ones.
+    Server,
+}
+
+/// Where the closing handshake stands (RFC 6455 §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// This end has sent (or queued) its Close and waits for the peer's.
+    CloseSent,
+    /// The peer's Close arrived; this end's Close has not gone out yet.
+    CloseReceived,
+    /// Both Close frames have been exchanged, or the transport ended.
+    Closed,
+    /// The connection failed (§7.1.7): a peer violation, or an unresponsive peer.
+    Failed,
+}
+
+/// What a timer did in [`Connection::handle_timeout`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// A keepalive ping was queued (nothing arrived for `keepalive_interval`).
+    KeepalivePing,
+    /// Nothing arrived within `pong_timeout` of a keepalive ping: the peer is gone.
+    PeerUnresponsive,
+    /// The closing handshake did not finish within `close_timeout`.
+    CloseHandshake,
+}
+
+/// The result of one [`Connection::read`] call.
+#[derive(Debug)]
+pub struct Read<'a> {
+    /// How many bytes of the input were used; the caller drops them from its buffer.
+    pub consumed: usize,
+    /// The event found, or `None` when all of the input was used and more is needed.
+    pub event: Option<Event<'a>>,
+}
+
+/// A frame header ready to be written before its payload (for vectored writes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHead {
+    bytes: [u8; MAX_HEADER_LEN],
+    len: u8,
+}
+
+impl FrameHead {
+    /// The encoded header.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+/// A control frame waiting to be sent, held inline so queuing never allocates.
+#[derive(Clone, Copy)]
+struct ControlSlot {
+    pending: bool,
+    len: u8,
+    payload: [u8; MAX_CONTROL_PAYLOAD],
+}
+
+impl ControlSlot {
+    const EMPTY: ControlSlot = ControlSlot { pending: false, len: 0, payload: [0; MAX_CONTROL_PAYLOAD] };
+
+    fn set(&mut self, parts: &[&[u8]]) {
+        let mut len = 0;
+        for part in parts {
+            self.payload[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        self.len = len as u8;
+        self.pending = true;
+    }
+}
+
+/// Where the receiver is inside the byte stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Header,
+    Data,
+    Control,
+}
+
+/// What `read` found, as positions, so the event can borrow after the state is updated.
+enum Found {
+    Nothing,
+    Whole(MessageKind, usize, usize),
+    Chunk(Chunk<'static>, usize, usize),
+    #[cfg(feature = "alloc")]
+    Assembled(MessageKind),
+    Control(OpCode, Option<(usize, usize)>),
+}
+
+/// A WebSocket connection after the opening handshake: a sans-IO state machine.
+///
+/// See the [crate documentation](crate) for the drive loop. `M` is the source of client masking
+/// keys; a server uses [`NoMask`].
+pub struct Connection<M: MaskSource = NoMask> {
+    role: Role,
+    config: Config,
+    mask: M,
+    // Receive side.
+    phase: Phase,
+    header: [u8; MAX_HEADER_LEN],
+    header_len: u8,
+    frame: FrameHeader,
+    frame_done: u64,
+    incoming: Option<MessageKind>,
+    message_len: u64,
+    first_chunk: bool,
+    utf8: Utf8Validator,
+    control: [u8; MAX_CONTROL_PAYLOAD],
+    control_len: u8,
+    #[cfg(feature = "alloc")]
+    assembly: alloc::vec::Vec<u8>,
+    // Send side.
+    outgoing: Option<MessageKind>,
+    pong: ControlSlot,
+    ping: ControlSlot,
+    close_frame: ControlSlot,
+    staged: [u8; MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN],
+    staged_len: u8,
+    staged_pos: u8,
+    // Closing handshake.
+    close_queued: bool,
+    close_sent: bool,
+    close_received: bool,
+    peer_code: Option<CloseCode>,
+    failed: bool,
+    eof: bool,
+    timed_out: bool,
+    // Timers, in the caller's monotonic time.
+    now: Duration,
+    last_received: Duration,
+    close_deadline: Option<Duration>,
+    pong_deadline: Option<Duration>,
+}
+
+impl Connection<NoMask> {
+    /// A server-side connection: expects masked frames, sends unmasked ones.
+    pub fn server(config: Config) -> Self {
+        Connection::new(Role::Server, config, NoMask)
+    }
+}
+
+impl<M: MaskSource> Connection<M> {
+    /// A client-side connection, masking every frame with keys from `mask` (RFC 6455 §5.3).
+    ///
+    /// With `std`, [`ChaChaMask::from_entropy`](crate::ChaChaMask::from_entropy) is the
+    /// unpredictable source the RFC asks for; tests may pass a closure.
+    pub fn client(config: Config, mask: M) -> Self {
+        Connection::new(Role::Client, config, mask)
+    }
+
+    fn new(role: Role, config: Config, mask: M) -> Self {
+        Connection {
+            role,
+            config,
+            mask,
+            phase: Phase::Header,
+            header: [0; MAX_HEADER_LEN],
+            header_len: 0,
+            frame: FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask: None, payload_len: 0 },
+            frame_done: 0,
+            incoming: None,
+            message_len: 0,
+            first_chunk: true,
+            utf8: Utf8Validator::new(),
+            control: [0; MAX_CONTROL_PAYLOAD],
+            control_len: 0,
+            #[cfg(feature = "alloc")]
+            assembly: alloc::vec::Vec::new(),
+            outgoing: None,
+            pong: ControlSlot::EMPTY,
+            ping: ControlSlot::EMPTY,
+            close_frame: ControlSlot::EMPTY,
+            staged: [0; MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN],
+            staged_len: 0,
+            staged_pos: 0,
+            close_queued: false,
+            close_sent: false,
+            close_received: false,
+            peer_code: None,
+            failed: false,
+            eof: false,
+            timed_out: false,
+            now: Duration::ZERO,
+            last_received: Duration::ZERO,
+            close_deadline: None,
+            pong_deadline: None,
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        if self.failed {
+            State::Failed
+        } else if self.eof || (self.close_sent && self.close_received) {
+            State::Closed
+        } else if self.close_received {
+            State::CloseReceived
+        } else if self.close_queued {
+            State::CloseSent
+        } else {
+            State::Open
+        }
+    }
+
+    /// The code of the peer's Close frame: 1005 if it had none (§7.1.5), `None` if none came.
+    pub fn peer_close_code(&self) -> Option<CloseCode> {
+        self.peer_code
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Input
+    // ----------------------------------------------------------------------------------------
+
+    /// Feeds received bytes; returns how many were used and at most one event.
+    ///
+    /// Payloads are unmasked in place, so the input is `&mut`. Call again with the unused rest
+    /// until `event` is `None` (then every byte was used: keep nothing, read more). Drain
+    /// [`poll_transmit`](Self::poll_transmit) after each call so that automatic pongs and close
+    /// echoes go out before later data.
+    ///
+    /// On `Err`, the connection has failed: the Close frame with the error's code is queued and
+    /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
+    pub fn read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
+        if self.failed || self.close_received || self.eof {
+            return Ok(Read { consumed: input.len(), event: None });
+        }
+        if !input.is_empty() {
+            self.last_received = self.now;
+            self.pong_deadline = None;
+        }
+        let (consumed, found) = match self.advance(input) {
+            Ok(found) => found,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let input: &'a [u8] = input;
+        let event = match found {
+            Found::Nothing => None,
+            Found::Whole(MessageKind::Binary, start, end) => Some(Event::Message(Message::Binary(&input[start..end]))),
+            Found::Whole(MessageKind::Text, start, end) => match utf8::validate(&input[start..end]) {
+                Some(text) => Some(Event::Message(Message::Text(text))),
+                None => return Err(self.fail(ProtocolError::InvalidUtf8)),
+            },
+            Found::Chunk(chunk, start, end) => Some(Event::Chunk(Chunk { data: &input[start..end], ..chunk })),
+            #[cfg(feature = "alloc")]
+            Found::Assembled(MessageKind::Binary) => Some(Event::Message(Message::Binary(&self.assembly))),
+            #[cfg(feature = "alloc")]
+            Found::Assembled(MessageKind::Text) => {
+                let this: &'a Self = self;
+                // Validated as it arrived (fail-fast) and complete, so this cannot fail; the
+                // second pass only turns the bytes into `&str` without `unsafe`.
+                let text = utf8::validate(&this.assembly);
+                debug_assert!(text.is_some());
+                Some(Event::Message(Message::Text(text.unwrap_or(""))))
+            }
+            Found::Control(opcode, range) => {
+                let this: &'a Self = self;
+                let payload = match range {
+                    Some((start, end)) => &input[start..end],
+                    None => &this.control[..this.control_len as usize],
+                };
+                Some(match opcode {
+                    OpCode::Ping => Event::Ping(payload),
+                    OpCode::Pong => Event::Pong(payload),
+                    // Validated by `on_control` already.
+                    _ => Event::Close(parse_close_payload(payload).ok().flatten()),
+                })
+            }
+        };
+        Ok(Read { consumed, event })
+    }
+
+    /// Runs the receiver over `input` until it finds an event or uses all of it.
+    fn advance(&mut self, input: &mut [u8]) -> Result<(usize, Found), ProtocolError> {
+        let mut pos = 0;
+        loop {
+            match self.phase {
+                Phase::Header => {
+                    let header = if self.header_len == 0 {
+                        match frame::decode(&input[pos..])? {
+                            Decoded::Complete(h, n) => {
+                                pos += n;
+                                h
+                            }
+                            Decoded::Incomplete(_) => {
+                                let rest = &input[pos..];
+                                self.header[..rest.len()].copy_from_slice(rest);
+                                self.header_len = rest.len() as u8;
+                                return Ok((input.len(), Found::Nothing));
+                            }
+                        }
+                    } else {
+                        // Stage the header bytes inline until the whole header is here.
+                        let have = self.header_len as usize;
+                        let needed = match frame::decode(&self.header[..have])? {
+                            Decoded::Incomplete(n) => n,
+                            Decoded::Complete(..) => have,
+                        };
+                        let take = (needed - have).min(input.len() - pos);
+                        self.header[have..have + take].copy_from_slice(&input[pos..pos + take]);
+                        pos += take;
+                        self.header_len += take as u8;
+                        match frame::decode(&self.header[..self.header_len as usize])? {
+                            Decoded::Complete(h, _) => {
+                                self.header_len = 0;
+                                h
+                            }
+                            Decoded::Incomplete(_) => return Ok((input.len(), Found::Nothing)),
+                        }
+                    };
+                    self.begin_frame(&header)?;
+                    let available = (input.len() - pos) as u64;
+                    if header.opcode.is_control() {
+                        if header.payload_len <= available {
+                            let (start, end) = (pos, pos + header.payload_len as usize);
+                            if let Some(key) = header.mask {
+                                apply_mask(&mut input[start..end], key, 0);
+                            }
+                            self.on_control(header.opcode, &input[start..end])?;
+                            return Ok((end, Found::Control(header.opcode, Some((start, end)))));
+                        }
+                        self.phase = Phase::Control;
+                        self.control_len = 0;
+                    } else if header.fin && header.opcode != OpCode::Continuation && header.payload_len <= available {
+                        // Zero-copy path: a whole unfragmented message in the caller's buffer.
+                        let (start, end) = (pos, pos + header.payload_len as usize);
+                        if let Some(key) = header.mask {
+                            apply_mask(&mut input[start..end], key, 0);
+                        }
+                        self.incoming = None;
+                        let kind = if header.opcode == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
+                        return Ok((end, Found::Whole(kind, start, end)));
+                    } else {
+                        self.phase = Phase::Data;
+                    }
+                }
+                Phase::Control => {
+                    let have = self.control_len as usize;
+                    let take = (self.frame.payload_len as usize - have).min(input.len() - pos);
+                    self.control[have..have + take].copy_from_slice(&input[pos..pos + take]);
+                    pos += take;
+                    self.control_len += take as u8;
+                    if (self.control_len as u64) < self.frame.payload_len {
+                        return Ok((input.len(), Found::Nothing));
+                    }
+                    let len = self.control_len as usize;
+                    if let Some(key) = self.frame.mask {
+                        apply_mask(&mut self.control[..len], key, 0);
+                    }
+                    self.phase = Phase::Header;
+                    let payload = self.control;
+                    self.on_control(self.frame.opcode, &payload[..len])?;
+                    return Ok((pos, Found::Control(self.frame.opcode, None)));
+                }
+                Phase::Data => {
+                    let remaining = self.frame.payload_len - self.frame_done;
+                    let take = remaining.min((input.len() - pos) as u64) as usize;
+                    let (start, end) = (pos, pos + take);
+                    if let Some(key) = self.frame.mask {
+                        apply_mask(&mut input[start..end], key, self.frame_done as usize);
+                    }
+                    let kind = self.incoming.unwrap_or(MessageKind::Binary);
+                    // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8.
+                    if kind == MessageKind::Text && !self.utf8.feed(&input[start..end]) {
+                        return Err(ProtocolError::InvalidUtf8);
+                    }
+                    pos = end;
+                    self.frame_done += take as u64;
+                    let frame_end = self.frame_done == self.frame.payload_len;
+                    let message_end = frame_end && self.frame.fin;
+                    if frame_end {
+                        self.phase = Phase::Header;
+                    }
+                    if message_end {
+                        if !self.utf8.is_complete() {
+                            return Err(ProtocolError::InvalidUtf8);
+                        }
+                        self.incoming = None;
+                    }
+                    match self.config.delivery {
+                        Delivery::Stream => {
+                            if take > 0 || message_end {
+                                let first = core::mem::replace(&mut self.first_chunk, false);
+                                let chunk = Chunk { kind, data: &[], first, last: message_end };
+                                return Ok((pos, Found::Chunk(chunk, start, end)));
+                            }
+                        }
+                        #[cfg(feature = "alloc")]
+                        Delivery::Assemble => {
+                            self.assembly.extend_from_slice(&input[start..end]);
+                            if message_end {
+                                return Ok((pos, Found::Assembled(kind)));
+                            }
+                        }
+                    }
+                    if pos == input.len() && !frame_end {
+                        return Ok((pos, Found::Nothing));
+                    }
+                }
+            }
+            if pos == input.len() && self.phase == Phase::Header {
+                return Ok((pos, Found::Nothing));
+            }
+        }
+    }
+
+    /// Checks a new frame header against the connection's state and limits.
+    #[inline]
+    fn begin_frame(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them.
+        let allowed =
+            if self.config.allow_rsv1 && matches!(h.opcode, OpCode::Text | OpCode::Binary) { 0b100 } else { 0 };
+        if h.rsv & !allowed != 0 {
+            return Err(ProtocolError::ReservedBits(h.rsv));
+        }
+        // RFC 6455 §5.1: clients mask every frame; servers never do.
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        self.frame = *h;
+        self.frame_done = 0;
+        if h.opcode.is_control() {
+            return Ok(());
+        }
+        // RFC 6455 §5.4: fragments of one message are not interleaved with another's.
+        match (h.opcode, self.incoming) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (OpCode::Continuation, Some(_)) => {}
+            (op, _) => {
+                self.incoming = Some(if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary });
+                self.message_len = 0;
+                self.first_chunk = true;
+                self.utf8.reset();
+                #[cfg(feature = "alloc")]
+                self.reset_assembly();
+            }
+        }
+        // Limits are checked on the header, before any payload byte is accepted.
+        if h.payload_len > self.config.max_frame_payload {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        self.message_len = self.message_len.saturating_add(h.payload_len);
+        if self.message_len > self.config.max_message_len {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "alloc")]
+    fn reset_assembly(&mut self) {
+        self.assembly.clear();
+        if self.assembly.capacity() > self.config.retain_capacity {
+            self.assembly.shrink_to(self.config.retain_capacity);
+        }
+    }
+
+    /// Applies a whole control frame's effect (RFC 6455 §5.5).
+    fn on_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), ProtocolError> {
+        match opcode {
+            // §5.5.2: answer with a pong carrying the same payload; only the latest counts.
+            OpCode::Ping if self.config.auto_pong && !self.close_queued => self.pong.set(&[payload]),
+            OpCode::Close => {
+                let frame = parse_close_payload(payload)?;
+                self.close_received = true;
+                self.peer_code = Some(frame.map_or(CloseCode::NO_STATUS, |f| f.code));
+                // §5.5.1: echo the status code; nothing but the Close may follow it.
+                if self.config.auto_close && !self.close_queued {
+                    let code = frame.map(|f| f.code.0.to_be_bytes());
+                    self.queue_close(code.as_ref().map_or(&[][..], |c| &c[..]), &[]);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): queues the Close and stops reading.
+    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        self.failed = true;
+        self.pong.pending = false;
+        self.ping.pending = false;
+        if !self.close_queued {
+            self.queue_close(&error.close_code().0.to_be_bytes(), &[]);
+        }
+        error
+    }
+
+    /// Reports that the transport reached end of stream.
+    ///
+    /// `Ok` when the peer's Close came first; otherwise the closure is abnormal (1006, §7.1.5).
+    pub fn read_eof(&mut self) -> Result<(), ProtocolError> {
+        self.eof = true;
+        if self.close_received || self.failed {
+            Ok(())
+        } else {
+            self.peer_code = Some(CloseCode::ABNORMAL);
+            Err(ProtocolError::AbnormalClosure)
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Control commands and output
+    // ----------------------------------------------------------------------------------------
+
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.close_queued || self.failed || self.eof {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues a ping (at most 125 bytes, §5.5); it goes out through `poll_transmit`.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.ping.set(&[payload]);
+        Ok(())
+    }
+
+    /// Queues an unsolicited pong (a heartbeat, §5.5.3), replacing any pong not yet sent.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.pong.set(&[payload]);
+        Ok(())
+    }
+
+    /// Starts (or answers) the closing handshake with `code` and a UTF-8 `reason` (§5.5.1).
+    ///
+    /// After this no data may be sent. Codes that may not be sent (1005, 1006, 1015, reserved
+    /// ranges) and reasons over 123 bytes are refused.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_open()?;
+        if !code.is_valid_on_wire() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong(reason.len()));
+        }
+        self.queue_close(&code.0.to_be_bytes(), reason.as_bytes());
+        Ok(())
+    }
+
+    fn queue_close(&mut self, code: &[u8], reason: &[u8]) {
+        self.close_frame.set(&[code, reason]);
+        self.close_queued = true;
+    }
+
+    /// True while control frames wait for [`poll_transmit`](Self::poll_transmit).
+    #[inline]
+    pub fn wants_write(&self) -> bool {
+        self.staged_pos < self.staged_len || self.pong.pending || self.ping.pending || self.close_frame.pending
+    }
+
+    /// Writes queued control frames (pongs, pings, Close) into `out`; returns the bytes written.
+    ///
+    /// Any size of `out` works: a frame that does not fit continues in the next call. Call it
+    /// until [`wants_write`](Self::wants_write) is false.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        let mut written = 0;
+        loop {
+            if self.staged_pos < self.staged_len {
+                let staged = &self.staged[self.staged_pos as usize..self.staged_len as usize];
+                let n = staged.len().min(out.len() - written);
+                out[written..written + n].copy_from_slice(&staged[..n]);
+                written += n;
+                self.staged_pos += n as u8;
+                if self.staged_pos < self.staged_len {
+                    return written;
+                }
+            }
+            // §5.5.1: after the Close, nothing more; pongs first since they answer the peer.
+            let (opcode, slot) = if self.close_sent {
+                return written;
+            } else if self.pong.pending {
+                (OpCode::Pong, self.pong)
+            } else if self.ping.pending {
+                (OpCode::Ping, self.ping)
+            } else if self.close_frame.pending {
+                (OpCode::Close, self.close_frame)
+            } else {
+                return written;
+            };
+            match opcode {
+                OpCode::Pong => self.pong.pending = false,
+                OpCode::Ping => self.ping.pending = false,
+                _ => {
+                    self.close_frame.pending = false;
+                    self.close_sent = true;
+                    self.pong.pending = false;
+                    self.ping.pending = false;
+                    self.close_deadline = self.config.close_timeout.map(|t| self.now + t);
+                }
+            }
+            let payload = &slot.payload[..slot.len as usize];
+            let mut head = [0u8; MAX_HEADER_LEN];
+            let n = self.encode_header(opcode, true, payload.len(), &mut head);
+            self.staged[..n].copy_from_slice(&head[..n]);
+            let end = n + payload.len();
+            self.staged[n..end].copy_from_slice(payload);
+            if let Some(key) = self.tx_mask(&head[..n]) {
+                apply_mask(&mut self.staged[n..end], key, 0);
+            }
+            self.staged_len = end as u8;
+            self.staged_pos = 0;
+        }
+    }
+
+    /// True when the driver should close the transport (RFC 6455 §7.1.1): the server once both
+    /// Close frames have been exchanged, either end after a failure once its Close is out, or
+    /// when a closing timer expired. A client normally waits for the server to close TCP.
+    pub fn should_close_transport(&self) -> bool {
+        if self.wants_write() && !self.eof && !self.timed_out {
+            return false;
+        }
+        self.eof
+            || self.timed_out
+            || self.failed
+            || (self.close_sent && self.close_received && self.role == Role::Server)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Timers
+    // ----------------------------------------------------------------------------------------
+
+    /// Tells the connection the time (any monotonic origin) and fires expired timers.
+    ///
+    /// Call it whenever the driver wakes, before [`poll_timeout`](Self::poll_timeout); the
+    /// connection keeps no clock and measures its timers from the last `now` it was given.
+    pub fn handle_timeout(&mut self, now: Duration) -> Option<Timeout> {
+        self.now = now;
+        if self.timed_out || self.eof {
+            return None;
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.close_deadline = None;
+            self.timed_out = true;
+            return Some(Timeout::CloseHandshake);
+        }
+        if self.pong_deadline.is_some_and(|d| now >= d) {
+            self.pong_deadline = None;
+            self.timed_out = true;
+            self.failed = true;
+            return Some(Timeout::PeerUnresponsive);
+        }
+        if let (Some(interval), None, false) = (self.config.keepalive_interval, self.pong_deadline, self.close_queued) {
+            if !self.failed && now >= self.last_received + interval {
+                self.ping.set(&[]);
+                self.pong_deadline = Some(now + self.config.pong_timeout);
+                return Some(Timeout::KeepalivePing);
+            }
+        }
+        None
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        if self.timed_out || self.eof {
+            return None;
+        }
+        let keepalive = match (self.config.keepalive_interval, self.pong_deadline) {
+            (Some(interval), None) if !self.close_queued && !self.failed => Some(self.last_received + interval),
+            _ => None,
+        };
+        [self.close_deadline, self.pong_deadline, keepalive].into_iter().flatten().min()
+    }
+}
+
+mod send;

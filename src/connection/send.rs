@@ -1,0 +1,194 @@
+//! The sending half of [`Connection`]: data frames encoded straight into the caller's buffer.
+
+use super::*;
+
+impl<M: MaskSource> Connection<M> {
+    /// The exact number of bytes [`send_text`](Self::send_text) or
+    /// [`send_binary`](Self::send_binary) writes for a payload of `payload_len` bytes, counting
+    /// the headers of automatic fragments (`fragment_size`) and client masking keys.
+    pub fn encoded_len(&self, payload_len: usize) -> usize {
+        let masked = self.role == Role::Client;
+        let size = self.config.fragment_size;
+        if size == 0 || payload_len <= size {
+            return frame::header_len(payload_len as u64, masked) + payload_len;
+        }
+        let (full, rest) = (payload_len / size, payload_len % size);
+        let rest_header = if rest > 0 { frame::header_len(rest as u64, masked) } else { 0 };
+        full * frame::header_len(size as u64, masked) + rest_header + payload_len
+    }
+
+    /// Encodes a text message into `out`, returning the bytes written
+    /// ([`encoded_len`](Self::encoded_len) of them).
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection};
+    /// let mut server = Connection::server(Config::default());
+    /// let mut out = [0u8; 16];
+    /// let n = server.send_text("Hello", &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"\x81\x05Hello"); // RFC 6455 §5.7
+    /// ```
+    pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, SendError> {
+        self.send_message(OpCode::Text, text.as_bytes(), out)
+    }
+
+    /// Encodes a binary message into `out`, returning the bytes written.
+    pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        self.send_message(OpCode::Binary, data, out)
+    }
+
+    fn send_message(&mut self, opcode: OpCode, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        self.check_open()?;
+        if self.outgoing.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let needed = self.encoded_len(data.len());
+        if out.len() < needed {
+            return Err(SendError::BufferTooSmall { needed });
+        }
+        let size = self.config.fragment_size;
+        if size == 0 || data.len() <= size {
+            return Ok(self.write_frame(opcode, true, data, out));
+        }
+        // Automatic fragmentation (§5.4): the first frame has the opcode, the rest continue it.
+        let mut written = 0;
+        let mut opcode = opcode;
+        let mut pieces = data.chunks(size).peekable();
+        while let Some(piece) = pieces.next() {
+            written += self.write_frame(opcode, pieces.peek().is_none(), piece, &mut out[written..]);
+            opcode = OpCode::Continuation;
+        }
+        Ok(written)
+    }
+
+    /// Encodes one fragment of a message (§5.4); `fin` ends the message.
+    ///
+    /// The first fragment opens a message of `kind`; later ones must name the same kind. Control
+    /// frames (queued pongs, pings, a Close) may be sent between fragments through
+    /// [`poll_transmit`](Self::poll_transmit). For text, the fragments together must be UTF-8.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.check_open()?;
+        let needed = frame::header_len(data.len() as u64, self.role == Role::Client) + data.len();
+        if out.len() < needed {
+            return Err(SendError::BufferTooSmall { needed });
+        }
+        let opcode = self.next_data_opcode(kind, fin)?;
+        Ok(self.write_frame(opcode, fin, data, out))
+    }
+
+    /// Produces only the header of a data frame, for a vectored write of header and payload.
+    ///
+    /// A client's payload must be masked, so it is masked here, in place; a server's is left
+    /// untouched. `fin` and `kind` follow the rules of [`send_fragment`](Self::send_fragment).
+    pub fn frame_header(&mut self, kind: MessageKind, payload: &mut [u8], fin: bool) -> Result<FrameHead, SendError> {
+        self.check_open()?;
+        let opcode = self.next_data_opcode(kind, fin)?;
+        let mut head = FrameHead { bytes: [0; MAX_HEADER_LEN], len: 0 };
+        let n = self.encode_header(opcode, fin, payload.len(), &mut head.bytes);
+        head.len = n as u8;
+        if let Some(key) = self.tx_mask(&head.bytes[..n]) {
+            apply_mask(payload, key, 0);
+        }
+        Ok(head)
+    }
+
+    fn next_data_opcode(&mut self, kind: MessageKind, fin: bool) -> Result<OpCode, SendError> {
+        let opcode = match self.outgoing {
+            None => match kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+            Some(open) if open == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::KindMismatch),
+        };
+        self.outgoing = if fin { None } else { Some(kind) };
+        Ok(opcode)
+    }
+
+    /// Appends a text message to `out` (which is never shrunk).
+    #[cfg(feature = "alloc")]
+    pub fn send_text_vec(&mut self, text: &str, out: &mut alloc::vec::Vec<u8>) -> Result<usize, SendError> {
+        self.send_message_vec(OpCode::Text, text.as_bytes(), out)
+    }
+
+    /// Appends a binary message to `out`.
+    #[cfg(feature = "alloc")]
+    pub fn send_binary_vec(&mut self, data: &[u8], out: &mut alloc::vec::Vec<u8>) -> Result<usize, SendError> {
+        self.send_message_vec(OpCode::Binary, data, out)
+    }
+
+    #[cfg(feature = "alloc")]
+    fn send_message_vec(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        out: &mut alloc::vec::Vec<u8>,
+    ) -> Result<usize, SendError> {
+        let start = out.len();
+        out.resize(start + self.encoded_len(data.len()), 0);
+        let result = self.send_message(opcode, data, &mut out[start..]);
+        out.truncate(start + *result.as_ref().unwrap_or(&0));
+        result
+    }
+
+    /// Appends queued control frames to `out` (the `Vec` form of `poll_transmit`).
+    #[cfg(feature = "alloc")]
+    pub fn poll_transmit_vec(&mut self, out: &mut alloc::vec::Vec<u8>) -> usize {
+        let mut total = 0;
+        while self.wants_write() {
+            let start = out.len();
+            out.resize(start + MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN, 0);
+            let n = self.poll_transmit(&mut out[start..]);
+            out.truncate(start + n);
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+        total
+    }
+
+    /// Writes one frame; the caller has checked that `out` is large enough.
+    #[inline]
+    fn write_frame(&mut self, opcode: OpCode, fin: bool, data: &[u8], out: &mut [u8]) -> usize {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = self.encode_header(opcode, fin, data.len(), &mut head);
+        out[..n].copy_from_slice(&head[..n]);
+        let end = n + data.len();
+        match self.tx_mask(&head[..n]) {
+            Some(key) => copy_masked(data, &mut out[n..end], key),
+            None => out[n..end].copy_from_slice(data),
+        }
+        end
+    }
+
+    /// Encodes a header; a client draws a fresh masking key for every frame (§5.3).
+    #[inline]
+    pub(super) fn encode_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        len: usize,
+        out: &mut [u8; MAX_HEADER_LEN],
+    ) -> usize {
+        let mask = match self.role {
+            Role::Client => Some(self.mask.next_key()),
+            Role::Server => None,
+        };
+        FrameHeader { fin, rsv: 0, opcode, mask, payload_len: len as u64 }.encode(out)
+    }
+
+    /// The key an encoded header carries (its last four bytes when masked).
+    #[inline]
+    pub(super) fn tx_mask(&self, head: &[u8]) -> Option<[u8; 4]> {
+        match (self.role, head) {
+            (Role::Client, [.., a, b, c, d]) => Some([*a, *b, *c, *d]),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Incremental UTF-8 validation (RFC 6455 §8.1) across chunks, frames and fragments.
+//!
+//! Text may arrive split anywhere, even inside a code point. The validator carries at most three
+//! bytes of an unfinished code point and fails on the first byte that can never become valid, so a
+//! connection can be failed before the rest of a bad frame arrives (Autobahn cases 6.4.x).
+
+/// Validates a whole buffer, returning it as `&str` (simdutf8 when the feature is on).
+#[inline]
+pub fn validate(bytes: &[u8]) -> Option<&str> {
+    #[cfg(feature = "simdutf8")]
+    {
+        simdutf8::basic::from_utf8(bytes).ok()
+    }
+    #[cfg(not(feature = "simdutf8"))]
+    {
+        core::str::from_utf8(bytes).ok()
+    }
+}
+
+/// How a slice ended: fully valid, valid up to an unfinished code point, or invalid.
+enum Prefix {
+    Valid,
+    /// Valid up to this index; the rest (1..=3 bytes) is an unfinished but so far valid sequence.
+    Unfinished(usize),
+    Invalid,
+}
+
+#[inline]
+fn check(bytes: &[u8]) -> Prefix {
+    #[cfg(feature = "simdutf8")]
+    let result = simdutf8::compat::from_utf8(bytes).map(|_| ());
+    #[cfg(not(feature = "simdutf8"))]
+    let result = core::str::from_utf8(bytes).map(|_| ());
+    match result {
+        Ok(()) => Prefix::Valid,
+        Err(e) => match e.error_len() {
+            None => Prefix::Unfinished(e.valid_up_to()),
+            Some(_) => Prefix::Invalid,
+        },
+    }
+}
+
+/// Streaming validator with a carry of at most three bytes.
+///
+/// ```
+/// use wsmachine::utf8::Utf8Validator;
+/// let text = "κόσμε".as_bytes();
+/// let mut v = Utf8Validator::new();
+/// for byte in text {
+///     assert!(v.feed(core::slice::from_ref(byte)));
+/// }
+/// assert!(v.is_complete());
+/// assert!(!Utf8Validator::new().feed(&[0xCE, 0xFF])); // fails at once
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Utf8Validator {
+    carry: [u8; 4],
+    carry_len: u8,
+}
+
+impl Utf8Validator {
+    /// A validator at a code point boundary.
+    pub const fn new() -> Self {
+        Utf8Validator { carry: [0; 4], carry_len: 0 }
+    }
+
+    /// True when no code point is left unfinished (a message may end here).
+    #[inline]
+    pub fn is_complete(&self) -> bool {
+        self.carry_len == 0
+    }
+
+    /// Forgets any carried bytes (start of a new message).
+    #[inline]
+    pub fn reset(&mut self) {
+        self.carry_len = 0;
+    }
+
+    /// Feeds the next bytes; false as soon as the text so far can never be valid UTF-8.
+    #[inline]
+    pub fn feed(&mut self, mut bytes: &[u8]) -> bool {
+        if self.carry_len != 0 {
+            // Complete the carried code point with as few bytes as it needs.
+            let have = self.carry_len as usize;
+            let take = (4 - have).min(bytes.len());
+            let mut joined = self.carry;
+            joined[have..have + take].copy_from_slice(&bytes[..take]);
+            match check(&joined[..have + take]) {
+                Prefix::Valid => {
+                    self.carry_len = 0;
+                    bytes = &bytes[take..];
+                }
+                Prefix::Unfinished(upto) if upto > 0 => {
+                    // The carried code point finished inside `joined` and a new one started.
+                    self.carry_len = 0;
+                    bytes = &bytes[upto - have..];
+                }
+                Prefix::Unfinished(_) => {
+                    // Still unfinished: only possible when `bytes` was too short to finish it.
+                    self.carry = joined;
+                    self.carry_len = (have + take) as u8;
+                    return true;
+                }
+                Prefix::Invalid => return false,
+            }
+        }
+        match check(bytes) {
+            Prefix::Valid => true,
+            Prefix::Unfinished(upto) => {
+                let rest = &bytes[upto..];
+                self.carry[..rest.len()].copy_from_slice(rest);
+                self.carry_len = rest.len() as u8;
+                true
+            }
+            Prefix::Invalid => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incremental(bytes: &[u8], splits: &[usize]) -> (bool, bool) {
+        let mut v = Utf8Validator::new();
+        let mut start = 0;
+        for &s in splits.iter().chain(core::iter::once(&bytes.len())) {
+            let end = s.clamp(start, bytes.len());
+            if !v.feed(&bytes[start..end]) {
+                return (false, false);
+            }
+            start = end;
+        }
+        (true, v.is_complete())
+    }
+
+    #[test]
+    fn agrees_with_core_at_every_split() {
+        let samples: [&[u8]; 9] = [
+            "Hello-µ@ßöäüàá-UTF-8!!".as_bytes(),
+            "κόσμε 𝄞 €".as_bytes(),
+            &[0xF0, 0x90, 0x80, 0x80],
+            &[0xF4, 0x90, 0x80, 0x80], // above U+10FFFF
+            &[0xED, 0xA0, 0x80],       // surrogate
+            &[0xC0, 0xAF],             // overlong
+            &[0xE2, 0x82],             // truncated
+            &[0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0xBC, 0xCE, 0xB5, 0xED, 0xA0, 0x80, 0x65, 0x64],
+            &[0x61, 0xF8, 0x88, 0x80, 0x80, 0x80],
+        ];
+        for s in samples {
+            let whole = core::str::from_utf8(s).is_ok();
+            for a in 0..=s.len() {
+                for b in a..=s.len() {
+                    let (ok, complete) = incremental(s, &[a, b]);
+                    assert_eq!(ok && complete, whole, "{s:?} split at {a},{b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fails_fast_inside_a_code_point() {
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[0xF0]));
+        assert!(!v.feed(&[0x80])); // F0 must be followed by 90..=BF
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[0xED]));
+        assert!(!v.feed(&[0xA0])); // surrogate half
+        let mut v = Utf8Validator::new();
+        assert!(!v.feed(&[0xF5])); // never a lead byte
+    }
+}
