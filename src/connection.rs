@@ -329,21 +329,22 @@ impl<M: MaskSource> Connection<M> {
                         }
                     } else {
                         // Stage the header bytes inline until the whole header is here.
-                        let have = self.header_len as usize;
-                        let needed = match frame::decode(&self.header[..have])? {
-                            Decoded::Incomplete(n) => n,
-                            Decoded::Complete(..) => have,
-                        };
-                        let take = (needed - have).min(input.len() - pos);
-                        self.header[have..have + take].copy_from_slice(&input[pos..pos + take]);
-                        pos += take;
-                        self.header_len += take as u8;
-                        match frame::decode(&self.header[..self.header_len as usize])? {
-                            Decoded::Complete(h, _) => {
-                                self.header_len = 0;
-                                h
+                        loop {
+                            let have = self.header_len as usize;
+                            let needed = match frame::decode(&self.header[..have])? {
+                                Decoded::Incomplete(n) => n,
+                                Decoded::Complete(h, _) => {
+                                    self.header_len = 0;
+                                    break h;
+                                }
+                            };
+                            if pos == input.len() {
+                                return Ok((pos, Found::Nothing));
                             }
-                            Decoded::Incomplete(_) => return Ok((input.len(), Found::Nothing)),
+                            let take = (needed - have).min(input.len() - pos);
+                            self.header[have..have + take].copy_from_slice(&input[pos..pos + take]);
+                            pos += take;
+                            self.header_len += take as u8;
                         }
                     };
                     self.begin_frame(&header)?;

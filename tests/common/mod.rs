@@ -1,0 +1,130 @@
+//! An in-memory driver for one connection or a client–server pair (no sockets, no clock).
+#![allow(dead_code)]
+
+use wsmachine::{Connection, Event, MaskSource, OwnedEvent, ProtocolError};
+
+/// A deterministic client mask source: keys 0x01020304, 0x05060708, ...
+pub fn counter_mask() -> impl FnMut() -> [u8; 4] {
+    let mut n: u8 = 0;
+    move || {
+        let k = [n.wrapping_add(1), n.wrapping_add(2), n.wrapping_add(3), n.wrapping_add(4)];
+        n = n.wrapping_add(4);
+        k
+    }
+}
+
+/// What feeding a byte stream to a connection produced.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub events: Vec<OwnedEvent>,
+    pub transmitted: Vec<u8>,
+    pub error: Option<ProtocolError>,
+}
+
+/// Feeds `bytes` cut into pieces at `cuts` (sorted or not, clamped), draining `poll_transmit`
+/// after every `read` call, like a driver that reads from a socket.
+pub fn feed<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
+    cuts.sort_unstable();
+    cuts.push(bytes.len());
+    let mut outcome = Outcome::default();
+    let mut start = 0;
+    for end in cuts {
+        let mut piece = bytes[start..end].to_vec();
+        start = end;
+        let mut at = 0;
+        loop {
+            let rest = piece.len() - at;
+            match conn.read(&mut piece[at..]) {
+                Ok(read) => {
+                    let done = read.event.is_none();
+                    assert!(read.consumed <= rest);
+                    at += read.consumed;
+                    if let Some(event) = read.event {
+                        outcome.events.push(event.into_owned());
+                    }
+                    conn.poll_transmit_vec(&mut outcome.transmitted);
+                    if done {
+                        assert_eq!(at, piece.len(), "None must mean all input was used");
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if outcome.error.is_none() {
+                        outcome.error = Some(e);
+                    }
+                    conn.poll_transmit_vec(&mut outcome.transmitted);
+                    break;
+                }
+            }
+        }
+    }
+    outcome
+}
+
+/// Joins streamed chunks into whole messages so that outcomes of both delivery modes and of
+/// any chunking compare equal.
+pub fn normalise(events: &[OwnedEvent]) -> Vec<OwnedEvent> {
+    let mut out = Vec::new();
+    let mut partial: Option<(wsmachine::MessageKind, Vec<u8>)> = None;
+    for e in events {
+        match e {
+            OwnedEvent::Chunk { kind, data, first, last, .. } => {
+                if *first {
+                    assert!(partial.is_none(), "a new message started inside another");
+                    partial = Some((*kind, Vec::new()));
+                }
+                let (k, buf) = partial.as_mut().expect("chunk without a first chunk");
+                assert_eq!(k, kind);
+                buf.extend_from_slice(data);
+                if *last {
+                    let (k, buf) = partial.take().unwrap();
+                    out.push(match k {
+                        wsmachine::MessageKind::Text => {
+                            OwnedEvent::Text(String::from_utf8(buf).expect("text chunks are UTF-8"))
+                        }
+                        _ => OwnedEvent::Binary(buf),
+                    });
+                }
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out
+}
+
+/// Reads one event from a whole buffer (test helper for single frames).
+pub fn read_one<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8]) -> Result<Option<OwnedEvent>, ProtocolError> {
+    let mut buf = bytes.to_vec();
+    let read = conn.read(&mut buf)?;
+    Ok(read.event.map(Event::into_owned))
+}
+
+/// Drains everything a connection wants to send.
+pub fn drain<M: MaskSource>(conn: &mut Connection<M>) -> Vec<u8> {
+    let mut out = Vec::new();
+    conn.poll_transmit_vec(&mut out);
+    out
+}
+
+/// A client and a server over an in-memory "wire".
+pub struct Pair<M: MaskSource> {
+    pub client: Connection<M>,
+    pub server: Connection,
+}
+
+impl<M: MaskSource> Pair<M> {
+    /// Moves the client's queued control frames plus `data` to the server.
+    pub fn to_server(&mut self, data: &[u8]) -> Outcome {
+        let mut wire = drain(&mut self.client);
+        wire.extend_from_slice(data);
+        feed(&mut self.server, &wire, &[])
+    }
+
+    /// Moves the server's queued control frames plus `data` to the client.
+    pub fn to_client(&mut self, data: &[u8]) -> Outcome {
+        let mut wire = drain(&mut self.server);
+        wire.extend_from_slice(data);
+        feed(&mut self.client, &wire, &[])
+    }
+}

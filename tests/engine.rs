@@ -1,0 +1,360 @@
+//! Whole conversations through the engine, in both roles (RFC 6455 §5–§7).
+#![cfg(feature = "alloc")]
+
+mod common;
+
+use common::*;
+use core::time::Duration;
+use wsmachine::*;
+
+fn server() -> Connection {
+    Connection::server(Config::default())
+}
+
+/// A masked client frame, built by a client connection with a counter mask.
+fn client_frames(f: impl FnOnce(&mut Connection<Box<dyn FnMut() -> [u8; 4]>>, &mut Vec<u8>)) -> Vec<u8> {
+    let mut client: Connection<Box<dyn FnMut() -> [u8; 4]>> =
+        Connection::client(Config::default(), Box::new(counter_mask()));
+    let mut out = Vec::new();
+    f(&mut client, &mut out);
+    out
+}
+
+#[test]
+fn rfc6455_section_5_7_single_frames() {
+    // A masked "Hello" to a server.
+    let mut s = server();
+    let ev = read_one(&mut s, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]).unwrap();
+    assert_eq!(ev, Some(OwnedEvent::Text("Hello".into())));
+    // An unmasked "Hello" to a client.
+    let mut c = Connection::client(Config::default(), counter_mask());
+    assert_eq!(read_one(&mut c, b"\x81\x05Hello").unwrap(), Some(OwnedEvent::Text("Hello".into())));
+    // Fragmented "Hel" + "lo" to a client.
+    let out = feed(&mut c, b"\x01\x03Hel\x80\x02lo", &[]);
+    assert_eq!(out.events, vec![OwnedEvent::Text("Hello".into())]);
+    // An unmasked ping "Hello": the pong is queued, masked, with the same payload (§5.5.2).
+    let out = feed(&mut c, b"\x89\x05Hello", &[]);
+    assert_eq!(out.events, vec![OwnedEvent::Ping(b"Hello".to_vec())]);
+    assert_eq!(&out.transmitted[..2], &[0x8a, 0x85]);
+    let key = [out.transmitted[2], out.transmitted[3], out.transmitted[4], out.transmitted[5]];
+    let mut payload = out.transmitted[6..].to_vec();
+    mask::apply_mask(&mut payload, key, 0);
+    assert_eq!(payload, b"Hello");
+    // 256 bytes and 64 KiB of binary data in one unmasked frame.
+    let mut frame = vec![0x82, 0x7E, 0x01, 0x00];
+    frame.extend(std::iter::repeat_n(7u8, 256));
+    assert_eq!(read_one(&mut c, &frame).unwrap(), Some(OwnedEvent::Binary(vec![7; 256])));
+    let mut frame = vec![0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0];
+    frame.extend(std::iter::repeat_n(9u8, 65536));
+    assert_eq!(read_one(&mut c, &frame).unwrap(), Some(OwnedEvent::Binary(vec![9; 65536])));
+}
+
+#[test]
+fn server_sends_rfc_bytes() {
+    let mut s = server();
+    let mut out = [0u8; 300];
+    let n = s.send_text("Hello", &mut out).unwrap();
+    assert_eq!(&out[..n], b"\x81\x05Hello");
+    let n = s.send_binary(&[0; 256], &mut out).unwrap();
+    assert_eq!(&out[..4], &[0x82, 0x7E, 0x01, 0x00]);
+    assert_eq!(n, 260);
+    let mut c = Connection::client(Config::default(), || [0x37, 0xfa, 0x21, 0x3d]);
+    let n = c.send_text("Hello", &mut out).unwrap();
+    assert_eq!(&out[..n], &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+}
+
+#[test]
+fn fragmented_messages_with_interleaved_pings_in_both_modes() {
+    for delivery in [Delivery::Assemble, Delivery::Stream] {
+        let mut client = Connection::client(Config::default(), counter_mask());
+        let mut wire = Vec::new();
+        let mut buf = [0u8; 64];
+        for (i, part) in ["κό", "σμε", " ", "𝄞"].iter().enumerate() {
+            let n = client.send_fragment(MessageKind::Text, part.as_bytes(), i == 3, &mut buf).unwrap();
+            wire.extend_from_slice(&buf[..n]);
+            client.ping(&[i as u8]).unwrap();
+            client.poll_transmit_vec(&mut wire);
+        }
+        for cut in 0..wire.len() {
+            let mut s = Connection::server(Config::default().delivery(delivery));
+            let out = feed(&mut s, &wire, &[cut]);
+            assert_eq!(out.error, None);
+            let events = normalise(&out.events);
+            assert_eq!(events.len(), 5, "{delivery:?} cut {cut} {out:?}");
+            let pings: Vec<_> = (0..4u8).map(|i| OwnedEvent::Ping(vec![i])).collect();
+            assert_eq!(events[..3], pings[..3], "{delivery:?} cut {cut}");
+            assert_eq!(events[3], OwnedEvent::Text("κόσμε 𝄞".into()));
+            assert_eq!(events[4], pings[3]);
+            // Four pongs went out, in order, unmasked.
+            assert_eq!(out.transmitted, b"\x8a\x01\x00\x8a\x01\x01\x8a\x01\x02\x8a\x01\x03");
+        }
+    }
+}
+
+#[test]
+fn client_initiated_close() {
+    let mut pair = Pair { client: Connection::client(Config::default(), counter_mask()), server: server() };
+    pair.client.close(CloseCode::NORMAL, "done").unwrap();
+    assert_eq!(pair.client.state(), State::CloseSent);
+    assert_eq!(pair.client.send_text("late", &mut [0; 64]), Err(SendError::Closed));
+    let close = drain(&mut pair.client);
+    let event = read_one(&mut pair.server, &close).unwrap();
+    assert_eq!(event, Some(OwnedEvent::Close(Some((CloseCode::NORMAL, "done".into())))));
+    assert_eq!(pair.server.state(), State::CloseReceived);
+    assert!(!pair.server.should_close_transport(), "echo not sent yet");
+    let echo = drain(&mut pair.server);
+    assert_eq!(echo, b"\x88\x02\x03\xe8", "the code is echoed (§5.5.1)");
+    assert_eq!(pair.server.state(), State::Closed);
+    assert!(pair.server.should_close_transport(), "the server closes TCP first (§7.1.1)");
+    let out = feed(&mut pair.client, &echo, &[]);
+    assert_eq!(out.events, vec![OwnedEvent::Close(Some((CloseCode::NORMAL, String::new())))]);
+    assert_eq!(pair.client.state(), State::Closed);
+    assert!(!pair.client.should_close_transport(), "the client waits for the server's TCP close");
+    assert_eq!(pair.client.read_eof(), Ok(()));
+    assert!(pair.client.should_close_transport());
+}
+
+#[test]
+fn server_initiated_close_and_data_after_close_is_ignored() {
+    let mut pair = Pair { client: Connection::client(Config::default(), counter_mask()), server: server() };
+    pair.server.close(CloseCode::GOING_AWAY, "").unwrap();
+    let out = pair.to_client(&[]);
+    assert_eq!(out.events, vec![OwnedEvent::Close(Some((CloseCode::GOING_AWAY, String::new())))]);
+    let echo = out.transmitted;
+    assert_eq!(pair.client.peer_close_code(), Some(CloseCode::GOING_AWAY));
+    // The client's echo, followed by data the server must ignore (§5.5.1).
+    let late = client_frames(|c, out| {
+        c.send_text_vec("ignored", out).unwrap();
+    });
+    let out = feed(&mut pair.server, &[echo, late.clone()].concat(), &[]);
+    assert_eq!(out.events.len(), 1);
+    assert!(matches!(out.events[0], OwnedEvent::Close(Some((CloseCode::GOING_AWAY, _)))));
+    assert_eq!(pair.server.state(), State::Closed);
+    assert!(pair.server.should_close_transport());
+    assert_eq!(feed(&mut pair.server, &late, &[]).events, vec![]);
+}
+
+#[test]
+fn close_without_status_is_reported_as_1005_and_echoed_empty() {
+    let mut s = server();
+    let out = feed(&mut s, &[0x88, 0x80, 1, 2, 3, 4], &[]);
+    assert_eq!(out.events, vec![OwnedEvent::Close(None)]);
+    assert_eq!(out.transmitted, b"\x88\x00");
+    assert_eq!(s.peer_close_code(), Some(CloseCode::NO_STATUS));
+}
+
+/// Each malformed input, as a server would receive it, and the close code it must get.
+#[test]
+fn failures_queue_the_close_code_the_rfc_names() {
+    let masked = |b0: u8, len: u8, payload: &[u8]| {
+        let mut f = vec![b0, 0x80 | len, 0, 0, 0, 0];
+        f.extend_from_slice(payload);
+        f
+    };
+    let cases: Vec<(Vec<u8>, ProtocolError)> = vec![
+        (masked(0xC1, 0, b""), ProtocolError::ReservedBits(0b100)),
+        (masked(0x91, 0, b""), ProtocolError::ReservedBits(0b001)),
+        (masked(0x83, 0, b""), ProtocolError::ReservedOpcode(3)),
+        (masked(0x8B, 0, b""), ProtocolError::ReservedOpcode(0xB)),
+        (masked(0x09, 0, b""), ProtocolError::FragmentedControlFrame),
+        (vec![0x89, 0xFE, 0, 126], ProtocolError::ControlFrameTooLong),
+        (vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4], ProtocolError::InvalidLength),
+        (b"\x81\x05Hello".to_vec(), ProtocolError::UnmaskedFrame),
+        (masked(0x80, 1, b"a"), ProtocolError::UnexpectedContinuation),
+        ([masked(0x01, 1, b"a"), masked(0x81, 1, b"b")].concat(), ProtocolError::ExpectedContinuation),
+        (masked(0x81, 2, b"\xc3\x28"), ProtocolError::InvalidUtf8),
+        (masked(0x81, 1, b"\xce"), ProtocolError::InvalidUtf8),
+        (masked(0x88, 1, b"\x03"), ProtocolError::InvalidClosePayload),
+        (masked(0x88, 2, b"\x03\xed"), ProtocolError::InvalidCloseCode(1005)),
+        (masked(0x88, 2, b"\x03\xe7"), ProtocolError::InvalidCloseCode(999)),
+        (masked(0x88, 2, b"\x03\xf8"), ProtocolError::InvalidCloseCode(1016)),
+        (masked(0x88, 2, b"\x13\x88"), ProtocolError::InvalidCloseCode(5000)),
+        (masked(0x88, 4, b"\x03\xe8\xff\xfe"), ProtocolError::InvalidUtf8),
+        (vec![0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4], ProtocolError::FrameTooLarge),
+    ];
+    for (bytes, expected) in cases {
+        for delivery in [Delivery::Assemble, Delivery::Stream] {
+            let mut s = Connection::server(Config::default().delivery(delivery));
+            let out = feed(&mut s, &bytes, &[]);
+            assert_eq!(out.error, Some(expected), "{bytes:02x?}");
+            let code = expected.close_code().0.to_be_bytes();
+            assert_eq!(out.transmitted, [&[0x88, 0x02][..], &code].concat(), "{expected:?}");
+            assert_eq!(s.state(), State::Failed);
+            assert!(s.should_close_transport());
+            // Further input is ignored.
+            let mut more = masked(0x81, 1, b"x");
+            let len = more.len();
+            let read = s.read(&mut more).unwrap();
+            assert_eq!((read.consumed, read.event), (len, None));
+        }
+    }
+    // A client must refuse masked frames.
+    let mut c = Connection::client(Config::default(), counter_mask());
+    assert_eq!(feed(&mut c, &masked(0x81, 0, b""), &[]).error, Some(ProtocolError::MaskedFrame));
+}
+
+#[test]
+fn limits_are_checked_on_the_header_before_any_payload() {
+    // A header announcing 2^40 bytes is refused at once, with 1009, and nothing is allocated.
+    let mut s = Connection::server(Config::default().max_frame_payload(u64::MAX).max_message_len(1 << 20));
+    let header = [0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0, 9, 9, 9, 9];
+    let out = feed(&mut s, &header, &[]);
+    assert_eq!(out.error, Some(ProtocolError::MessageTooLarge));
+    assert_eq!(out.transmitted, b"\x88\x02\x03\xf1");
+    // The message limit counts across fragments.
+    let mut s = Connection::server(Config::default().max_len(10).delivery(Delivery::Stream));
+    let mut wire = Vec::new();
+    let mut c = Connection::client(Config::default(), counter_mask());
+    wire.extend(frag(&mut c, b"123456", false));
+    wire.extend(frag(&mut c, b"78901", true));
+    let out = feed(&mut s, &wire, &[]);
+    assert_eq!(normalise(&out.events), vec![]);
+    assert_eq!(out.error, Some(ProtocolError::MessageTooLarge));
+}
+
+fn frag<M: MaskSource>(c: &mut Connection<M>, data: &[u8], fin: bool) -> Vec<u8> {
+    let mut out = vec![0u8; data.len() + 14];
+    let n = c.send_fragment(MessageKind::Binary, data, fin, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn invalid_utf8_fails_fast_inside_a_partial_frame() {
+    // A 1000-byte text frame whose 3rd byte is invalid: only the first 10 bytes arrive.
+    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut frame = vec![0x81, 0x7E, 0x03, 0xE8, b'a', b'b', 0xFF];
+    frame.extend(std::iter::repeat_n(b'c', 997));
+    let out = feed(&mut c, &frame[..10], &[]);
+    assert_eq!(out.error, Some(ProtocolError::InvalidUtf8));
+    assert_eq!(out.transmitted[..2], [0x88, 0x82], "masked close from the client");
+}
+
+#[test]
+fn send_errors_leave_the_connection_untouched() {
+    let mut s = server();
+    let mut out = [0u8; 8];
+    assert_eq!(s.ping(&[0; 126]), Err(SendError::ControlPayloadTooLong(126)));
+    assert_eq!(s.close(CloseCode::NORMAL, &"x".repeat(124)), Err(SendError::ReasonTooLong(124)));
+    assert_eq!(s.close(CloseCode::NO_STATUS, ""), Err(SendError::InvalidCloseCode(1005)));
+    assert_eq!(s.close(CloseCode(1016), ""), Err(SendError::InvalidCloseCode(1016)));
+    assert_eq!(s.send_binary(&[0; 7], &mut out), Err(SendError::BufferTooSmall { needed: 9 }));
+    assert_eq!(s.send_fragment(MessageKind::Text, b"a", false, &mut out), Ok(3));
+    assert_eq!(s.send_binary(b"b", &mut out), Err(SendError::MessageInProgress));
+    assert_eq!(s.send_fragment(MessageKind::Binary, b"b", true, &mut out), Err(SendError::KindMismatch));
+    assert_eq!(s.send_fragment(MessageKind::Text, b"b", true, &mut out), Ok(3));
+    assert_eq!(&out[..3], b"\x80\x01b", "a continuation frame");
+    assert_eq!(s.state(), State::Open);
+    assert!(!s.wants_write());
+    s.close(CloseCode::NORMAL, &"x".repeat(123)).unwrap();
+    assert_eq!(s.close(CloseCode::NORMAL, ""), Err(SendError::Closed));
+    assert_eq!(s.ping(b""), Err(SendError::Closed));
+    assert_eq!(drain(&mut s).len(), 2 + 125);
+}
+
+#[test]
+fn automatic_fragmentation_and_exact_lengths() {
+    let mut c = Connection::client(Config::default().fragment_size(100), counter_mask());
+    let data: Vec<u8> = (0..=255).cycle().take(1000).collect();
+    let mut out = vec![0u8; c.encoded_len(data.len())];
+    assert_eq!(out.len(), 10 * (2 + 4 + 100));
+    let n = c.send_binary(&data, &mut out).unwrap();
+    assert_eq!(n, out.len());
+    let mut s = server();
+    let got = feed(&mut s, &out, &[]);
+    assert_eq!(got.events, vec![OwnedEvent::Binary(data)]);
+}
+
+#[test]
+fn header_only_sends_for_vectored_writes() {
+    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut payload = b"vectored".to_vec();
+    let head = c.frame_header(MessageKind::Binary, &mut payload, true).unwrap();
+    let wire = [head.as_bytes(), &payload].concat();
+    let mut s = server();
+    assert_eq!(feed(&mut s, &wire, &[]).events, vec![OwnedEvent::Binary(b"vectored".to_vec())]);
+}
+
+#[test]
+fn control_frames_go_out_between_outgoing_fragments() {
+    let mut s = server();
+    let mut wire = Vec::new();
+    let mut buf = [0u8; 32];
+    let n = s.send_fragment(MessageKind::Binary, b"ab", false, &mut buf).unwrap();
+    wire.extend_from_slice(&buf[..n]);
+    s.pong(b"hb").unwrap();
+    s.poll_transmit_vec(&mut wire);
+    let n = s.send_fragment(MessageKind::Binary, b"cd", true, &mut buf).unwrap();
+    wire.extend_from_slice(&buf[..n]);
+    let mut c = Connection::client(Config::default(), counter_mask());
+    let out = feed(&mut c, &wire, &[]);
+    assert_eq!(out.events, vec![OwnedEvent::Pong(b"hb".to_vec()), OwnedEvent::Binary(b"abcd".to_vec())]);
+}
+
+#[test]
+fn eof_without_close_is_abnormal() {
+    let mut s = server();
+    assert_eq!(s.read_eof(), Err(ProtocolError::AbnormalClosure));
+    assert_eq!(s.peer_close_code(), Some(CloseCode::ABNORMAL));
+    assert_eq!(ProtocolError::AbnormalClosure.close_code(), CloseCode::ABNORMAL);
+    assert_eq!(s.state(), State::Closed);
+    assert!(s.should_close_transport());
+}
+
+#[test]
+fn keepalive_and_dead_peer_detection() {
+    let cfg = Config::default().keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
+    let mut s = Connection::server(cfg);
+    assert_eq!(s.handle_timeout(Duration::from_secs(1)), None);
+    assert_eq!(s.poll_timeout(), Some(Duration::from_secs(30)));
+    // Traffic at t=20 moves the ping.
+    s.handle_timeout(Duration::from_secs(20));
+    feed(&mut s, &[0x8a, 0x80, 0, 0, 0, 0], &[]);
+    assert_eq!(s.poll_timeout(), Some(Duration::from_secs(50)));
+    assert_eq!(s.handle_timeout(Duration::from_secs(50)), Some(Timeout::KeepalivePing));
+    assert_eq!(drain(&mut s), b"\x89\x00");
+    assert_eq!(s.poll_timeout(), Some(Duration::from_secs(60)));
+    assert_eq!(s.handle_timeout(Duration::from_secs(60)), Some(Timeout::PeerUnresponsive));
+    assert_eq!(s.state(), State::Failed);
+    assert!(s.should_close_transport());
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn close_handshake_timeout() {
+    let mut c = Connection::client(Config::default().close_timeout(Some(Duration::from_secs(5))), counter_mask());
+    c.handle_timeout(Duration::from_secs(100));
+    c.close(CloseCode::NORMAL, "").unwrap();
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), Some(Duration::from_secs(105)));
+    assert!(!c.should_close_transport());
+    assert_eq!(c.handle_timeout(Duration::from_secs(104)), None);
+    assert_eq!(c.handle_timeout(Duration::from_secs(105)), Some(Timeout::CloseHandshake));
+    assert!(c.should_close_transport());
+}
+
+#[test]
+fn auto_replies_can_be_turned_off() {
+    let mut s = Connection::server(Config::default().auto_pong(false).auto_close(false));
+    let out = feed(&mut s, &[0x89, 0x80, 0, 0, 0, 0, 0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8], &[]);
+    assert_eq!(out.events.len(), 2);
+    assert!(out.transmitted.is_empty());
+    assert_eq!(s.state(), State::CloseReceived);
+    s.close(CloseCode::NORMAL, "by hand").unwrap();
+    assert_eq!(drain(&mut s), b"\x88\x09\x03\xe8by hand");
+    assert_eq!(s.state(), State::Closed);
+}
+
+#[test]
+fn poll_transmit_works_with_tiny_buffers() {
+    let mut s = server();
+    s.ping(b"0123456789").unwrap();
+    s.close(CloseCode::NORMAL, "ok").unwrap();
+    let mut all = Vec::new();
+    let mut one = [0u8; 1];
+    while s.wants_write() {
+        let n = s.poll_transmit(&mut one);
+        all.extend_from_slice(&one[..n]);
+    }
+    assert_eq!(all, b"\x89\x0a0123456789\x88\x04\x03\xe8ok");
+}
