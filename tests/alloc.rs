@@ -1,0 +1,113 @@
+//! Zero heap allocations per message in the steady state, counted by a global allocator.
+#![cfg(feature = "std")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use wsmachine::*;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// 64 masked client messages of `len` bytes each, alternating text and binary.
+fn client_stream(len: usize) -> Vec<u8> {
+    let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([3; 32]));
+    let text = "a".repeat(len);
+    let mut wire = Vec::new();
+    for i in 0..64 {
+        if i % 2 == 0 {
+            client.send_text_vec(&text, &mut wire).unwrap();
+        } else {
+            client.send_binary_vec(text.as_bytes(), &mut wire).unwrap();
+        }
+    }
+    wire
+}
+
+/// Feeds `wire` in reads of `read_size` bytes and counts messages.
+fn receive(server: &mut Connection, wire: &mut [u8], read_size: usize) -> usize {
+    let mut messages = 0;
+    for piece in wire.chunks_mut(read_size) {
+        let mut at = 0;
+        loop {
+            let read = server.read(&mut piece[at..]).unwrap();
+            at += read.consumed;
+            match read.event {
+                Some(Event::Message(m)) => {
+                    assert!(!m.as_bytes().is_empty());
+                    messages += 1;
+                }
+                Some(Event::Chunk(c)) => messages += c.last as usize,
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
+    messages
+}
+
+#[test]
+fn receiving_allocates_nothing_per_message_in_the_steady_state() {
+    for delivery in [Delivery::Assemble, Delivery::Stream] {
+        // Whole messages in one buffer, and messages split across 1000-byte reads.
+        for (len, read_size) in [(16, usize::MAX), (1000, usize::MAX), (16, 1000), (3000, 1000)] {
+            let pristine = client_stream(len);
+            let mut server = Connection::server(Config::default().delivery(delivery));
+            let mut warm = pristine.clone();
+            assert_eq!(receive(&mut server, &mut warm, read_size.min(pristine.len())), 64);
+            let mut wire = pristine.clone();
+            let before = allocations();
+            let n = receive(&mut server, &mut wire, read_size.min(pristine.len()));
+            let after = allocations();
+            assert_eq!(n, 64);
+            assert_eq!(after - before, 0, "{delivery:?}, {len}-byte messages, reads of {read_size}");
+        }
+    }
+}
+
+#[test]
+fn sending_allocates_nothing() {
+    let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([1; 32]));
+    let mut server = Connection::server(Config::default());
+    let payload = vec![7u8; 1024];
+    let mut out = vec![0u8; 2048];
+    let before = allocations();
+    for _ in 0..100 {
+        client.send_binary(&payload, &mut out).unwrap();
+        server.send_binary(&payload, &mut out).unwrap();
+        client.ping(b"p").unwrap();
+        client.poll_transmit(&mut out);
+    }
+    assert_eq!(allocations() - before, 0);
+}
+
+#[test]
+fn connection_size_is_small() {
+    let size = std::mem::size_of::<Connection>();
+    println!("size_of::<Connection>() = {size} bytes");
+    println!("size_of::<Connection<ChaChaMask>>() = {} bytes", std::mem::size_of::<Connection<ChaChaMask>>());
+    assert!(size <= 1024, "Connection grew to {size} bytes");
+}

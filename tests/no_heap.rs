@@ -1,0 +1,50 @@
+//! The chunk-streaming engine with fixed arrays only: what `--no-default-features` users get.
+
+use wsmachine::{Chunk, Config, Connection, Delivery, Event, Message, MessageKind};
+
+#[test]
+fn streams_a_fragmented_split_message_with_fixed_buffers() {
+    let mut client = Connection::client(Config::new(), || [9, 8, 7, 6]);
+    let mut wire = [0u8; 256];
+    let mut len = 0;
+    len += client.send_fragment(MessageKind::Text, "héllo ".as_bytes(), false, &mut wire[len..]).unwrap();
+    client.ping(b"hi").unwrap();
+    len += client.poll_transmit(&mut wire[len..]);
+    len += client.send_fragment(MessageKind::Text, "wörld".as_bytes(), true, &mut wire[len..]).unwrap();
+    len += client.send_binary(&[1, 2, 3], &mut wire[len..]).unwrap();
+
+    let mut server = Connection::server(Config::new().delivery(Delivery::Stream));
+    let mut text = [0u8; 64];
+    let mut text_len = 0;
+    let (mut pings, mut binaries, mut pong) = (0, 0, [0u8; 16]);
+    let mut pong_len = 0;
+    // Feed the wire 5 bytes at a time, as a tiny embedded TCP stack would.
+    for piece in wire[..len].chunks_mut(5) {
+        let mut at = 0;
+        loop {
+            let read = server.read(&mut piece[at..]).unwrap();
+            at += read.consumed;
+            match read.event {
+                Some(Event::Chunk(Chunk { kind: MessageKind::Text, data, .. })) => {
+                    text[text_len..text_len + data.len()].copy_from_slice(data);
+                    text_len += data.len();
+                }
+                Some(Event::Ping(p)) => {
+                    assert_eq!(p, b"hi");
+                    pings += 1;
+                }
+                Some(Event::Message(Message::Binary(b))) | Some(Event::Chunk(Chunk { data: b, last: true, .. })) => {
+                    assert!(b.len() <= 3);
+                    binaries += 1;
+                }
+                Some(Event::Chunk(_)) => {}
+                Some(other) => panic!("unexpected {other:?}"),
+                None => break,
+            }
+            pong_len += server.poll_transmit(&mut pong[pong_len..]);
+        }
+    }
+    assert_eq!(core::str::from_utf8(&text[..text_len]), Ok("héllo wörld"));
+    assert_eq!((pings, binaries), (1, 1));
+    assert_eq!(&pong[..pong_len], b"\x8a\x02hi");
+}
