@@ -118,7 +118,7 @@ fn client_initiated_close() {
 fn server_initiated_close_and_data_after_close_is_ignored() {
     let mut pair = Pair { client: Connection::client(Config::default(), counter_mask()), server: server() };
     pair.server.close(CloseCode::GOING_AWAY, "").unwrap();
-    let out = pair.to_client(&[]);
+    let out = pair.deliver_to_client(&[]);
     assert_eq!(out.events, vec![OwnedEvent::Close(Some((CloseCode::GOING_AWAY, String::new())))]);
     let echo = out.transmitted;
     assert_eq!(pair.client.peer_close_code(), Some(CloseCode::GOING_AWAY));

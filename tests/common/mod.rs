@@ -115,14 +115,14 @@ pub struct Pair<M: MaskSource> {
 
 impl<M: MaskSource> Pair<M> {
     /// Moves the client's queued control frames plus `data` to the server.
-    pub fn to_server(&mut self, data: &[u8]) -> Outcome {
+    pub fn deliver_to_server(&mut self, data: &[u8]) -> Outcome {
         let mut wire = drain(&mut self.client);
         wire.extend_from_slice(data);
         feed(&mut self.server, &wire, &[])
     }
 
     /// Moves the server's queued control frames plus `data` to the client.
-    pub fn to_client(&mut self, data: &[u8]) -> Outcome {
+    pub fn deliver_to_client(&mut self, data: &[u8]) -> Outcome {
         let mut wire = drain(&mut self.server);
         wire.extend_from_slice(data);
         feed(&mut self.client, &wire, &[])
