@@ -113,6 +113,8 @@ enum Found {
     Chunk(Chunk<'static>, usize, usize),
     #[cfg(feature = "alloc")]
     Assembled(MessageKind),
+    #[cfg(feature = "deflate")]
+    Inflated(Chunk<'static>),
     Control(OpCode, Option<(usize, usize)>),
 }
 
@@ -138,6 +140,14 @@ pub struct Connection<M: MaskSource = NoMask> {
     control_len: u8,
     #[cfg(feature = "alloc")]
     assembly: alloc::vec::Vec<u8>,
+    /// The message being received has RSV1 set: its payload goes through the extension.
+    compressed: bool,
+    /// Payload bytes at the start of the next input that were already unmasked in place.
+    unmasked_ahead: usize,
+    /// Inflated bytes of the current compressed message (stream delivery).
+    inflated_len: u64,
+    #[cfg(feature = "deflate")]
+    codec: Option<alloc::boxed::Box<crate::deflate::Codec>>,
     // Send side.
     outgoing: Option<MessageKind>,
     pong: ControlSlot,
@@ -195,6 +205,11 @@ impl<M: MaskSource> Connection<M> {
             control_len: 0,
             #[cfg(feature = "alloc")]
             assembly: alloc::vec::Vec::new(),
+            compressed: false,
+            unmasked_ahead: 0,
+            inflated_len: 0,
+            #[cfg(feature = "deflate")]
+            codec: None,
             outgoing: None,
             pong: ControlSlot::EMPTY,
             ping: ControlSlot::EMPTY,
@@ -291,6 +306,12 @@ impl<M: MaskSource> Connection<M> {
                 debug_assert!(text.is_some());
                 Some(Event::Message(Message::Text(text.unwrap_or(""))))
             }
+            #[cfg(feature = "deflate")]
+            Found::Inflated(chunk) => {
+                let this: &'a Self = self;
+                let data = this.codec.as_deref().map_or(&[][..], |c| &c.scratch[..]);
+                Some(Event::Chunk(Chunk { data, ..chunk }))
+            }
             Found::Control(opcode, range) => {
                 let this: &'a Self = self;
                 let payload = match range {
@@ -360,7 +381,11 @@ impl<M: MaskSource> Connection<M> {
                         }
                         self.phase = Phase::Control;
                         self.control_len = 0;
-                    } else if header.fin && header.opcode != OpCode::Continuation && header.payload_len <= available {
+                    } else if header.fin
+                        && header.opcode != OpCode::Continuation
+                        && header.payload_len <= available
+                        && !self.compressed
+                    {
                         // Zero-copy path: a whole unfragmented message in the caller's buffer.
                         let (start, end) = (pos, pos + header.payload_len as usize);
                         if let Some(key) = header.mask {
@@ -390,6 +415,15 @@ impl<M: MaskSource> Connection<M> {
                     let payload = self.control;
                     self.on_control(self.frame.opcode, &payload[..len])?;
                     return Ok((pos, Found::Control(self.frame.opcode, None)));
+                }
+                #[cfg(feature = "deflate")]
+                Phase::Data if self.compressed => {
+                    if let Some(found) = self.read_compressed(input, &mut pos)? {
+                        return Ok((pos, found));
+                    }
+                    if pos == input.len() && self.phase == Phase::Data {
+                        return Ok((pos, Found::Nothing));
+                    }
                 }
                 Phase::Data => {
                     let remaining = self.frame.payload_len - self.frame_done;
@@ -470,6 +504,14 @@ impl<M: MaskSource> Connection<M> {
             (OpCode::Continuation, Some(_)) => {}
             (op, _) => {
                 self.incoming = Some(if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary });
+                // RFC 7692 §6: RSV1 on a message's first frame marks it compressed.
+                self.compressed = h.rsv & 0b100 != 0;
+                #[cfg(feature = "deflate")]
+                if let Some(codec) = self.codec.as_deref_mut() {
+                    codec.begin_inflated_message();
+                }
+                self.inflated_len = 0;
+                self.unmasked_ahead = 0;
                 self.message_len = 0;
                 self.first_chunk = true;
                 self.utf8.reset();
@@ -482,7 +524,11 @@ impl<M: MaskSource> Connection<M> {
             return Err(ProtocolError::FrameTooLarge);
         }
         self.message_len = self.message_len.saturating_add(h.payload_len);
-        if self.message_len > self.config.max_message_len {
+        // Compressed bytes get slack for incompressible data; inflated bytes are checked as
+        // they are produced.
+        let max = self.config.max_message_len;
+        let limit = if self.compressed { max.saturating_add(max / 8 + 1024) } else { max };
+        if self.message_len > limit {
             return Err(ProtocolError::MessageTooLarge);
         }
         Ok(())
@@ -641,7 +687,7 @@ impl<M: MaskSource> Connection<M> {
             }
             let payload = &slot.payload[..slot.len as usize];
             let mut head = [0u8; MAX_HEADER_LEN];
-            let n = self.encode_header(opcode, true, payload.len(), &mut head);
+            let n = self.encode_header(opcode, true, 0, payload.len(), &mut head);
             self.staged[..n].copy_from_slice(&head[..n]);
             let end = n + payload.len();
             self.staged[n..end].copy_from_slice(payload);
@@ -713,4 +759,6 @@ impl<M: MaskSource> Connection<M> {
     }
 }
 
+#[cfg(feature = "deflate")]
+mod inflate;
 mod send;

@@ -12,6 +12,8 @@ extern crate std;
 pub mod close;
 pub mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 pub mod event;
 pub mod frame;

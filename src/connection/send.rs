@@ -45,19 +45,41 @@ impl<M: MaskSource> Connection<M> {
         if out.len() < needed {
             return Err(SendError::BufferTooSmall { needed });
         }
+        #[cfg(feature = "deflate")]
+        if let Some(mut codec) = self.codec.take() {
+            // RFC 7692 §6.1: compress the whole message; send it as is when that does not pay
+            // (the compressed form is then never longer, so `encoded_len` stays an upper bound).
+            let sent = if data.len() >= codec.min_compress_len && codec.compress(data) {
+                let compressed = core::mem::take(&mut codec.scratch);
+                let n = self.write_frames(opcode, 0b100, &compressed, out);
+                codec.scratch = compressed;
+                Some(n)
+            } else {
+                None
+            };
+            self.codec = Some(codec);
+            if let Some(n) = sent {
+                return Ok(n);
+            }
+        }
+        Ok(self.write_frames(opcode, 0, data, out))
+    }
+
+    /// Writes a message as one frame, or as fragments of `fragment_size` (§5.4); the RSV bits
+    /// go on the first frame only (RFC 7692 §6.1).
+    fn write_frames(&mut self, opcode: OpCode, rsv: u8, data: &[u8], out: &mut [u8]) -> usize {
         let size = self.config.fragment_size;
         if size == 0 || data.len() <= size {
-            return Ok(self.write_frame(opcode, true, data, out));
+            return self.write_frame(opcode, true, rsv, data, out);
         }
-        // Automatic fragmentation (§5.4): the first frame has the opcode, the rest continue it.
-        let mut written = 0;
-        let mut opcode = opcode;
+        let (mut written, mut opcode, mut rsv) = (0, opcode, rsv);
         let mut pieces = data.chunks(size).peekable();
         while let Some(piece) = pieces.next() {
-            written += self.write_frame(opcode, pieces.peek().is_none(), piece, &mut out[written..]);
+            written += self.write_frame(opcode, pieces.peek().is_none(), rsv, piece, &mut out[written..]);
             opcode = OpCode::Continuation;
+            rsv = 0;
         }
-        Ok(written)
+        written
     }
 
     /// Encodes one fragment of a message (§5.4); `fin` ends the message.
@@ -78,7 +100,7 @@ impl<M: MaskSource> Connection<M> {
             return Err(SendError::BufferTooSmall { needed });
         }
         let opcode = self.next_data_opcode(kind, fin)?;
-        Ok(self.write_frame(opcode, fin, data, out))
+        Ok(self.write_frame(opcode, fin, 0, data, out))
     }
 
     /// Produces only the header of a data frame, for a vectored write of header and payload.
@@ -89,7 +111,7 @@ impl<M: MaskSource> Connection<M> {
         self.check_open()?;
         let opcode = self.next_data_opcode(kind, fin)?;
         let mut head = FrameHead { bytes: [0; MAX_HEADER_LEN], len: 0 };
-        let n = self.encode_header(opcode, fin, payload.len(), &mut head.bytes);
+        let n = self.encode_header(opcode, fin, 0, payload.len(), &mut head.bytes);
         head.len = n as u8;
         if let Some(key) = self.tx_mask(&head.bytes[..n]) {
             apply_mask(payload, key, 0);
@@ -155,9 +177,9 @@ impl<M: MaskSource> Connection<M> {
 
     /// Writes one frame; the caller has checked that `out` is large enough.
     #[inline]
-    fn write_frame(&mut self, opcode: OpCode, fin: bool, data: &[u8], out: &mut [u8]) -> usize {
+    fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, data: &[u8], out: &mut [u8]) -> usize {
         let mut head = [0u8; MAX_HEADER_LEN];
-        let n = self.encode_header(opcode, fin, data.len(), &mut head);
+        let n = self.encode_header(opcode, fin, rsv, data.len(), &mut head);
         out[..n].copy_from_slice(&head[..n]);
         let end = n + data.len();
         match self.tx_mask(&head[..n]) {
@@ -173,6 +195,7 @@ impl<M: MaskSource> Connection<M> {
         &mut self,
         opcode: OpCode,
         fin: bool,
+        rsv: u8,
         len: usize,
         out: &mut [u8; MAX_HEADER_LEN],
     ) -> usize {
@@ -180,7 +203,7 @@ impl<M: MaskSource> Connection<M> {
             Role::Client => Some(self.mask.next_key()),
             Role::Server => None,
         };
-        FrameHeader { fin, rsv: 0, opcode, mask, payload_len: len as u64 }.encode(out)
+        FrameHeader { fin, rsv, opcode, mask, payload_len: len as u64 }.encode(out)
     }
 
     /// The key an encoded header carries (its last four bytes when masked).

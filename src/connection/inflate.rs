@@ -1,0 +1,95 @@
+//! The receiving half of permessage-deflate inside [`Connection`] (RFC 7692 §6.2).
+
+use super::*;
+use crate::deflate::{Codec, DeflateParams};
+
+impl<M: MaskSource> Connection<M> {
+    /// Turns on permessage-deflate with parameters agreed in the opening handshake
+    /// (see [`DeflateConfig`](crate::deflate::DeflateConfig)). RSV1 then marks compressed
+    /// messages (RFC 7692 §6).
+    pub fn with_deflate(mut self, params: &DeflateParams) -> Self {
+        self.codec = Some(alloc::boxed::Box::new(params.codec(self.role == Role::Server)));
+        self.config.allow_rsv1 = true;
+        self
+    }
+
+    /// Whether permessage-deflate is on.
+    pub fn deflate_enabled(&self) -> bool {
+        self.codec.is_some()
+    }
+
+    /// Unmasks and inflates the next piece of a compressed message's payload.
+    ///
+    /// Bytes handed to the inflater are consumed; bytes it could not take yet stay in the
+    /// caller's buffer, already unmasked (`unmasked_ahead`), and come back in the next call.
+    pub(super) fn read_compressed(
+        &mut self,
+        input: &mut [u8],
+        pos: &mut usize,
+    ) -> Result<Option<Found>, ProtocolError> {
+        let remaining = self.frame.payload_len - self.frame_done;
+        let take = remaining.min((input.len() - *pos) as u64) as usize;
+        let (start, end) = (*pos, *pos + take);
+        let ahead = self.unmasked_ahead.min(take);
+        if let Some(key) = self.frame.mask {
+            apply_mask(&mut input[start + ahead..end], key, self.frame_done as usize + ahead);
+        }
+        let last = self.frame.fin && take as u64 == remaining;
+        let kind = self.incoming.unwrap_or(MessageKind::Binary);
+        let max = self.config.max_message_len;
+        let Some(codec) = self.codec.as_deref_mut() else {
+            return Err(ProtocolError::ReservedBits(0b100));
+        };
+        let (used, done, produced_from) = match self.config.delivery {
+            Delivery::Assemble => {
+                let before = self.assembly.len();
+                let (used, done) = codec.inflate(&input[start..end], last, &mut self.assembly, max, false)?;
+                (used, done, before)
+            }
+            Delivery::Stream => {
+                let mut out = core::mem::take(&mut codec.scratch);
+                out.clear();
+                let r = codec.inflate(&input[start..end], last, &mut out, max - self.inflated_len, true);
+                codec.scratch = out;
+                let (used, done) = r?;
+                (used, done, 0)
+            }
+        };
+        self.unmasked_ahead = take - used;
+        *pos = start + used;
+        self.frame_done += used as u64;
+        let produced: &[u8] = match self.config.delivery {
+            Delivery::Assemble => &self.assembly[produced_from..],
+            Delivery::Stream => self.codec.as_deref().map_or(&[][..], |c| &c.scratch[..]),
+        };
+        // RFC 6455 §8.1 on the inflated text, failing fast.
+        if kind == MessageKind::Text && !self.utf8.feed(produced) {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        let produced = produced.len();
+        self.inflated_len += produced as u64;
+        if self.frame_done == self.frame.payload_len && (!self.frame.fin || done) {
+            self.phase = Phase::Header;
+        }
+        if done {
+            if !self.utf8.is_complete() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            self.incoming = None;
+            self.compressed = false;
+        }
+        Ok(match self.config.delivery {
+            Delivery::Assemble if done => Some(Found::Assembled(kind)),
+            Delivery::Stream if produced > 0 || done => {
+                let first = core::mem::replace(&mut self.first_chunk, false);
+                Some(Found::Inflated(Chunk { kind, data: &[], first, last: done }))
+            }
+            _ => None,
+        })
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_codec_is_send(c: Codec) -> impl Send {
+    c
+}

@@ -1,0 +1,460 @@
+//! permessage-deflate (RFC 7692): negotiation and the per-message codec (feature `deflate`).
+//!
+//! The [`Connection`](crate::Connection) knows nothing about DEFLATE: it hands the payload of a
+//! message whose first frame has RSV1 set to [`Codec::inflate`] and asks [`Codec::compress`]
+//! for outgoing messages. Inflation is streamed in bounded steps and checked against the
+//! inflated-size limit as it goes, so a compression bomb costs at most `max_message_len` bytes.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+
+use crate::error::ProtocolError;
+
+/// The extension token (RFC 7692 §7).
+pub const EXTENSION_NAME: &str = "permessage-deflate";
+
+/// The tail a sender strips from every compressed message and a receiver appends (§7.2.1–2).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// How much inflated output one step may produce (bounds memory per `read` in stream mode).
+const STEP: usize = 16 * 1024;
+
+/// What this end asks for and accepts when negotiating (RFC 7692 §7.1).
+///
+/// ```
+/// use wsmachine::deflate::DeflateConfig;
+/// let cfg = DeflateConfig::new();
+/// // A browser's offer: `permessage-deflate; client_max_window_bits`.
+/// let params = cfg.accept_offer([("client_max_window_bits", None)]).unwrap();
+/// assert_eq!(params.response(), "permessage-deflate");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// Compression level 0–9. Default 1: most of the gain at a fraction of level 6's cost.
+    pub level: u32,
+    /// Messages shorter than this are sent uncompressed (RSV1 clear). Default 64.
+    pub min_compress_len: usize,
+    /// The largest LZ77 window (2^bits bytes) this end will compress with, 8–15. Default 15.
+    pub local_max_window_bits: u8,
+    /// The largest window this end asks the peer to compress with, 8–15. Default 15.
+    pub remote_max_window_bits: u8,
+    /// Reset this end's compressor after every message (saves 2^bits bytes between messages).
+    pub local_no_context_takeover: bool,
+    /// Ask the peer to reset its compressor after every message, so that this end's inflater
+    /// holds no window between messages.
+    pub remote_no_context_takeover: bool,
+    /// Refuse a message whose inflated size exceeds this multiple of its compressed size plus
+    /// 64 KiB (`None`: only `max_message_len` applies).
+    pub max_ratio: Option<u32>,
+}
+
+impl DeflateConfig {
+    /// The defaults: full windows, context takeover both ways, level 1, no ratio cap.
+    pub const fn new() -> Self {
+        DeflateConfig {
+            level: 1,
+            min_compress_len: 64,
+            local_max_window_bits: 15,
+            remote_max_window_bits: 15,
+            local_no_context_takeover: false,
+            remote_no_context_takeover: false,
+            max_ratio: None,
+        }
+    }
+
+    /// Sets the compression level (0–9).
+    pub const fn level(mut self, level: u32) -> Self {
+        self.level = if level > 9 { 9 } else { level };
+        self
+    }
+
+    /// Sets the ratio cap.
+    pub const fn max_ratio(mut self, ratio: Option<u32>) -> Self {
+        self.max_ratio = ratio;
+        self
+    }
+
+    /// Sets both no-context-takeover flags (no window kept between messages on either side).
+    pub const fn no_context_takeover(mut self, on: bool) -> Self {
+        self.local_no_context_takeover = on;
+        self.remote_no_context_takeover = on;
+        self
+    }
+
+    /// Sets both window limits (8–15; out-of-range values are clamped).
+    pub const fn max_window_bits(mut self, bits: u8) -> Self {
+        let bits = if bits < 8 {
+            8
+        } else if bits > 15 {
+            15
+        } else {
+            bits
+        };
+        self.local_max_window_bits = bits;
+        self.remote_max_window_bits = bits;
+        self
+    }
+
+    /// Server side: decides on one `permessage-deflate` offer's parameters (§7.1). `None` when
+    /// the offer must be declined (unknown, duplicated or invalid parameters); try the next.
+    pub fn accept_offer<'a>(
+        &self,
+        params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Option<DeflateParams> {
+        let offer = Offer::parse(params)?;
+        // §7.1.2.1: answer with a server window no larger than the client asked for.
+        let server_bits = offer.server_max_window_bits.unwrap_or(15).min(self.local_max_window_bits);
+        // §7.1.2.2: a client window limit may be sent only if the client offered the parameter.
+        let client_bits =
+            offer.client_max_window_bits.map(|limit| limit.unwrap_or(15).min(self.remote_max_window_bits));
+        Some(DeflateParams {
+            server_no_context_takeover: offer.server_no_context_takeover || self.local_no_context_takeover,
+            client_no_context_takeover: offer.client_no_context_takeover || self.remote_no_context_takeover,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits.unwrap_or(15),
+            client_bits_in_response: client_bits.is_some_and(|b| b < 15),
+            config: *self,
+        })
+    }
+
+    /// Client side: the `Sec-WebSocket-Extensions` offer value.
+    pub fn offer(&self) -> String {
+        let mut s = String::from(EXTENSION_NAME);
+        if self.local_no_context_takeover {
+            s.push_str("; client_no_context_takeover");
+        }
+        if self.remote_no_context_takeover {
+            s.push_str("; server_no_context_takeover");
+        }
+        if self.remote_max_window_bits < 15 {
+            let _ = write!(s, "; server_max_window_bits={}", self.remote_max_window_bits);
+        }
+        // Always say that this client can limit its window (§7.1.2.2).
+        match self.local_max_window_bits {
+            15 => s.push_str("; client_max_window_bits"),
+            bits => {
+                let _ = write!(s, "; client_max_window_bits={bits}");
+            }
+        }
+        s
+    }
+
+    /// Client side: validates the server's answer to [`offer`](Self::offer) (§7.1). An `Err`
+    /// means the client must fail the connection (RFC 6455 §4.1).
+    pub fn accept_response<'a>(
+        &self,
+        params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Result<DeflateParams, NegotiationError> {
+        let answer = Offer::parse(params).ok_or(NegotiationError)?;
+        let server_bits = answer.server_max_window_bits.unwrap_or(15);
+        // The server may not use a larger window than the client asked for.
+        if server_bits > self.remote_max_window_bits {
+            return Err(NegotiationError);
+        }
+        if self.remote_no_context_takeover && !answer.server_no_context_takeover {
+            return Err(NegotiationError);
+        }
+        let client_bits = match answer.client_max_window_bits {
+            Some(Some(bits)) => bits,
+            // A value is required in a response (§7.1.2.2).
+            Some(None) => return Err(NegotiationError),
+            None => 15,
+        };
+        Ok(DeflateParams {
+            server_no_context_takeover: answer.server_no_context_takeover,
+            client_no_context_takeover: answer.client_no_context_takeover || self.local_no_context_takeover,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits.min(self.local_max_window_bits),
+            client_bits_in_response: false,
+            config: *self,
+        })
+    }
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The server's answer or client's validated view of a negotiation failed (RFC 7692 §7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NegotiationError;
+
+impl core::fmt::Display for NegotiationError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("invalid permessage-deflate parameters")
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for NegotiationError {}
+
+/// One offer's (or response's) parameters, checked for validity and duplicates (§7.1).
+#[derive(Default)]
+struct Offer {
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: Option<u8>,
+    client_max_window_bits: Option<Option<u8>>,
+}
+
+impl Offer {
+    fn parse<'a>(params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Option<Offer> {
+        let mut o = Offer::default();
+        let bits = |v: &str| v.trim_matches('"').parse::<u8>().ok().filter(|b| (8..=15).contains(b));
+        for (name, value) in params {
+            match (name.to_ascii_lowercase().as_str(), value) {
+                ("server_no_context_takeover", None) if !o.server_no_context_takeover => {
+                    o.server_no_context_takeover = true
+                }
+                ("client_no_context_takeover", None) if !o.client_no_context_takeover => {
+                    o.client_no_context_takeover = true
+                }
+                ("server_max_window_bits", Some(v)) if o.server_max_window_bits.is_none() => {
+                    o.server_max_window_bits = Some(bits(v)?)
+                }
+                ("client_max_window_bits", v) if o.client_max_window_bits.is_none() => {
+                    o.client_max_window_bits = Some(match v {
+                        Some(v) => Some(bits(v)?),
+                        None => None,
+                    })
+                }
+                // Unknown, duplicated or malformed: decline (§7.1).
+                _ => return None,
+            }
+        }
+        Some(o)
+    }
+}
+
+/// Agreed permessage-deflate parameters, ready to be turned into a codec for a connection with
+/// [`Connection::with_deflate`](crate::Connection::with_deflate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compressor after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
+    pub client_no_context_takeover: bool,
+    /// The server's compression window (bits).
+    pub server_max_window_bits: u8,
+    /// The client's compression window (bits).
+    pub client_max_window_bits: u8,
+    client_bits_in_response: bool,
+    config: DeflateConfig,
+}
+
+impl DeflateParams {
+    /// The server's `Sec-WebSocket-Extensions` response value (§7.1).
+    pub fn response(&self) -> String {
+        let mut s = String::from(EXTENSION_NAME);
+        if self.server_no_context_takeover {
+            s.push_str("; server_no_context_takeover");
+        }
+        if self.client_no_context_takeover {
+            s.push_str("; client_no_context_takeover");
+        }
+        if self.server_max_window_bits < 15 {
+            let _ = write!(s, "; server_max_window_bits={}", self.server_max_window_bits);
+        }
+        if self.client_bits_in_response {
+            let _ = write!(s, "; client_max_window_bits={}", self.client_max_window_bits);
+        }
+        s
+    }
+
+    pub(crate) fn codec(&self, is_server: bool) -> Codec {
+        let (local_bits, local_reset, remote_bits, remote_reset) = if is_server {
+            (
+                self.server_max_window_bits,
+                self.server_no_context_takeover,
+                self.client_max_window_bits,
+                self.client_no_context_takeover,
+            )
+        } else {
+            (
+                self.client_max_window_bits,
+                self.client_no_context_takeover,
+                self.server_max_window_bits,
+                self.server_no_context_takeover,
+            )
+        };
+        Codec::new(&self.config, local_bits, local_reset, remote_bits, remote_reset)
+    }
+}
+
+/// The per-connection DEFLATE state: one compressor, one inflater, one scratch buffer.
+pub(crate) struct Codec {
+    inflater: Decompress,
+    reset_inflater: bool,
+    compressor: Compress,
+    reset_compressor: bool,
+    /// zlib cannot compress raw DEFLATE with a 256-byte window; with window bits 8 the input is
+    /// cut into 256-byte pieces with a full flush between them, so no match reaches back further.
+    tiny_window: bool,
+    pub(crate) min_compress_len: usize,
+    max_ratio: Option<u32>,
+    /// Inflated output in stream mode; compressed output when sending.
+    pub(crate) scratch: Vec<u8>,
+    tail_fed: u8,
+    stream_ended: bool,
+    compressed_in: u64,
+    inflated_out: u64,
+}
+
+impl Codec {
+    fn new(cfg: &DeflateConfig, local_bits: u8, local_reset: bool, remote_bits: u8, remote_reset: bool) -> Codec {
+        Codec {
+            // A larger window inflates anything a smaller one produced; zlib's minimum is 9.
+            inflater: Decompress::new_with_window_bits(false, remote_bits.clamp(9, 15)),
+            reset_inflater: remote_reset,
+            compressor: Compress::new_with_window_bits(Compression::new(cfg.level), false, local_bits.clamp(9, 15)),
+            reset_compressor: local_reset,
+            tiny_window: local_bits <= 8,
+            min_compress_len: cfg.min_compress_len,
+            max_ratio: cfg.max_ratio,
+            scratch: Vec::new(),
+            tail_fed: 0,
+            stream_ended: false,
+            compressed_in: 0,
+            inflated_out: 0,
+        }
+    }
+
+    /// Inflates `input` (a piece of the compressed payload) into `out`, at most `limit` bytes in
+    /// total in `out` and at most `STEP` new bytes when `bounded`. With `last`, the §7.2.2 tail
+    /// follows the input. Returns (input bytes used, message finished).
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+        limit: u64,
+        bounded: bool,
+    ) -> Result<(usize, bool), ProtocolError> {
+        let start_len = out.len();
+        let mut used = 0;
+        loop {
+            let room = if bounded { STEP - (out.len() - start_len) } else { STEP };
+            if room == 0 {
+                return Ok((used, false));
+            }
+            // Room for one byte past the limit so that crossing it is seen, never more.
+            let cap = (limit.saturating_add(1).saturating_sub(out.len() as u64)).min(room as u64) as usize;
+            let feeding_tail = used == input.len() && last;
+            let (src, flush): (&[u8], _) = if feeding_tail {
+                (&TAIL[self.tail_fed as usize..], FlushDecompress::Sync)
+            } else {
+                (&input[used..], FlushDecompress::None)
+            };
+            let in_before = self.inflater.total_in();
+            let len = out.len();
+            out.resize(len + cap, 0);
+            let out_before = self.inflater.total_out();
+            let status = self.inflater.decompress(src, &mut out[len..], flush);
+            let produced = (self.inflater.total_out() - out_before) as usize;
+            out.truncate(len + produced);
+            let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
+            let consumed = (self.inflater.total_in() - in_before) as usize;
+            if feeding_tail {
+                self.tail_fed += consumed as u8;
+            } else {
+                used += consumed;
+                self.compressed_in += consumed as u64;
+            }
+            self.inflated_out += produced as u64;
+            if status == flate2::Status::StreamEnd {
+                // A final block (BFINAL) ends the DEFLATE stream: no tail is needed, and the
+                // next message starts a new stream.
+                self.tail_fed = 4;
+                self.stream_ended = true;
+            }
+            if out.len() as u64 > limit {
+                return Err(ProtocolError::MessageTooLarge);
+            }
+            if let Some(ratio) = self.max_ratio {
+                if self.inflated_out > self.compressed_in.saturating_mul(ratio as u64) + 65536 {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+            }
+            let input_done = used == input.len() && (!last || self.tail_fed == 4);
+            if input_done && produced < cap {
+                // Everything fed and the inflater had room to spare: nothing is pending.
+                if last {
+                    self.end_inflated_message();
+                    return Ok((used, true));
+                }
+                return Ok((used, false));
+            }
+            if self.stream_ended && produced == 0 {
+                // After a final block (RFC 7692 §7.2.3.4) the rest of the message is padding.
+                used = input.len();
+                continue;
+            }
+            if consumed == 0 && produced == 0 {
+                // No progress with room available: the stream is stuck.
+                return Err(ProtocolError::InvalidCompressedData);
+            }
+        }
+    }
+
+    fn end_inflated_message(&mut self) {
+        self.tail_fed = 0;
+        self.compressed_in = 0;
+        self.inflated_out = 0;
+        if self.reset_inflater || core::mem::take(&mut self.stream_ended) {
+            self.inflater.reset(false);
+        }
+    }
+
+    /// Forgets a partly received message's counters (a new compressed message starts).
+    pub(crate) fn begin_inflated_message(&mut self) {
+        self.tail_fed = 0;
+        self.compressed_in = 0;
+        self.inflated_out = 0;
+    }
+
+    /// Compresses one whole message into `self.scratch` (without the §7.2.1 tail). Returns
+    /// false when compression does not pay; the compressor is then reset, so the message can be
+    /// sent uncompressed without the peer's window going out of step.
+    pub(crate) fn compress(&mut self, data: &[u8]) -> bool {
+        self.scratch.clear();
+        let pieces: &mut dyn Iterator<Item = &[u8]> =
+            if self.tiny_window { &mut data.chunks(256) } else { &mut core::iter::once(data) };
+        let mut ok = true;
+        let mut pieces = pieces.peekable();
+        while let Some(piece) = pieces.next() {
+            let flush = if pieces.peek().is_some() { FlushCompress::Full } else { FlushCompress::Sync };
+            let mut fed = 0;
+            loop {
+                self.scratch.reserve(piece.len() - fed + 64);
+                let before = self.compressor.total_in();
+                if self.compressor.compress_vec(&piece[fed..], &mut self.scratch, flush).is_err() {
+                    ok = false;
+                    break;
+                }
+                fed += (self.compressor.total_in() - before) as usize;
+                // Done once all input is in and the flush left room in the buffer.
+                if fed == piece.len() && self.scratch.len() < self.scratch.capacity() {
+                    break;
+                }
+            }
+            if !ok {
+                break;
+            }
+        }
+        if ok && self.scratch.ends_with(&TAIL) {
+            self.scratch.truncate(self.scratch.len() - 4);
+        } else {
+            ok = false;
+        }
+        let pays = ok && self.scratch.len() < data.len();
+        if !pays || self.reset_compressor || self.tiny_window {
+            self.compressor.reset();
+        }
+        pays
+    }
+}

@@ -1,0 +1,271 @@
+//! permessage-deflate (RFC 7692): the §7.2.3 examples, negotiation, round trips and bombs.
+#![cfg(feature = "deflate")]
+
+mod common;
+
+use common::*;
+use flate2::{Compress, Compression, FlushCompress};
+use wsmachine::deflate::{DeflateConfig, DeflateParams};
+use wsmachine::*;
+
+fn params() -> DeflateParams {
+    DeflateConfig::new().accept_offer([]).unwrap()
+}
+
+fn client_with(params: &DeflateParams, config: Config) -> Connection<impl FnMut() -> [u8; 4]> {
+    Connection::client(config, counter_mask()).with_deflate(params)
+}
+
+#[test]
+fn rfc7692_section_7_2_3_examples() {
+    for delivery in [Delivery::Assemble, Delivery::Stream] {
+        let cfg = Config::default().delivery(delivery);
+        let hello = OwnedEvent::Text("Hello".into());
+        // §7.2.3.1: "Hello" compressed in one frame.
+        let mut c = client_with(&params(), cfg);
+        let out = feed(&mut c, &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &[]);
+        assert_eq!((normalise(&out.events), out.error), (vec![hello.clone()], None));
+        // §7.2.3.1: the same message in two fragments.
+        let out = feed(&mut c, &[0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00], &[]);
+        assert_eq!((normalise(&out.events), out.error), (vec![hello.clone()], None));
+        // §7.2.3.2: a second "Hello" using the window of the first.
+        let mut c = client_with(&params(), cfg);
+        let wire =
+            [&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00][..], &[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]]
+                .concat();
+        for cut in 0..wire.len() {
+            let mut c = client_with(&params(), cfg);
+            let out = feed(&mut c, &wire, &[cut]);
+            assert_eq!(normalise(&out.events), vec![hello.clone(), hello.clone()], "cut {cut}");
+        }
+        feed(&mut c, &wire, &[]);
+        // §7.2.3.3: an uncompressed (stored) DEFLATE block.
+        let mut c = client_with(&params(), cfg);
+        let out = feed(&mut c, &[0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00], &[]);
+        assert_eq!((normalise(&out.events), out.error), (vec![hello.clone()], None));
+        // §7.2.3.4: a block with BFINAL set; the next message starts a new stream.
+        let mut c = client_with(&params(), cfg);
+        let bfinal = [0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        let out = feed(&mut c, &[&bfinal[..], &bfinal].concat(), &[]);
+        assert_eq!((normalise(&out.events), out.error), (vec![hello.clone(), hello], None));
+    }
+}
+
+#[test]
+fn rsv1_without_deflate_or_on_continuations_is_a_protocol_error() {
+    let mut c = Connection::client(Config::default(), counter_mask());
+    let out = feed(&mut c, &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &[]);
+    assert_eq!(out.error, Some(ProtocolError::ReservedBits(0b100)));
+    let mut c = client_with(&params(), Config::default());
+    let out = feed(&mut c, &[0x01, 0x01, b'a', 0xc0, 0x01, b'b'], &[]);
+    assert_eq!(out.error, Some(ProtocolError::ReservedBits(0b100)));
+    let mut c = client_with(&params(), Config::default());
+    let out = feed(&mut c, &[0xc9, 0x00], &[]);
+    assert_eq!(out.error, Some(ProtocolError::ReservedBits(0b100)), "control frames are never compressed");
+}
+
+#[test]
+fn negotiation_matrix() {
+    let cfg = DeflateConfig::new();
+    // A browser's offer.
+    assert_eq!(cfg.accept_offer([("client_max_window_bits", None)]).unwrap().response(), "permessage-deflate");
+    // Requests the server must honour.
+    let p = cfg.accept_offer([("server_no_context_takeover", None), ("server_max_window_bits", Some("10"))]).unwrap();
+    assert_eq!(p.response(), "permessage-deflate; server_no_context_takeover; server_max_window_bits=10");
+    assert_eq!((p.server_max_window_bits, p.server_no_context_takeover), (10, true));
+    let p = cfg.accept_offer([("client_max_window_bits", Some("9")), ("client_no_context_takeover", None)]).unwrap();
+    assert_eq!(p.response(), "permessage-deflate; client_no_context_takeover; client_max_window_bits=9");
+    // Window 8 is honoured (compression then never reaches back more than 256 bytes).
+    let p = cfg.accept_offer([("server_max_window_bits", Some("8"))]).unwrap();
+    assert_eq!(p.server_max_window_bits, 8);
+    // Offers that must be declined: unknown, duplicated, out of range, missing value.
+    for bad in [
+        vec![("x-unknown", None)],
+        vec![("server_no_context_takeover", None), ("server_no_context_takeover", None)],
+        vec![("server_max_window_bits", Some("7"))],
+        vec![("server_max_window_bits", Some("16"))],
+        vec![("server_max_window_bits", None)],
+        vec![("client_max_window_bits", Some("abc"))],
+        vec![("server_no_context_takeover", Some("1"))],
+    ] {
+        assert_eq!(cfg.accept_offer(bad.clone()), None, "{bad:?}");
+    }
+    // A server configured with smaller windows and no context takeover says so.
+    let small = DeflateConfig::new().max_window_bits(10).no_context_takeover(true);
+    let p = small.accept_offer([("client_max_window_bits", None)]).unwrap();
+    assert_eq!(
+        p.response(),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10"
+    );
+    // Client side: the offer, and validation of answers (§7.1).
+    assert_eq!(cfg.offer(), "permessage-deflate; client_max_window_bits");
+    assert_eq!(small.offer(), "permessage-deflate; client_no_context_takeover; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10");
+    assert!(cfg.accept_response([]).is_ok());
+    assert!(cfg.accept_response([("client_max_window_bits", Some("12"))]).is_ok());
+    assert!(cfg.accept_response([("client_max_window_bits", None)]).is_err(), "needs a value");
+    assert!(small.accept_response([("server_no_context_takeover", None)]).is_err(), "window 15 > 10 asked");
+    assert!(small
+        .accept_response([("server_no_context_takeover", None), ("server_max_window_bits", Some("10"))])
+        .is_ok());
+    assert!(small.accept_response([("server_max_window_bits", Some("10"))]).is_err(), "takeover was refused");
+    assert!(cfg.accept_response([("foo", None)]).is_err());
+}
+
+fn round_trip(server_params: &DeflateParams, client_params: &DeflateParams, delivery: Delivery, messages: &[Vec<u8>]) {
+    let cfg = Config::default().delivery(delivery).max_len(1 << 22);
+    let mut client = client_with(client_params, cfg);
+    let mut server = Connection::server(cfg).with_deflate(server_params);
+    let mut up = Vec::new();
+    let mut down = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        if i % 2 == 0 {
+            client.send_binary_vec(m, &mut up).unwrap();
+            server.send_binary_vec(m, &mut down).unwrap();
+        } else {
+            let text: String = m.iter().map(|&b| (b % 64 + 32) as char).collect();
+            client.send_text_vec(&text, &mut up).unwrap();
+            server.send_text_vec(&text, &mut down).unwrap();
+        }
+        client.ping(b"between").unwrap();
+        client.poll_transmit_vec(&mut up);
+    }
+    let expected: Vec<OwnedEvent> = messages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| {
+            let msg = if i % 2 == 0 {
+                OwnedEvent::Binary(m.clone())
+            } else {
+                OwnedEvent::Text(m.iter().map(|&b| (b % 64 + 32) as char).collect())
+            };
+            [msg, OwnedEvent::Ping(b"between".to_vec())]
+        })
+        .collect();
+    for cut in [0, 1, 7, up.len() / 3] {
+        let mut s = Connection::server(cfg).with_deflate(server_params);
+        let out = feed(&mut s, &up, &[cut, cut * 2]);
+        assert_eq!(out.error, None);
+        assert_eq!(normalise(&out.events), expected, "{delivery:?} {server_params:?} cut {cut}");
+    }
+    let out = feed(&mut client, &down, &[5]);
+    assert_eq!(out.error, None);
+    let expected_down: Vec<_> = expected.iter().filter(|e| !matches!(e, OwnedEvent::Ping(_))).cloned().collect();
+    assert_eq!(normalise(&out.events), expected_down);
+    // Compression really happened on the wire for compressible messages.
+    let _ = server.state();
+}
+
+#[test]
+fn round_trips_for_every_parameter_combination() {
+    let mut messages: Vec<Vec<u8>> = vec![b"".to_vec(), b"Hello".to_vec(), vec![b'a'; 100], vec![0; 70_000]];
+    messages.push((0..300_000u32).map(|i| (i * 7 % 251) as u8).collect());
+    messages.push((0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()); // incompressible
+    messages.push(b"Hello".repeat(1000));
+    for offer in [
+        vec![],
+        vec![("server_no_context_takeover", None), ("client_no_context_takeover", None)],
+        vec![("server_max_window_bits", Some("8")), ("client_max_window_bits", Some("8"))],
+        vec![("server_max_window_bits", Some("9")), ("client_max_window_bits", Some("15"))],
+        vec![
+            ("server_no_context_takeover", None),
+            ("server_max_window_bits", Some("8")),
+            ("client_max_window_bits", None),
+        ],
+    ] {
+        let server_params = DeflateConfig::new().accept_offer(offer.clone()).unwrap();
+        let response = server_params.response();
+        let answer: Vec<(&str, Option<&str>)> = response
+            .split(';')
+            .skip(1)
+            .map(|p| {
+                let p = p.trim();
+                match p.split_once('=') {
+                    Some((k, v)) => (k, Some(v)),
+                    None => (p, None),
+                }
+            })
+            .collect();
+        let client_cfg = DeflateConfig::new();
+        let client_params = client_cfg.accept_response(answer).unwrap();
+        for delivery in [Delivery::Assemble, Delivery::Stream] {
+            round_trip(&server_params, &client_params, delivery, &messages);
+        }
+    }
+}
+
+#[test]
+fn sent_messages_are_compressed_with_rsv1_on_the_first_frame_only() {
+    let p = params();
+    let mut s = Connection::server(Config::default().fragment_size(10)).with_deflate(&p);
+    let mut out = Vec::new();
+    let text = "Hello ".repeat(100);
+    s.send_text_vec(&text, &mut out).unwrap();
+    assert!(out.len() < 100, "{} bytes", out.len());
+    assert_eq!(out[0], 0x41, "RSV1 + text, not final");
+    assert_eq!(out[12] & 0x7F, 0x00, "a continuation frame without RSV1");
+    let mut c = client_with(&p, Config::default());
+    assert_eq!(feed(&mut c, &out, &[]).events, vec![OwnedEvent::Text(text)]);
+    // Short messages go out uncompressed.
+    let mut out = Vec::new();
+    s.send_text_vec("hi", &mut out).unwrap();
+    assert_eq!(out, b"\x81\x02hi");
+}
+
+/// A DEFLATE block that inflates to 1 MiB of zeros and needs no history (full flush).
+fn zero_block() -> Vec<u8> {
+    let mut c = Compress::new(Compression::best(), false);
+    let mut out = Vec::with_capacity(1 << 16);
+    c.compress_vec(&vec![0u8; 1 << 20], &mut out, FlushCompress::Full).unwrap();
+    out
+}
+
+#[test]
+fn a_gigabyte_bomb_is_refused_at_the_limit_without_inflating_it() {
+    let block = zero_block();
+    assert!(block.len() < 4096, "{} bytes", block.len());
+    for delivery in [Delivery::Assemble, Delivery::Stream] {
+        let cfg = Config::default().delivery(delivery).max_frame_payload(1 << 30).max_message_len(4 << 20);
+        let mut c = client_with(&params(), cfg);
+        // One frame of 1024 blocks: 1 GiB once inflated.
+        let payload = block.repeat(1024);
+        let mut frame = vec![0xc2, 127];
+        frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        frame.extend_from_slice(&payload);
+        let out = feed(&mut c, &frame, &[]);
+        assert_eq!(out.error, Some(ProtocolError::MessageTooLarge), "{delivery:?}");
+        assert_eq!(&out.transmitted[..2], &[0x88, 0x82]);
+        // In stream delivery, at most 4 MiB came out before the refusal.
+        let streamed: usize =
+            out.events.iter().map(|e| if let OwnedEvent::Chunk { data, .. } = e { data.len() } else { 0 }).sum();
+        assert!(streamed <= 4 << 20);
+    }
+    // A ratio cap refuses it much earlier.
+    let p = DeflateConfig::new().max_ratio(Some(100)).accept_offer([]).unwrap();
+    let mut c = client_with(&p, Config::default().delivery(Delivery::Stream));
+    let payload = block.repeat(4);
+    let mut frame = vec![0xc2, 126];
+    frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&payload);
+    assert_eq!(feed(&mut c, &frame, &[]).error, Some(ProtocolError::MessageTooLarge));
+}
+
+#[test]
+fn invalid_utf8_and_corrupt_data_in_compressed_messages() {
+    let compress = |data: &[u8]| {
+        let mut c = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(data.len() + 64);
+        c.compress_vec(data, &mut out, FlushCompress::Sync).unwrap();
+        out.truncate(out.len() - 4);
+        out
+    };
+    let mut bad = b"valid start ".to_vec();
+    bad.extend_from_slice(&[0xff; 3]);
+    let payload = compress(&bad);
+    let mut c = client_with(&params(), Config::default());
+    let out = feed(&mut c, &[&[0xc1, payload.len() as u8][..], &payload].concat(), &[]);
+    assert_eq!(out.error, Some(ProtocolError::InvalidUtf8));
+    let mut c = client_with(&params(), Config::default());
+    let out = feed(&mut c, &[0xc2, 0x03, 0xff, 0xff, 0xff], &[]);
+    assert_eq!(out.error, Some(ProtocolError::InvalidCompressedData));
+    assert_eq!(&out.transmitted[..2], &[0x88, 0x82], "a masked Close with a code");
+}
