@@ -149,3 +149,29 @@ impl Default for Config {
         Config::new()
     }
 }
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Config {
+    /// Small limits and every delivery mode, so fuzzers reach the limit checks quickly.
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let delivery = if u.arbitrary()? {
+            Delivery::Stream
+        } else {
+            #[cfg(feature = "alloc")]
+            {
+                Delivery::Assemble
+            }
+            #[cfg(not(feature = "alloc"))]
+            {
+                Delivery::Stream
+            }
+        };
+        Ok(Config::new()
+            .max_frame_payload(u.int_in_range(0..=4096)?)
+            .max_message_len(u.int_in_range(0..=8192)?)
+            .delivery(delivery)
+            .auto_pong(u.arbitrary()?)
+            .auto_close(u.arbitrary()?)
+            .fragment_size(u.int_in_range(0..=512)?))
+    }
+}

@@ -1,7 +1,7 @@
 //! permessage-deflate (RFC 7692): negotiation and the per-message codec (feature `deflate`).
 //!
 //! The [`Connection`](crate::Connection) knows nothing about DEFLATE: it hands the payload of a
-//! message whose first frame has RSV1 set to [`Codec::inflate`] and asks [`Codec::compress`]
+//! message whose first frame has RSV1 set to the codec's inflater and asks its compressor
 //! for outgoing messages. Inflation is streamed in bounded steps and checked against the
 //! inflated-size limit as it goes, so a compression bomb costs at most `max_message_len` bytes.
 

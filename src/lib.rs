@@ -1,4 +1,98 @@
-//! wsmachine: a sans-IO WebSocket state machine.
+//! # wsmachine
+//!
+//! A sans-IO WebSocket implementation: RFC 6455 framing, masking, fragmentation, ping/pong and
+//! the closing handshake, the opening handshake in both roles, RFC 7692 permessage-deflate, and
+//! the RFC 8441/9220 bootstraps over HTTP/2 and HTTP/3 streams.
+//!
+//! The crate does no IO and owns no clock, thread or random number generator. It consumes bytes
+//! you read and gives you events and bytes to write, so a blocking socket, mio, tokio, io_uring
+//! or an embedded TCP stack all drive it the same way, and fuzzers drive it deterministically.
+//!
+//! ## The drive loop
+//!
+//! After the opening handshake (see [`handshake`]), one [`Connection`] per socket:
+//!
+//! ```no_run
+//! use std::io::{Read as _, Write as _};
+//! use wsmachine::{Config, Connection, Event, Message};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! # let mut sock = std::net::TcpStream::connect("127.0.0.1:9001")?;
+//! let mut conn = Connection::server(Config::default());
+//! let (mut buf, mut out) = (vec![0u8; 64 * 1024], Vec::new());
+//! let mut echo = Vec::new(); // scratch so the reply can be encoded after the event is dropped
+//! loop {
+//!     let n = sock.read(&mut buf)?;
+//!     if n == 0 {
+//!         let _ = conn.read_eof(); // Err(AbnormalClosure) if the peer vanished without a Close
+//!         break;
+//!     }
+//!     let mut start = 0;
+//!     loop {
+//!         // Payloads are unmasked in place; events borrow from `buf` (or the connection).
+//!         let read = match conn.read(&mut buf[start..n]) {
+//!             Ok(read) => read,
+//!             Err(_violation) => break, // the Close with the RFC's code is already queued
+//!         };
+//!         start += read.consumed;
+//!         let Some(event) = read.event else { break }; // all input used: read more
+//!         match event {
+//!             Event::Message(Message::Text(t)) => { echo.clear(); echo.extend_from_slice(t.as_bytes()); }
+//!             Event::Message(Message::Binary(b)) => { echo.clear(); echo.extend_from_slice(b); }
+//!             _ => continue, // pings are answered and Close frames echoed automatically
+//!         }
+//!         conn.poll_transmit_vec(&mut out); // queued pongs go out before later data
+//!         if let Ok(text) = std::str::from_utf8(&echo) {
+//!             let _ = conn.send_text_vec(text, &mut out);
+//!         }
+//!     }
+//!     // Drain every output until none is left, then honour the closing handshake.
+//!     conn.poll_transmit_vec(&mut out);
+//!     sock.write_all(&out)?;
+//!     out.clear();
+//!     if conn.should_close_transport() {
+//!         break; // RFC 6455 §7.1.1: the server closes TCP first
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The rules: call [`Connection::read`] on the unused rest of the input until it returns no
+//! event; after every call, drain [`Connection::poll_transmit`] (automatic pongs and Close
+//! echoes); close the transport when [`Connection::should_close_transport`] says so; report
+//! end of stream with [`Connection::read_eof`]; and, if you use timers, call
+//! [`Connection::handle_timeout`] with your monotonic time when you wake and sleep until
+//! [`Connection::poll_timeout`].
+//!
+//! ## Delivery and memory
+//!
+//! A complete unfragmented frame found whole in your buffer is delivered as
+//! [`Event::Message`] borrowed in place, with no copy. Anything else is either streamed as
+//! [`Event::Chunk`]s (no allocation at all, [`Delivery::Stream`]) or assembled up to
+//! `max_message_len` ([`Delivery::Assemble`], feature `alloc`). Frame headers (≤ 14 bytes) and
+//! control payloads (≤ 125 bytes) are staged inline, so any split of the input works.
+//! Limits are checked on frame headers, before any payload byte is accepted.
+//!
+//! ## Errors
+//!
+//! A [`ProtocolError`] is the peer's fault and carries the close code the RFC names
+//! ([`ProtocolError::close_code`]); when `read` returns one, the Close frame is already queued
+//! and further input is ignored. A [`SendError`] is the caller's (sending after close, a
+//! 126-byte ping, an unsendable close code) and leaves the connection untouched.
+//!
+//! ## Features
+//!
+//! | feature    | default | what it adds |
+//! |------------|---------|--------------|
+//! | `std`      | yes     | [`ChaChaMask::from_entropy`] (OS-seeded mask keys), `std::error::Error` |
+//! | `alloc`    | via std | [`Delivery::Assemble`], `*_vec` helpers, [`OwnedEvent`] |
+//! | `simdutf8` | yes     | SIMD UTF-8 validation (about 10× std on non-ASCII text) |
+//! | `deflate`  | no      | permessage-deflate (RFC 7692) through [`deflate`] |
+//! | `http`     | no      | conversions from and to `http::Request<()>` / `http::Response<()>` |
+//! | `arbitrary`| no      | `arbitrary::Arbitrary` for [`Config`] (fuzzing) |
+//!
+//! Without default features the crate is `no_std` and heap-free: the streaming engine, the
+//! handshake parsers and encoders all work on caller-owned buffers.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -1,0 +1,65 @@
+//! The public value types of the connection: roles, states, read results, frame heads.
+
+use crate::event::Event;
+use crate::frame::MAX_HEADER_LEN;
+
+/// Which end of the connection this is; it decides masking (RFC 6455 §5.1, §5.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// Sends masked frames, expects unmasked ones.
+    Client,
+    /// Sends unmasked frames, expects masked ones.
+    Server,
+}
+
+/// Where the closing handshake stands (RFC 6455 §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// This end has sent (or queued) its Close and waits for the peer's.
+    CloseSent,
+    /// The peer's Close arrived; this end's Close has not gone out yet.
+    CloseReceived,
+    /// Both Close frames have been exchanged, or the transport ended.
+    Closed,
+    /// The connection failed (§7.1.7): a peer violation, or an unresponsive peer.
+    Failed,
+}
+
+/// What a timer did in [`Connection::handle_timeout`](crate::Connection::handle_timeout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// A keepalive ping was queued (nothing arrived for `keepalive_interval`).
+    KeepalivePing,
+    /// Nothing arrived within `pong_timeout` of a keepalive ping: the peer is gone.
+    PeerUnresponsive,
+    /// The closing handshake did not finish within `close_timeout`.
+    CloseHandshake,
+}
+
+/// The result of one [`Connection::read`](crate::Connection::read) call.
+#[derive(Debug)]
+pub struct Read<'a> {
+    /// How many bytes of the input were used; the caller drops them from its buffer.
+    pub consumed: usize,
+    /// The event found, or `None` when all of the input was used and more is needed.
+    pub event: Option<Event<'a>>,
+}
+
+/// A frame header ready to be written before its payload (for vectored writes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHead {
+    pub(super) bytes: [u8; MAX_HEADER_LEN],
+    pub(super) len: u8,
+}
+
+impl FrameHead {
+    /// The encoded header.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
