@@ -111,3 +111,18 @@ fn connection_size_is_small() {
     println!("size_of::<Connection<ChaChaMask>>() = {} bytes", std::mem::size_of::<Connection<ChaChaMask>>());
     assert!(size <= 1024, "Connection grew to {size} bytes");
 }
+
+#[test]
+fn a_header_announcing_a_terabyte_is_refused_without_allocating() {
+    for delivery in [Delivery::Assemble, Delivery::Stream] {
+        let mut server = Connection::server(Config::default().delivery(delivery));
+        let mut header = [0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4]; // 2^40 bytes
+        let before = allocations();
+        let result = server.read(&mut header).map(|r| r.consumed);
+        let mut out = [0u8; 16];
+        let n = server.poll_transmit(&mut out);
+        assert_eq!(allocations() - before, 0);
+        assert_eq!(result, Err(ProtocolError::FrameTooLarge));
+        assert_eq!(&out[..n], b"\x88\x02\x03\xf1", "close 1009");
+    }
+}
