@@ -1,0 +1,1 @@
+//! Client side (RFC 6455 §4.1).
