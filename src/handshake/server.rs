@@ -568,6 +568,18 @@ impl Rejection {
         }
     }
 
+    /// Header fields the response carries besides `Content-Type`, `Content-Length` and
+    /// `Connection: close`.
+    pub fn extra_headers(&self) -> &'static [(&'static str, &'static str)] {
+        match self.status() {
+            // RFC 9110 §15.5.6: a 405 lists the allowed methods.
+            405 => &[("Allow", "GET")],
+            // RFC 9110 §15.5.22: 426 carries Upgrade; RFC 6455 §4.4: and the versions.
+            426 => &[("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")],
+            _ => &[],
+        }
+    }
+
     fn emit(&self, s: &mut Sink<'_>) {
         let status = self.status();
         let body = self.error.as_str();
@@ -576,15 +588,8 @@ impl Rejection {
         s.put(b" ");
         s.put_str(reason_phrase(status));
         s.put(b"\r\n");
-        match status {
-            // RFC 9110 §15.5.6: a 405 lists the allowed methods.
-            405 => s.field("Allow", b"GET"),
-            426 => {
-                // RFC 9110 §15.5.22: 426 carries Upgrade; RFC 6455 §4.4: and the versions.
-                s.field("Upgrade", b"websocket");
-                s.field("Sec-WebSocket-Version", b"13");
-            }
-            _ => {}
+        for (n, v) in self.extra_headers() {
+            s.field(n, v.as_bytes());
         }
         s.field("Content-Type", b"text/plain; charset=utf-8");
         s.put(b"Content-Length: ");
