@@ -1,7 +1,7 @@
 //! Client side of the opening handshake (RFC 6455 §4.1).
 //!
 //! Build the request with [`ClientRequest`] (the 16-byte nonce is an input: the crate
-//! has no RNG inside, except [`ClientRequest::with_random_nonce`] under `std`), send
+//! has no RNG inside, except `ClientRequest::with_random_nonce` under `std`), send
 //! it, then feed the server's bytes to the [`ResponseParser`] it gives you.
 //!
 //! ```
@@ -35,7 +35,8 @@ use super::head::{
     self, is_field_value, parse_field_line, Fields, HeaderValues, Headers, Lines, Scan, Scanner,
     Sink,
 };
-use super::server::{check_extras, DEFAULT_MAX_HEAD_LEN};
+use super::rules::check_extras;
+use super::server::DEFAULT_MAX_HEAD_LEN;
 use super::{accept_key, encode_key, has_token, BuildError, Extensions, HandshakeError, ListItems};
 
 /// An opening-handshake request (RFC 6455 §4.1), validated when encoded.

@@ -6,7 +6,7 @@
 //! already ties request to response). The server must have sent
 //! `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3) for clients to try this.
 //!
-//! Once the server answers 200, run a [`Connection`](crate) over the stream's DATA bytes
+//! Once the server answers 200, run a `Connection` over the stream's DATA bytes
 //! exactly as over TCP: server role on the server and client role on the client, with
 //! client-to-server masking as in RFC 6455 §5.3 (RFC 8441 §5 keeps the framing as is).
 //! Closing the WebSocket ends with END_STREAM rather than a TCP close.
@@ -35,7 +35,8 @@
 //! ```
 
 use super::head::is_field_value;
-use super::server::{check_extras, check_selection, AcceptOptions};
+use super::rules::{check_extras, check_selection};
+use super::server::AcceptOptions;
 use super::{BuildError, Extensions, HandshakeError, ListItems, Protocols};
 
 /// Values of every field called `name` in a header list, in order.

@@ -1,4 +1,4 @@
-//! Conversions for users of the [`http`](::http) crate (hyper, axum, ...): validate an
+//! Conversions for users of the `http` crate (hyper, axum, ...): validate an
 //! upgrade from an `http::Request` and build the `101` as an `http::Response<()>`; on
 //! the client side, build an `http::Request<()>` and check the `http::Response`.
 //!
@@ -28,9 +28,8 @@ use std::vec::Vec;
 
 use super::client::{check_response_fields, ClientRequest};
 use super::head::{trim_ows, Fields};
-use super::server::{
-    check_extras, check_selection, check_upgrade_fields, AcceptOptions, Rejection,
-};
+use super::rules::{check_extras, check_selection, check_upgrade_fields};
+use super::server::{AcceptOptions, Rejection};
 use super::{accept_key, has_token, BuildError, Extensions, HandshakeError, Protocols};
 
 /// The values of one header in a `HeaderMap`, trimmed.

@@ -19,6 +19,7 @@ use core::fmt;
 
 mod fields;
 mod head;
+mod rules;
 
 pub mod client;
 pub mod h2;
