@@ -11,6 +11,7 @@ use core::fmt::Write;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 
 use crate::error::ProtocolError;
+use crate::handshake::Extension;
 
 /// The extension token (RFC 7692 §7).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -118,6 +119,34 @@ impl DeflateConfig {
             client_bits_in_response: client_bits.is_some_and(|b| b < 15),
             config: *self,
         })
+    }
+
+    /// Server side: picks the first acceptable `permessage-deflate` offer among a request's
+    /// extensions, in the client's order of preference (RFC 7692 §5, §7.1), e.g. from
+    /// [`Incoming::extensions`](crate::handshake::server::Incoming::extensions).
+    pub fn negotiate<'a>(&self, offers: impl IntoIterator<Item = Extension<'a>>) -> Option<DeflateParams> {
+        offers
+            .into_iter()
+            .filter(|ext| ext.name().eq_ignore_ascii_case(EXTENSION_NAME))
+            .find_map(|ext| self.accept_offer(ext.params()))
+    }
+
+    /// Client side: checks the extensions a server accepted (e.g.
+    /// [`Accepted::extensions`](crate::handshake::client::Accepted::extensions)). `Ok(None)`
+    /// when the server did not accept permessage-deflate; `Err` when its answer is invalid or
+    /// names it twice, and the client must fail the connection.
+    pub fn negotiated<'a>(
+        &self,
+        accepted: impl IntoIterator<Item = Extension<'a>>,
+    ) -> Result<Option<DeflateParams>, NegotiationError> {
+        let mut found = None;
+        for ext in accepted {
+            if !ext.name().eq_ignore_ascii_case(EXTENSION_NAME) || found.is_some() {
+                return Err(NegotiationError);
+            }
+            found = Some(self.accept_response(ext.params())?);
+        }
+        Ok(found)
     }
 
     /// Client side: the `Sec-WebSocket-Extensions` offer value.

@@ -269,3 +269,25 @@ fn invalid_utf8_and_corrupt_data_in_compressed_messages() {
     assert_eq!(out.error, Some(ProtocolError::InvalidCompressedData));
     assert_eq!(&out.transmitted[..2], &[0x88, 0x82], "a masked Close with a code");
 }
+
+#[test]
+fn negotiation_through_the_handshake() {
+    use wsmachine::handshake::{client, server};
+    let cfg = DeflateConfig::new();
+    let req = client::ClientRequest::new("example.com", "/chat", [7; 16]).with_extensions(
+        "x-other, permessage-deflate; server_max_window_bits=16, permessage-deflate; client_max_window_bits",
+    );
+    let bytes = req.request_vec().unwrap();
+    let mut parser = server::RequestParser::new();
+    let Ok(server::Request::Upgrade(incoming)) = parser.parse(&bytes) else { panic!("not an upgrade") };
+    // The first permessage-deflate offer is invalid (16), the second is taken.
+    let params = cfg.negotiate(incoming.extensions()).unwrap();
+    let response_value = params.response();
+    let accept = incoming.accept(&server::AcceptOptions::new().with_extensions(&response_value)).unwrap();
+    let response = accept.response_vec();
+    let mut parser = req.response_parser();
+    let Ok(client::Reply::Accepted(accepted)) = parser.parse(&response) else { panic!("not accepted") };
+    assert_eq!(cfg.negotiated(accepted.extensions()), Ok(Some(cfg.accept_response([]).unwrap())));
+    // A server that accepts nothing: no deflate, and that is fine.
+    assert_eq!(cfg.negotiated(core::iter::empty()), Ok(None));
+}

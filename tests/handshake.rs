@@ -3,9 +3,7 @@
 
 use proptest::prelude::*;
 use wsmachine::handshake::client::{ClientRequest, Reply};
-use wsmachine::handshake::server::{
-    self, AcceptOptions, Incoming, Rejection, Request, RequestParser,
-};
+use wsmachine::handshake::server::{self, AcceptOptions, Incoming, Rejection, Request, RequestParser};
 use wsmachine::handshake::{accept_key, BuildError, HandshakeError};
 
 /// RFC 6455 §1.3, the example client handshake.
@@ -84,11 +82,7 @@ fn rfc_with(line: &str, replacement: &str) -> Vec<u8> {
     let s = std::str::from_utf8(RFC_REQUEST).unwrap();
     let out = s.replace(
         &format!("{line}\r\n"),
-        &if replacement.is_empty() {
-            String::new()
-        } else {
-            format!("{replacement}\r\n")
-        },
+        &if replacement.is_empty() { String::new() } else { format!("{replacement}\r\n") },
     );
     assert_ne!(out, s, "line {line:?} not found");
     out.into_bytes()
@@ -96,14 +90,8 @@ fn rfc_with(line: &str, replacement: &str) -> Vec<u8> {
 
 #[test]
 fn rfc_6455_example_key() {
-    assert_eq!(
-        &accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-        b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-    );
-    assert_eq!(
-        &accept_key(b"x3JJHMbDL1EzLkh9GBhXDw=="),
-        b"HSmrc0sMlYUkAGmm5OPpG2HaGWk="
-    );
+    assert_eq!(&accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_eq!(&accept_key(b"x3JJHMbDL1EzLkh9GBhXDw=="), b"HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
 }
 
 #[test]
@@ -119,49 +107,34 @@ fn rfc_6455_example_handshake_byte_exact() {
     assert_eq!(i.extensions().count(), 0);
     assert_eq!(i.head_len(), RFC_REQUEST.len());
     assert_eq!(i.headers().count(), 7);
-    assert_eq!(
-        i.header("SEC-WEBSOCKET-KEY"),
-        Some(&b"dGhlIHNhbXBsZSBub25jZQ=="[..])
-    );
+    assert_eq!(i.header("SEC-WEBSOCKET-KEY"), Some(&b"dGhlIHNhbXBsZSBub25jZQ=="[..]));
     let a = server::accept(&i, &AcceptOptions::new().with_protocol("chat")).unwrap();
     let bytes = written(a.response_len(), |b| a.write_response(b));
     assert_eq!(bytes, RFC_RESPONSE);
     // Too small a buffer reports the exact size needed.
     let mut small = [0u8; 20];
-    assert_eq!(
-        a.write_response(&mut small),
-        Err(BuildError::BufferTooSmall {
-            needed: RFC_RESPONSE.len()
-        })
-    );
+    assert_eq!(a.write_response(&mut small), Err(BuildError::BufferTooSmall { needed: RFC_RESPONSE.len() }));
 }
 
 #[test]
 fn accept_refuses_unoffered_protocol_and_splitting() {
     let i = upgrade(RFC_REQUEST);
+    assert_eq!(i.accept(&AcceptOptions::new().with_protocol("mqtt")).err(), Some(BuildError::InvalidProtocol));
     assert_eq!(
-        i.accept(&AcceptOptions::new().with_protocol("mqtt")).err(),
-        Some(BuildError::InvalidProtocol)
-    );
-    assert_eq!(
-        i.accept(&AcceptOptions::new().with_headers(&[("Set-Cookie", "a=b\r\nX-Evil: 1")]))
-            .err(),
+        i.accept(&AcceptOptions::new().with_headers(&[("Set-Cookie", "a=b\r\nX-Evil: 1")])).err(),
         Some(BuildError::InvalidField)
     );
     assert_eq!(
-        i.accept(&AcceptOptions::new().with_headers(&[("Bad Name", "x")]))
-            .err(),
+        i.accept(&AcceptOptions::new().with_headers(&[("Bad Name", "x")])).err(),
         Some(BuildError::InvalidField)
     );
     assert_eq!(
-        i.accept(&AcceptOptions::new().with_headers(&[("Upgrade", "h2c")]))
-            .err(),
+        i.accept(&AcceptOptions::new().with_headers(&[("Upgrade", "h2c")])).err(),
         Some(BuildError::InvalidField)
     );
     // Not offered at all:
     assert_eq!(
-        i.accept(&AcceptOptions::new().with_extensions("permessage-deflate"))
-            .err(),
+        i.accept(&AcceptOptions::new().with_extensions("permessage-deflate")).err(),
         Some(BuildError::InvalidExtensions)
     );
     let c = upgrade(CHROMIUM);
@@ -175,10 +148,11 @@ fn accept_refuses_unoffered_protocol_and_splitting() {
     let bytes = written(a.response_len(), |b| a.write_response(b));
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.contains("Sec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n"));
-    assert!(text.ends_with("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\nSet-Cookie: s=1\r\n\r\n"));
+    assert!(text.ends_with(
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\nSet-Cookie: s=1\r\n\r\n"
+    ));
     assert_eq!(
-        c.accept(&AcceptOptions::new().with_extensions("permessage-deflate; x\r\ny"))
-            .err(),
+        c.accept(&AcceptOptions::new().with_extensions("permessage-deflate; x\r\ny")).err(),
         Some(BuildError::InvalidField)
     );
 }
@@ -197,31 +171,18 @@ fn refusal_missing_key() {
 
 #[test]
 fn refusal_bad_key() {
-    for bad in [
-        "AAAAAAAAAAAAAAAAAAAAAAAA",
-        "dGhlIHNhbXBsZSBub25jZQ",
-        "not base64 at all!!!!!!!",
-        "AAAAAAAAAAAAAAAAAAAAAA==",
-    ] {
-        let req = rfc_with(
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            &format!("Sec-WebSocket-Key: {bad}"),
-        );
-        let want = if bad == "AAAAAAAAAAAAAAAAAAAAAA==" {
-            None
-        } else {
-            Some(HandshakeError::InvalidKey)
-        };
+    for bad in
+        ["AAAAAAAAAAAAAAAAAAAAAAAA", "dGhlIHNhbXBsZSBub25jZQ", "not base64 at all!!!!!!!", "AAAAAAAAAAAAAAAAAAAAAA=="]
+    {
+        let req = rfc_with("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", &format!("Sec-WebSocket-Key: {bad}"));
+        let want = if bad == "AAAAAAAAAAAAAAAAAAAAAA==" { None } else { Some(HandshakeError::InvalidKey) };
         match RequestParser::new().parse(&req) {
             Err(r) => assert_eq!((r.status(), Some(r.error())), (400, want), "{bad}"),
             Ok(_) => assert_eq!(want, None, "{bad}"),
         }
     }
     // Repeated key (RFC 6455 §11.3.1).
-    let req = rfc_with(
-        "Origin: http://example.com",
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    );
+    let req = rfc_with("Origin: http://example.com", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==");
     assert_eq!(refuse(&req).error(), HandshakeError::MissingKey);
 }
 
@@ -236,40 +197,23 @@ fn refusal_missing_host() {
 #[test]
 fn refusal_post_is_405_with_allow() {
     let r = refuse(&rfc_with("GET /chat HTTP/1.1", "POST /chat HTTP/1.1"));
-    assert_eq!(
-        (r.status(), r.error()),
-        (405, HandshakeError::MethodNotAllowed)
-    );
+    assert_eq!((r.status(), r.error()), (405, HandshakeError::MethodNotAllowed));
     let text = String::from_utf8(rejection_bytes(&r)).unwrap();
-    assert!(
-        text.starts_with("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n"), "{text}");
     assert!(text.contains("\r\nConnection: close\r\n\r\n"));
 }
 
 #[test]
 fn refusal_version_8_is_426() {
-    let r = refuse(&rfc_with(
-        "Sec-WebSocket-Version: 13",
-        "Sec-WebSocket-Version: 8",
-    ));
-    assert_eq!(
-        (r.status(), r.error()),
-        (426, HandshakeError::UnsupportedVersion)
-    );
+    let r = refuse(&rfc_with("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"));
+    assert_eq!((r.status(), r.error()), (426, HandshakeError::UnsupportedVersion));
     let text = String::from_utf8(rejection_bytes(&r)).unwrap();
     assert!(
-        text.starts_with(
-            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-        ),
+        text.starts_with("HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"),
         "{text}"
     );
     let r = refuse(&rfc_with("Sec-WebSocket-Version: 13", ""));
-    assert_eq!(
-        (r.status(), r.error()),
-        (400, HandshakeError::MissingVersion)
-    );
+    assert_eq!((r.status(), r.error()), (400, HandshakeError::MissingVersion));
 }
 
 #[test]
@@ -289,72 +233,31 @@ fn refusal_over_max_is_431() {
 #[test]
 fn refusal_http_1_0_and_syntax() {
     let r = refuse(&rfc_with("GET /chat HTTP/1.1", "GET /chat HTTP/1.0"));
-    assert_eq!(
-        (r.status(), r.error()),
-        (400, HandshakeError::HttpVersionTooOld)
-    );
+    assert_eq!((r.status(), r.error()), (400, HandshakeError::HttpVersionTooOld));
     let r = refuse(&rfc_with("GET /chat HTTP/1.1", "GET /chat HTTP/2.0"));
     assert_eq!(r.status(), 505);
     assert!(rejection_bytes(&r).starts_with(b"HTTP/1.1 505 HTTP Version Not Supported\r\n"));
     for (bad, err) in [
+        (rfc_with("Origin: http://example.com", "Origin http://example.com"), HandshakeError::MalformedHeader),
+        (rfc_with("Origin: http://example.com", "Origin : x"), HandshakeError::MalformedHeader),
+        (rfc_with("Origin: http://example.com", "Origin: a\r\n  folded"), HandshakeError::ObsFold),
+        (rfc_with("Origin: http://example.com", "Origin: a\nX: b"), HandshakeError::BareLf),
+        (rfc_with("GET /chat HTTP/1.1", "GET /chat"), HandshakeError::MalformedStartLine),
+        (rfc_with("GET /chat HTTP/1.1", "GET /chat HTTP/1.1 x"), HandshakeError::MalformedStartLine),
+        (rfc_with("Origin: http://example.com", "Origin: a\0b"), HandshakeError::MalformedHeader),
         (
-            rfc_with("Origin: http://example.com", "Origin http://example.com"),
-            HandshakeError::MalformedHeader,
-        ),
-        (
-            rfc_with("Origin: http://example.com", "Origin : x"),
-            HandshakeError::MalformedHeader,
-        ),
-        (
-            rfc_with("Origin: http://example.com", "Origin: a\r\n  folded"),
-            HandshakeError::ObsFold,
-        ),
-        (
-            rfc_with("Origin: http://example.com", "Origin: a\nX: b"),
-            HandshakeError::BareLf,
-        ),
-        (
-            rfc_with("GET /chat HTTP/1.1", "GET /chat"),
-            HandshakeError::MalformedStartLine,
-        ),
-        (
-            rfc_with("GET /chat HTTP/1.1", "GET /chat HTTP/1.1 x"),
-            HandshakeError::MalformedStartLine,
-        ),
-        (
-            rfc_with("Origin: http://example.com", "Origin: a\0b"),
-            HandshakeError::MalformedHeader,
-        ),
-        (
-            rfc_with(
-                "Sec-WebSocket-Protocol: chat, superchat",
-                "Sec-WebSocket-Protocol: chat, super chat",
-            ),
+            rfc_with("Sec-WebSocket-Protocol: chat, superchat", "Sec-WebSocket-Protocol: chat, super chat"),
             HandshakeError::MalformedProtocols,
         ),
         (
-            rfc_with(
-                "Origin: http://example.com",
-                "Sec-WebSocket-Extensions: x; y=\"a b\"",
-            ),
+            rfc_with("Origin: http://example.com", "Sec-WebSocket-Extensions: x; y=\"a b\""),
             HandshakeError::MalformedExtensions,
         ),
-        (
-            rfc_with("Connection: Upgrade", "Connection: keep-alive"),
-            HandshakeError::MissingConnectionUpgrade,
-        ),
-        (
-            rfc_with("Origin: http://example.com", "Transfer-Encoding: chunked"),
-            HandshakeError::UnexpectedBody,
-        ),
+        (rfc_with("Connection: Upgrade", "Connection: keep-alive"), HandshakeError::MissingConnectionUpgrade),
+        (rfc_with("Origin: http://example.com", "Transfer-Encoding: chunked"), HandshakeError::UnexpectedBody),
     ] {
         let r = refuse(&bad);
-        assert_eq!(
-            (r.status(), r.error()),
-            (400, err),
-            "{:?}",
-            String::from_utf8_lossy(&bad)
-        );
+        assert_eq!((r.status(), r.error()), (400, err), "{:?}", String::from_utf8_lossy(&bad));
     }
 }
 
@@ -363,10 +266,7 @@ fn missing_upgrade_is_plain_http() {
     let req = b"GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: text/html\r\n\r\n";
     match RequestParser::new().parse(req) {
         Ok(Request::Plain(r)) => {
-            assert_eq!(
-                (r.method(), r.path(), r.http_minor_version()),
-                ("GET", "/index.html?x=1", 1)
-            );
+            assert_eq!((r.method(), r.path(), r.http_minor_version()), ("GET", "/index.html?x=1", 1));
             assert_eq!(r.header("accept"), Some(&b"text/html"[..]));
             assert_eq!(r.head_len(), req.len());
             assert_eq!(r.headers().count(), 2);
@@ -375,10 +275,7 @@ fn missing_upgrade_is_plain_http() {
     }
     // An upgrade to another protocol, or HTTP/1.0 without upgrade, is plain too.
     let h2c = rfc_with("Upgrade: websocket", "Upgrade: h2c");
-    assert!(matches!(
-        RequestParser::new().parse(&h2c),
-        Ok(Request::Plain(_))
-    ));
+    assert!(matches!(RequestParser::new().parse(&h2c), Ok(Request::Plain(_))));
     let old = b"POST /form HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc";
     match RequestParser::new().parse(old) {
         Ok(Request::Plain(r)) => assert_eq!(&old[r.head_len()..], b"abc"),
@@ -393,16 +290,10 @@ fn origin_policy_is_one_call() {
     let r = server::Response::forbidden();
     assert_eq!(r.status(), 403);
     let bytes = written(r.response_len(), |b| r.write_response(b));
-    assert_eq!(
-        bytes,
-        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
+    assert_eq!(bytes, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let r = server::reject(302, "", &[("Location", "/login")], b"").unwrap();
     let bytes = written(r.response_len(), |b| r.write_response(b));
-    assert_eq!(
-        bytes,
-        b"HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
+    assert_eq!(bytes, b"HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 
 #[test]
@@ -428,10 +319,7 @@ fn frame_after_head_is_left_for_the_connection() {
     assert_eq!(&buf[i.head_len()..], &frame);
     // Also when the head arrives in pieces and the frame with the last piece.
     let mut p = RequestParser::new();
-    assert!(matches!(
-        p.parse(&buf[..RFC_REQUEST.len() - 1]),
-        Ok(Request::Partial)
-    ));
+    assert!(matches!(p.parse(&buf[..RFC_REQUEST.len() - 1]), Ok(Request::Partial)));
     match p.parse(&buf) {
         Ok(Request::Upgrade(i)) => assert_eq!(&buf[i.head_len()..], &frame),
         other => panic!("{other:?}"),
@@ -450,12 +338,8 @@ fn tokens_are_case_insensitive_lists_across_repeated_headers() {
     let names: Vec<_> = i.extensions().map(|e| e.name()).collect();
     assert_eq!(names, ["x-one", "x-two", "x-three"]);
     let three = i.extensions().nth(2).unwrap();
-    assert_eq!(
-        three.params().collect::<Vec<_>>(),
-        [("q", None), ("r", Some("v"))]
-    );
-    let lower =
-        b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\
+    assert_eq!(three.params().collect::<Vec<_>>(), [("q", None), ("r", Some("v"))]);
+    let lower = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     upgrade(lower);
 }
@@ -472,10 +356,7 @@ fn real_world_requests() {
     assert_eq!(c.header("user-agent").map(|v| v.len()), Some(101));
 
     let p = upgrade(PYTHON_WEBSOCKETS);
-    assert_eq!(
-        (p.path(), p.host(), p.origin()),
-        ("/echo", "127.0.0.1:8765", None)
-    );
+    assert_eq!((p.path(), p.host(), p.origin()), ("/echo", "127.0.0.1:8765", None));
     let a = p.accept(&AcceptOptions::new()).unwrap();
     assert_eq!(a.accept_key(), &accept_key(b"8y8HWBbnGvLrSBvFdz9rpQ=="));
 }
@@ -496,11 +377,7 @@ fn resp_with(line: &str, replacement: &str) -> Vec<u8> {
     let s = std::str::from_utf8(RFC_RESPONSE).unwrap();
     let out = s.replace(
         &format!("{line}\r\n"),
-        &if replacement.is_empty() {
-            String::new()
-        } else {
-            format!("{replacement}\r\n")
-        },
+        &if replacement.is_empty() { String::new() } else { format!("{replacement}\r\n") },
     );
     assert_ne!(out, s);
     out.into_bytes()
@@ -539,41 +416,17 @@ fn client_fails_invalid_101() {
         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOp=",
     );
-    assert_eq!(
-        client_parse(&bad_accept).err(),
-        Some(HandshakeError::AcceptMismatch)
-    );
+    assert_eq!(client_parse(&bad_accept).err(), Some(HandshakeError::AcceptMismatch));
     let no_accept = resp_with("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "");
-    assert_eq!(
-        client_parse(&no_accept).err(),
-        Some(HandshakeError::MissingAccept)
-    );
+    assert_eq!(client_parse(&no_accept).err(), Some(HandshakeError::MissingAccept));
     let no_upgrade = resp_with("Upgrade: websocket", "");
-    assert_eq!(
-        client_parse(&no_upgrade).err(),
-        Some(HandshakeError::MissingUpgrade)
-    );
+    assert_eq!(client_parse(&no_upgrade).err(), Some(HandshakeError::MissingUpgrade));
     let no_conn = resp_with("Connection: Upgrade", "Connection: close");
-    assert_eq!(
-        client_parse(&no_conn).err(),
-        Some(HandshakeError::MissingConnectionUpgrade)
-    );
-    let proto = resp_with(
-        "Sec-WebSocket-Protocol: chat",
-        "Sec-WebSocket-Protocol: mqtt",
-    );
-    assert_eq!(
-        client_parse(&proto).err(),
-        Some(HandshakeError::UnofferedProtocol)
-    );
-    let ext = resp_with(
-        "Sec-WebSocket-Protocol: chat",
-        "Sec-WebSocket-Extensions: permessage-deflate",
-    );
-    assert_eq!(
-        client_parse(&ext).err(),
-        Some(HandshakeError::UnofferedExtension)
-    );
+    assert_eq!(client_parse(&no_conn).err(), Some(HandshakeError::MissingConnectionUpgrade));
+    let proto = resp_with("Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: mqtt");
+    assert_eq!(client_parse(&proto).err(), Some(HandshakeError::UnofferedProtocol));
+    let ext = resp_with("Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Extensions: permessage-deflate");
+    assert_eq!(client_parse(&ext).err(), Some(HandshakeError::UnofferedExtension));
     // Offered extension is fine, and visible with its parameters.
     let client = sample_client().with_extensions("permessage-deflate; client_max_window_bits");
     let ok = resp_with(
@@ -593,8 +446,18 @@ fn client_fails_invalid_101() {
 #[test]
 fn client_non_101_is_rejected_cleanly() {
     for (status, head, header, value) in [
-        (302u16, "HTTP/1.1 302 Found\r\nLocation: https://example.com/new\r\nContent-Length: 0\r\n\r\n", "location", "https://example.com/new"),
-        (401, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"ws\"\r\nContent-Length: 4\r\n\r\n", "www-authenticate", "Basic realm=\"ws\""),
+        (
+            302u16,
+            "HTTP/1.1 302 Found\r\nLocation: https://example.com/new\r\nContent-Length: 0\r\n\r\n",
+            "location",
+            "https://example.com/new",
+        ),
+        (
+            401,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"ws\"\r\nContent-Length: 4\r\n\r\n",
+            "www-authenticate",
+            "Basic realm=\"ws\"",
+        ),
         (503, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 4\r\n\r\n", "retry-after", "30"),
     ] {
         let mut buf = head.as_bytes().to_vec();
@@ -643,19 +506,11 @@ fn one_mib_head_is_scanned_linearly() {
     match result {
         Ok(Request::Upgrade(i)) => {
             assert_eq!(i.head_len(), head.len());
-            assert_eq!(
-                i.headers().count(),
-                i.headers().filter(|(n, _)| *n == "X-Filler").count() + 5
-            );
+            assert_eq!(i.headers().count(), i.headers().filter(|(n, _)| *n == "X-Filler").count() + 5);
         }
         other => panic!("{other:?}"),
     }
-    assert!(
-        p.scanned() <= 2 * head.len(),
-        "scanned {} for {}",
-        p.scanned(),
-        head.len()
-    );
+    assert!(p.scanned() <= 2 * head.len(), "scanned {} for {}", p.scanned(), head.len());
 }
 
 #[test]

@@ -31,10 +31,7 @@
 //! }
 //! ```
 
-use super::head::{
-    self, is_field_value, parse_field_line, Fields, HeaderValues, Headers, Lines, Scan, Scanner,
-    Sink,
-};
+use super::head::{self, is_field_value, parse_field_line, Fields, HeaderValues, Headers, Lines, Scan, Scanner, Sink};
 use super::rules::check_extras;
 use super::server::DEFAULT_MAX_HEAD_LEN;
 use super::{accept_key, encode_key, has_token, BuildError, Extensions, HandshakeError, ListItems};
@@ -63,15 +60,7 @@ impl<'a> ClientRequest<'a> {
     /// A request for `path` on `host`, keyed by `nonce`. RFC 6455 §4.1 item 7: the nonce
     /// MUST be freshly and randomly chosen for every connection.
     pub const fn new(host: &'a str, path: &'a str, nonce: [u8; 16]) -> Self {
-        ClientRequest {
-            host,
-            path,
-            nonce,
-            origin: None,
-            protocols: &[],
-            extensions: None,
-            headers: &[],
-        }
+        ClientRequest { host, path, nonce, origin: None, protocols: &[], extensions: None, headers: &[] }
     }
 
     /// Like [`new`](Self::new), with a nonce drawn from the operating system.
@@ -146,15 +135,10 @@ impl<'a> ClientRequest<'a> {
             if !is_field_value(e.as_bytes()) {
                 return Err(BuildError::InvalidField);
             }
-            super::check_extensions(core::iter::once(e.as_bytes()))
-                .map_err(|_| BuildError::InvalidExtensions)?;
+            super::check_extensions(core::iter::once(e.as_bytes())).map_err(|_| BuildError::InvalidExtensions)?;
         }
         check_extras(self.headers)?;
-        if self
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("host") || n.eq_ignore_ascii_case("origin"))
-        {
+        if self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host") || n.eq_ignore_ascii_case("origin")) {
             return Err(BuildError::InvalidField);
         }
         Ok(())
@@ -270,12 +254,7 @@ impl<'a> ResponseParser<'a> {
         if resp.minor < 1 {
             return Err(HandshakeError::HttpVersionTooOld);
         }
-        let protocol = check_response_fields(
-            resp.headers(),
-            &self.accept,
-            self.protocols,
-            self.extensions,
-        )?;
+        let protocol = check_response_fields(resp.headers(), &self.accept, self.protocols, self.extensions)?;
         Ok(Reply::Accepted(Accepted { resp, protocol }))
     }
 }
@@ -386,10 +365,7 @@ impl<'b> HttpResponse<'b> {
         let line = lines.next().unwrap_or(&[]);
         let bad = HandshakeError::MalformedStartLine;
         let (version, rest) = match memchr::memchr(b' ', line) {
-            Some(i) => (
-                line.get(..i).unwrap_or(&[]),
-                line.get(i + 1..).unwrap_or(&[]),
-            ),
+            Some(i) => (line.get(..i).unwrap_or(&[]), line.get(i + 1..).unwrap_or(&[])),
             None => return Err(bad),
         };
         let (major, minor) = head::parse_http_version(version)?;
@@ -446,9 +422,7 @@ impl<'b> HttpResponse<'b> {
     /// The value of the first header called `name` (ASCII case-insensitive), e.g.
     /// `Location` on a redirect or `WWW-Authenticate` on a 401.
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// The values of every header called `name`, in order.
@@ -471,86 +445,41 @@ mod tests {
     use super::*;
 
     fn parse(req: &ClientRequest<'_>, resp: &[u8]) -> Result<bool, HandshakeError> {
-        req.response_parser()
-            .parse(resp)
-            .map(|r| matches!(r, Reply::Accepted(_)))
+        req.response_parser().parse(resp).map(|r| matches!(r, Reply::Accepted(_)))
     }
 
     #[test]
     fn validation_refuses_bad_fields() {
         let base = ClientRequest::new("h", "/", [0; 16]);
         assert!(base.validate().is_ok());
-        assert_eq!(
-            ClientRequest::new("h\r\nX: y", "/", [0; 16]).validate(),
-            Err(BuildError::InvalidField)
-        );
-        assert_eq!(
-            ClientRequest::new("h", "x", [0; 16]).validate(),
-            Err(BuildError::InvalidField)
-        );
-        assert_eq!(
-            ClientRequest::new("h", "/a b", [0; 16]).validate(),
-            Err(BuildError::InvalidField)
-        );
-        assert_eq!(
-            base.with_origin("o\n").validate(),
-            Err(BuildError::InvalidField)
-        );
-        assert_eq!(
-            base.with_protocols(&["a", "a"]).validate(),
-            Err(BuildError::InvalidProtocol)
-        );
-        assert_eq!(
-            base.with_protocols(&["a b"]).validate(),
-            Err(BuildError::InvalidProtocol)
-        );
-        assert_eq!(
-            base.with_extensions("x; =").validate(),
-            Err(BuildError::InvalidExtensions)
-        );
-        assert_eq!(
-            base.with_headers(&[("Host", "x")]).validate(),
-            Err(BuildError::InvalidField)
-        );
-        assert_eq!(
-            base.with_headers(&[("X", "a\rb")]).validate(),
-            Err(BuildError::InvalidField)
-        );
+        assert_eq!(ClientRequest::new("h\r\nX: y", "/", [0; 16]).validate(), Err(BuildError::InvalidField));
+        assert_eq!(ClientRequest::new("h", "x", [0; 16]).validate(), Err(BuildError::InvalidField));
+        assert_eq!(ClientRequest::new("h", "/a b", [0; 16]).validate(), Err(BuildError::InvalidField));
+        assert_eq!(base.with_origin("o\n").validate(), Err(BuildError::InvalidField));
+        assert_eq!(base.with_protocols(&["a", "a"]).validate(), Err(BuildError::InvalidProtocol));
+        assert_eq!(base.with_protocols(&["a b"]).validate(), Err(BuildError::InvalidProtocol));
+        assert_eq!(base.with_extensions("x; =").validate(), Err(BuildError::InvalidExtensions));
+        assert_eq!(base.with_headers(&[("Host", "x")]).validate(), Err(BuildError::InvalidField));
+        assert_eq!(base.with_headers(&[("X", "a\rb")]).validate(), Err(BuildError::InvalidField));
         let mut small = [0u8; 10];
         let need = base.request_len().unwrap();
-        assert_eq!(
-            base.write_request(&mut small),
-            Err(BuildError::BufferTooSmall { needed: need })
-        );
+        assert_eq!(base.write_request(&mut small), Err(BuildError::BufferTooSmall { needed: need }));
     }
 
     #[test]
     fn status_line_variants() {
         let req = ClientRequest::new("h", "/", [0; 16]);
         assert_eq!(parse(&req, b"HTTP/1.1 503\r\n\r\n"), Ok(false));
-        assert_eq!(
-            parse(&req, b"HTTP/1.1 50\r\n\r\n"),
-            Err(HandshakeError::MalformedStartLine)
-        );
-        assert_eq!(
-            parse(&req, b"HTTP/1.1 099 x\r\n\r\n"),
-            Err(HandshakeError::MalformedStartLine)
-        );
-        assert_eq!(
-            parse(&req, b"HTTP/1.0 101 x\r\n\r\n"),
-            Err(HandshakeError::HttpVersionTooOld)
-        );
-        assert_eq!(
-            parse(&req, b"HTTP/3.0 101 x\r\n\r\n"),
-            Err(HandshakeError::HttpVersionUnsupported)
-        );
+        assert_eq!(parse(&req, b"HTTP/1.1 50\r\n\r\n"), Err(HandshakeError::MalformedStartLine));
+        assert_eq!(parse(&req, b"HTTP/1.1 099 x\r\n\r\n"), Err(HandshakeError::MalformedStartLine));
+        assert_eq!(parse(&req, b"HTTP/1.0 101 x\r\n\r\n"), Err(HandshakeError::HttpVersionTooOld));
+        assert_eq!(parse(&req, b"HTTP/3.0 101 x\r\n\r\n"), Err(HandshakeError::HttpVersionUnsupported));
     }
 
     #[test]
     fn protocol_must_be_single_and_offered() {
         let req = ClientRequest::new("h", "/", *b"the sample nonce").with_protocols(&["a", "b"]);
-        let base =
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+        let base = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
         let with = |extra: &str| {
             let mut v = [0u8; 512];
@@ -560,25 +489,13 @@ mod tests {
         };
         assert_eq!(with("Sec-WebSocket-Protocol: b\r\n"), Ok(true));
         assert_eq!(with(""), Ok(true));
-        assert_eq!(
-            with("Sec-WebSocket-Protocol: a, b\r\n"),
-            Err(HandshakeError::UnofferedProtocol)
-        );
+        assert_eq!(with("Sec-WebSocket-Protocol: a, b\r\n"), Err(HandshakeError::UnofferedProtocol));
         assert_eq!(
             with("Sec-WebSocket-Protocol: a\r\nSec-WebSocket-Protocol: a\r\n"),
             Err(HandshakeError::UnofferedProtocol)
         );
-        assert_eq!(
-            with("Sec-WebSocket-Protocol: B\r\n"),
-            Err(HandshakeError::UnofferedProtocol)
-        );
-        assert_eq!(
-            with("Upgrade: h2c\r\n"),
-            Err(HandshakeError::MissingUpgrade)
-        );
-        assert_eq!(
-            with("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
-            Err(HandshakeError::MissingAccept)
-        );
+        assert_eq!(with("Sec-WebSocket-Protocol: B\r\n"), Err(HandshakeError::UnofferedProtocol));
+        assert_eq!(with("Upgrade: h2c\r\n"), Err(HandshakeError::MissingUpgrade));
+        assert_eq!(with("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), Err(HandshakeError::MissingAccept));
     }
 }

@@ -16,10 +16,7 @@ fn split_unquoted(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
         } else if b == b'"' {
             in_quote = !in_quote;
         } else if b == sep && !in_quote {
-            return (
-                s.get(..i).unwrap_or(&[]),
-                Some(s.get(i + 1..).unwrap_or(&[])),
-            );
+            return (s.get(..i).unwrap_or(&[]), Some(s.get(i + 1..).unwrap_or(&[])));
         }
     }
     (s, None)
@@ -46,10 +43,7 @@ pub struct ListItems<'a, I> {
 impl<'a, I: Iterator<Item = &'a [u8]>> ListItems<'a, I> {
     /// Iterate the list elements of `values` (each one header field value).
     pub fn new(values: I) -> Self {
-        ListItems {
-            values,
-            current: None,
-        }
+        ListItems { values, current: None }
     }
 }
 
@@ -96,26 +90,19 @@ pub struct Protocols<'a, I> {
 impl<'a, I: Iterator<Item = &'a [u8]>> Protocols<'a, I> {
     /// Iterate the subprotocols listed in `values`.
     pub fn new(values: I) -> Self {
-        Protocols {
-            items: ListItems::new(values),
-        }
+        Protocols { items: ListItems::new(values) }
     }
 }
 
 impl<'a, I: Iterator<Item = &'a [u8]>> Iterator for Protocols<'a, I> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
-        self.items
-            .by_ref()
-            .filter(|i| is_token(i))
-            .find_map(|i| core::str::from_utf8(i).ok())
+        self.items.by_ref().filter(|i| is_token(i)).find_map(|i| core::str::from_utf8(i).ok())
     }
 }
 
 /// RFC 6455 §4.1: subprotocol values are tokens (U+0021..U+007E minus separators).
-pub(crate) fn check_protocols<'a>(
-    values: impl Iterator<Item = &'a [u8]>,
-) -> Result<(), HandshakeError> {
+pub(crate) fn check_protocols<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<(), HandshakeError> {
     if ListItems::new(values).all(is_token) {
         Ok(())
     } else {
@@ -152,17 +139,13 @@ impl<'a> Extension<'a> {
     /// The parameters in the order sent: `(name, value)`; `value` is `None` for a bare
     /// parameter and is unquoted when sent as a quoted string.
     pub fn params(&self) -> Params<'a> {
-        Params {
-            rest: Some(self.params),
-        }
+        Params { rest: Some(self.params) }
     }
 
     /// The value of the first parameter called `name` (case-insensitive):
     /// `None` if absent, `Some(None)` if present without a value.
     pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
-        self.params()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.params().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 }
 
@@ -225,9 +208,7 @@ pub struct Extensions<'a, I> {
 impl<'a, I: Iterator<Item = &'a [u8]>> Extensions<'a, I> {
     /// Iterate the extensions listed in `values` (each one header field value).
     pub fn new(values: I) -> Self {
-        Extensions {
-            items: ListItems::new(values),
-        }
+        Extensions { items: ListItems::new(values) }
     }
 }
 
@@ -237,10 +218,7 @@ fn parse_extension(item: &[u8]) -> Option<Extension<'_>> {
     if !is_token(name) {
         return None;
     }
-    Some(Extension {
-        name: core::str::from_utf8(name).ok()?,
-        params: params.unwrap_or(&[]),
-    })
+    Some(Extension { name: core::str::from_utf8(name).ok()?, params: params.unwrap_or(&[]) })
 }
 
 impl<'a, I: Iterator<Item = &'a [u8]>> Iterator for Extensions<'a, I> {
@@ -306,17 +284,11 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(
             all[0].params().collect::<Vec<_>>(),
-            [
-                ("client_max_window_bits", None),
-                ("server_no_context_takeover", None)
-            ]
+            [("client_max_window_bits", None), ("server_no_context_takeover", None)]
         );
         assert_eq!(
             all[1].params().collect::<Vec<_>>(),
-            [
-                ("client_max_window_bits", Some("10")),
-                ("server_max_window_bits", Some("12"))
-            ]
+            [("client_max_window_bits", Some("10")), ("server_max_window_bits", Some("12"))]
         );
         assert_eq!(all[1].param("SERVER_max_window_bits"), Some(Some("12")));
         assert_eq!(all[0].param("server_no_context_takeover"), Some(None));
@@ -326,15 +298,8 @@ mod tests {
 
     #[test]
     fn malformed_extensions() {
-        for bad in [
-            &b"a; b=\"x y\""[..],
-            b"a; b=\"unterminated",
-            b"a; =1",
-            b"a b",
-            b"; x",
-            b"a; b=\"1\\2\"",
-            b"a; b=",
-        ] {
+        for bad in [&b"a; b=\"x y\""[..], b"a; b=\"unterminated", b"a; =1", b"a b", b"; x", b"a; b=\"1\\2\"", b"a; b="]
+        {
             assert_eq!(
                 check_extensions([bad].into_iter()),
                 Err(HandshakeError::MalformedExtensions),
@@ -343,10 +308,7 @@ mod tests {
             );
         }
         // Skipped by the infallible iterator, never a panic.
-        assert_eq!(
-            exts(&[b"; x, ok"]).map(|e| e.name()).collect::<Vec<_>>(),
-            ["ok"]
-        );
+        assert_eq!(exts(&[b"; x, ok"]).map(|e| e.name()).collect::<Vec<_>>(), ["ok"]);
     }
 
     #[test]

@@ -50,10 +50,7 @@ impl<'a, I: Iterator<Item = (&'a str, &'a [u8])>> Iterator for FieldValues<'a, I
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
         let name = self.name;
-        self.fields
-            .by_ref()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.fields.by_ref().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 }
 
@@ -62,10 +59,7 @@ pub fn field_values<'a, I>(fields: I, name: &'a str) -> FieldValues<'a, I::IntoI
 where
     I: IntoIterator<Item = (&'a str, &'a [u8])>,
 {
-    FieldValues {
-        fields: fields.into_iter(),
-        name,
-    }
+    FieldValues { fields: fields.into_iter(), name }
 }
 
 /// A validated extended CONNECT request for the WebSocket protocol.
@@ -83,15 +77,9 @@ fn utf8(v: &[u8]) -> Result<&str, HandshakeError> {
 
 /// RFC 9113 §8.2.2: fields that only make sense for one HTTP/1.1 connection.
 fn is_connection_specific(name: &str) -> bool {
-    [
-        "connection",
-        "upgrade",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-    ]
-    .iter()
-    .any(|c| c.eq_ignore_ascii_case(name))
+    ["connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding"]
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name))
 }
 
 /// Validate an extended CONNECT header list (RFC 8441 §4–5, RFC 9220 §3).
@@ -174,12 +162,7 @@ where
     }
     super::fields::check_protocols(values("sec-websocket-protocol"))?;
     super::check_extensions(values("sec-websocket-extensions"))?;
-    Ok(ExtendedConnect {
-        fields,
-        scheme: utf8(scheme)?,
-        authority: utf8(authority)?,
-        path: utf8(path)?,
-    })
+    Ok(ExtendedConnect { fields, scheme: utf8(scheme)?, authority: utf8(authority)?, path: utf8(path)? })
 }
 
 impl<'a, I: Iterator<Item = (&'a str, &'a [u8])> + Clone> ExtendedConnect<'a, I> {
@@ -200,16 +183,12 @@ impl<'a, I: Iterator<Item = (&'a str, &'a [u8])> + Clone> ExtendedConnect<'a, I>
 
     /// `origin`, if sent.
     pub fn origin(&self) -> Option<&'a str> {
-        self.header("origin")
-            .and_then(|v| core::str::from_utf8(v).ok())
+        self.header("origin").and_then(|v| core::str::from_utf8(v).ok())
     }
 
     /// The first field called `name`.
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.fields
-            .clone()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.fields.clone().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// Offered subprotocols in order.
@@ -219,36 +198,21 @@ impl<'a, I: Iterator<Item = (&'a str, &'a [u8])> + Clone> ExtendedConnect<'a, I>
 
     /// Offered extensions in order.
     pub fn extensions(&self) -> Extensions<'a, FieldValues<'a, I>> {
-        Extensions::new(field_values(
-            self.fields.clone(),
-            "sec-websocket-extensions",
-        ))
+        Extensions::new(field_values(self.fields.clone(), "sec-websocket-extensions"))
     }
 
     /// Accept: check the selection against the offer and prepare the response fields.
     /// Extra header names must be lowercase tokens (RFC 9113 §8.2.1).
     pub fn accept<'o>(&self, opts: &AcceptOptions<'o>) -> Result<ConnectResponse<'o>, BuildError> {
-        check_selection(
-            opts.protocol,
-            opts.extensions,
-            self.protocols(),
-            self.extensions(),
-        )?;
+        check_selection(opts.protocol, opts.extensions, self.protocols(), self.extensions())?;
         check_h2_extras(opts.headers)?;
-        Ok(ConnectResponse {
-            protocol: opts.protocol,
-            extensions: opts.extensions,
-            headers: opts.headers,
-        })
+        Ok(ConnectResponse { protocol: opts.protocol, extensions: opts.extensions, headers: opts.headers })
     }
 }
 
 fn check_h2_extras(headers: &[(&str, &str)]) -> Result<(), BuildError> {
     check_extras(headers)?;
-    if headers
-        .iter()
-        .any(|(n, _)| n.bytes().any(|b| b.is_ascii_uppercase()) || is_connection_specific(n))
-    {
+    if headers.iter().any(|(n, _)| n.bytes().any(|b| b.is_ascii_uppercase()) || is_connection_specific(n)) {
         return Err(BuildError::InvalidField);
     }
     Ok(())
@@ -266,10 +230,7 @@ impl<'a> ConnectResponse<'a> {
     /// The fields to send: `:status: 200`, then the selected subprotocol and extensions,
     /// then your extra fields.
     pub fn fields(&self) -> ResponseFields<'a> {
-        ResponseFields {
-            resp: *self,
-            step: 0,
-        }
+        ResponseFields { resp: *self, step: 0 }
     }
 }
 
@@ -288,14 +249,8 @@ impl<'a> Iterator for ResponseFields<'a> {
             self.step += 1;
             let item = match step {
                 0 => Some((":status", &b"200"[..])),
-                1 => self
-                    .resp
-                    .protocol
-                    .map(|p| ("sec-websocket-protocol", p.as_bytes())),
-                2 => self
-                    .resp
-                    .extensions
-                    .map(|e| ("sec-websocket-extensions", e.as_bytes())),
+                1 => self.resp.protocol.map(|p| ("sec-websocket-protocol", p.as_bytes())),
+                2 => self.resp.extensions.map(|e| ("sec-websocket-extensions", e.as_bytes())),
                 n => {
                     let (name, value) = self.resp.headers.get(n - 3)?;
                     Some((*name, value.as_bytes()))
@@ -392,10 +347,7 @@ impl<'a> ConnectRequest<'a> {
     /// form one list, RFC 9110 §5.3), `sec-websocket-extensions` and your fields.
     /// Call [`validate`](Self::validate) first.
     pub fn fields(&self) -> RequestFields<'a> {
-        RequestFields {
-            req: *self,
-            step: 0,
-        }
+        RequestFields { req: *self, step: 0 }
     }
 
     /// Check the server's response fields (RFC 8441 §5 and RFC 6455 §4.1): a 2xx
@@ -409,9 +361,9 @@ impl<'a> ConnectRequest<'a> {
         let fields = fields.into_iter();
         let mut st = field_values(fields.clone(), ":status");
         let status = match (st.next(), st.next()) {
-            (Some(&[a, b, c]), None) if [a, b, c].iter().all(u8::is_ascii_digit) => [a, b, c]
-                .iter()
-                .fold(0u16, |n, d| n * 10 + u16::from(d - b'0')),
+            (Some(&[a, b, c]), None) if [a, b, c].iter().all(u8::is_ascii_digit) => {
+                [a, b, c].iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))
+            }
             _ => return Err(HandshakeError::MalformedPseudoHeaders),
         };
         if !(200..=299).contains(&status) {
@@ -476,13 +428,8 @@ impl<'a> Iterator for RequestFields<'a> {
                 4 => Some((":authority", r.authority.as_bytes())),
                 5 => Some(("sec-websocket-version", &b"13"[..])),
                 6 => r.origin.map(|o| ("origin", o.as_bytes())),
-                7 => r
-                    .extensions
-                    .map(|e| ("sec-websocket-extensions", e.as_bytes())),
-                n if n - 8 < np => r
-                    .protocols
-                    .get(n - 8)
-                    .map(|p| ("sec-websocket-protocol", p.as_bytes())),
+                7 => r.extensions.map(|e| ("sec-websocket-extensions", e.as_bytes())),
+                n if n - 8 < np => r.protocols.get(n - 8).map(|p| ("sec-websocket-protocol", p.as_bytes())),
                 n => {
                     let (name, value) = r.headers.get(n - 8 - np)?;
                     Some((*name, value.as_bytes()))
@@ -520,10 +467,7 @@ mod tests {
     #[test]
     fn valid_and_getters() {
         let c = parse_request(OK.iter().copied()).unwrap();
-        assert_eq!(
-            (c.scheme(), c.authority(), c.path()),
-            ("https", "example.com", "/chat?x=1")
-        );
+        assert_eq!((c.scheme(), c.authority(), c.path()), ("https", "example.com", "/chat?x=1"));
         assert_eq!(c.origin(), None);
         assert_eq!(with(("origin", b"https://a"), 6), Ok(()));
     }
@@ -536,81 +480,41 @@ mod tests {
         assert_eq!(with(("origin", b"x"), 1), Err(MalformedPseudoHeaders)); // pseudo after regular
         assert_eq!(with(("Origin", b"x"), 6), Err(MalformedHeader));
         assert_eq!(with(("x", b"a\r\nb"), 6), Err(MalformedHeader));
-        assert_eq!(
-            with(("connection", b"upgrade"), 6),
-            Err(ConnectionSpecificField)
-        );
-        assert_eq!(
-            with(("sec-websocket-version", b"13"), 6),
-            Err(MissingVersion)
-        );
-        assert_eq!(
-            with(("sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="), 6),
-            Ok(())
-        );
+        assert_eq!(with(("connection", b"upgrade"), 6), Err(ConnectionSpecificField));
+        assert_eq!(with(("sec-websocket-version", b"13"), 6), Err(MissingVersion));
+        assert_eq!(with(("sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="), 6), Ok(()));
         let mut f = OK;
         f[0].1 = b"GET";
-        assert_eq!(
-            parse_request(f.iter().copied()).err(),
-            Some(MalformedPseudoHeaders)
-        );
+        assert_eq!(parse_request(f.iter().copied()).err(), Some(MalformedPseudoHeaders));
         f = OK;
         f[1].1 = b"webtransport";
         assert_eq!(parse_request(f.iter().copied()).err(), Some(MissingUpgrade));
         f = OK;
         f[5].1 = b"8";
-        assert_eq!(
-            parse_request(f.iter().copied()).err(),
-            Some(UnsupportedVersion)
-        );
+        assert_eq!(parse_request(f.iter().copied()).err(), Some(UnsupportedVersion));
         f = OK;
         f[3].1 = b"";
-        assert_eq!(
-            parse_request(f.iter().copied()).err(),
-            Some(MalformedPseudoHeaders)
-        );
+        assert_eq!(parse_request(f.iter().copied()).err(), Some(MalformedPseudoHeaders));
     }
 
     #[test]
     fn client_response_checks() {
-        let req = ConnectRequest::new("a", "/")
-            .with_protocols(&["x"])
-            .with_extensions("permessage-deflate");
+        let req = ConnectRequest::new("a", "/").with_protocols(&["x"]).with_extensions("permessage-deflate");
         assert!(req.validate().is_ok());
         assert_eq!(
-            ConnectRequest::new("a", "/")
-                .with_headers(&[("X-A", "1")])
-                .validate(),
+            ConnectRequest::new("a", "/").with_headers(&[("X-A", "1")]).validate(),
             Err(BuildError::InvalidField)
         );
-        let ok: [(&str, &[u8]); 2] = [
-            (":status", b"200"),
-            ("sec-websocket-extensions", b"permessage-deflate"),
-        ];
-        assert_eq!(
-            req.check_response(ok.iter().copied()),
-            Ok(ConnectReply::Accepted { protocol: None })
-        );
+        let ok: [(&str, &[u8]); 2] = [(":status", b"200"), ("sec-websocket-extensions", b"permessage-deflate")];
+        assert_eq!(req.check_response(ok.iter().copied()), Ok(ConnectReply::Accepted { protocol: None }));
         let bad: [(&str, &[u8]); 2] = [(":status", b"200"), ("sec-websocket-protocol", b"y")];
-        assert_eq!(
-            req.check_response(bad.iter().copied()),
-            Err(HandshakeError::UnofferedProtocol)
-        );
+        assert_eq!(req.check_response(bad.iter().copied()), Err(HandshakeError::UnofferedProtocol));
         let bad: [(&str, &[u8]); 2] = [(":status", b"200"), ("sec-websocket-extensions", b"foo")];
-        assert_eq!(
-            req.check_response(bad.iter().copied()),
-            Err(HandshakeError::UnofferedExtension)
-        );
+        assert_eq!(req.check_response(bad.iter().copied()), Err(HandshakeError::UnofferedExtension));
         let no: [(&str, &[u8]); 1] = [(":status", b"403")];
-        assert_eq!(
-            req.check_response(no.iter().copied()),
-            Ok(ConnectReply::Rejected { status: 403 })
-        );
+        assert_eq!(req.check_response(no.iter().copied()), Ok(ConnectReply::Rejected { status: 403 }));
         let junk: [(&str, &[u8]); 1] = [(":status", b"2000")];
-        assert_eq!(
-            req.check_response(junk.iter().copied()),
-            Err(HandshakeError::MalformedPseudoHeaders)
-        );
+        assert_eq!(req.check_response(junk.iter().copied()), Err(HandshakeError::MalformedPseudoHeaders));
         let mut n = 0;
         for (name, _) in req.with_origin("o").with_headers(&[("x-a", "1")]).fields() {
             n += 1;

@@ -92,8 +92,7 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// RFC 9110 §5.5: field-value bytes are VCHAR, obs-text, SP and HTAB (no CTLs).
 pub(crate) fn is_field_value(v: &[u8]) -> bool {
-    v.iter()
-        .all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
+    v.iter().all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
 }
 
 /// Trim RFC 9110 §5.6.3 optional whitespace (SP / HTAB) from both ends.
@@ -142,10 +141,7 @@ impl<'a> Iterator for Lines<'a> {
             return None;
         }
         let (line, rest) = match memchr::memchr(b'\n', self.rest) {
-            Some(i) => (
-                self.rest.get(..i).unwrap_or(&[]),
-                self.rest.get(i + 1..).unwrap_or(&[]),
-            ),
+            Some(i) => (self.rest.get(..i).unwrap_or(&[]), self.rest.get(i + 1..).unwrap_or(&[])),
             None => (self.rest, &[][..]),
         };
         self.rest = rest;
@@ -167,9 +163,7 @@ impl<'a> Headers<'a> {
     /// `block` holds the field lines (each ending in CRLF), possibly followed by the
     /// final empty line.
     pub(crate) fn new(block: &'a [u8]) -> Self {
-        Headers {
-            lines: Lines::new(block),
-        }
+        Headers { lines: Lines::new(block) }
     }
 }
 
@@ -208,10 +202,7 @@ impl<'a> Iterator for HeaderValues<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
         let name = self.name;
-        self.headers
-            .by_ref()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.headers.by_ref().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 }
 
@@ -330,9 +321,7 @@ pub(crate) fn check_field(name: &str, value: &str) -> Result<(), BuildError> {
 /// Parse `HTTP/1.x` and return the minor version (RFC 9112 §2.3).
 pub(crate) fn parse_http_version(v: &[u8]) -> Result<(u8, u8), HandshakeError> {
     match v {
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
             Ok((major - b'0', minor - b'0'))
         }
         _ => Err(HandshakeError::MalformedStartLine),
@@ -360,41 +349,20 @@ mod tests {
 
     #[test]
     fn scanner_rejects_bare_lf_and_oversize() {
-        assert_eq!(
-            Scanner::default().scan(b"GET / HTTP/1.1\n", 99),
-            Scan::BareLf
-        );
+        assert_eq!(Scanner::default().scan(b"GET / HTTP/1.1\n", 99), Scan::BareLf);
         assert_eq!(Scanner::default().scan(b"\n", 99), Scan::BareLf);
-        assert_eq!(
-            Scanner::default().scan(b"GET / HTTP/1.1\r\n", 16),
-            Scan::TooLarge
-        );
-        assert_eq!(
-            Scanner::default().scan(b"GET / HTTP/1.1\r\n", 17),
-            Scan::Partial
-        );
+        assert_eq!(Scanner::default().scan(b"GET / HTTP/1.1\r\n", 16), Scan::TooLarge);
+        assert_eq!(Scanner::default().scan(b"GET / HTTP/1.1\r\n", 17), Scan::Partial);
         assert_eq!(Scanner::default().scan(b"A\r\n\r\n", 5), Scan::Complete(5));
     }
 
     #[test]
     fn field_lines() {
-        assert_eq!(
-            parse_field_line(b"Host:  x \t"),
-            Ok((&b"Host"[..], &b"x"[..]))
-        );
-        assert_eq!(
-            parse_field_line(b"Host : x"),
-            Err(HandshakeError::MalformedHeader)
-        );
+        assert_eq!(parse_field_line(b"Host:  x \t"), Ok((&b"Host"[..], &b"x"[..])));
+        assert_eq!(parse_field_line(b"Host : x"), Err(HandshakeError::MalformedHeader));
         assert_eq!(parse_field_line(b" x"), Err(HandshakeError::ObsFold));
-        assert_eq!(
-            parse_field_line(b"x: a\rb"),
-            Err(HandshakeError::MalformedHeader)
-        );
-        assert_eq!(
-            parse_field_line(b"nocolon"),
-            Err(HandshakeError::MalformedHeader)
-        );
+        assert_eq!(parse_field_line(b"x: a\rb"), Err(HandshakeError::MalformedHeader));
+        assert_eq!(parse_field_line(b"nocolon"), Err(HandshakeError::MalformedHeader));
     }
 
     #[test]

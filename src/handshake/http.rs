@@ -56,11 +56,7 @@ struct MapFields<'a>(&'a HeaderMap);
 impl<'a> Fields<'a> for MapFields<'a> {
     type Values = MapValues<'a>;
     fn values(self, name: &'static str) -> MapValues<'a> {
-        MapValues {
-            map: self.0,
-            name,
-            pos: 0,
-        }
+        MapValues { map: self.0, name, pos: 0 }
     }
 }
 
@@ -89,11 +85,7 @@ pub fn parse_request<B>(req: &Request<B>) -> Result<Upgrade<'_>, Rejection> {
         return Err(HandshakeError::MissingUpgrade.into());
     }
     let (host, key) = check_upgrade_fields(f)?;
-    Ok(Upgrade {
-        headers: req.headers(),
-        host,
-        key,
-    })
+    Ok(Upgrade { headers: req.headers(), host, key })
 }
 
 impl<'a> Upgrade<'a> {
@@ -125,12 +117,7 @@ impl<'a> Upgrade<'a> {
     /// Build the `101 Switching Protocols` response (RFC 6455 §4.2.2), with the same
     /// checks as [`server::accept`](super::server::accept).
     pub fn accept(&self, opts: &AcceptOptions<'_>) -> Result<Response<()>, BuildError> {
-        check_selection(
-            opts.protocol,
-            opts.extensions,
-            self.protocols(),
-            self.extensions(),
-        )?;
+        check_selection(opts.protocol, opts.extensions, self.protocols(), self.extensions())?;
         check_extras(opts.headers)?;
         let mut b = Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -160,10 +147,7 @@ impl Rejection {
         for (n, v) in self.extra_headers() {
             h.append(*n, HeaderValue::from_static(v));
         }
-        h.insert(
-            "content-type",
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        h.insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
         h.insert("connection", HeaderValue::from_static("close"));
         r
     }
@@ -217,21 +201,12 @@ pub enum Reply<'a> {
 }
 
 /// Check an `http::Response` to `req` (RFC 6455 §4.1); a non-101 is [`Reply::Rejected`].
-pub fn check_response<'r, B>(
-    req: &ClientRequest<'_>,
-    resp: &'r Response<B>,
-) -> Result<Reply<'r>, HandshakeError> {
+pub fn check_response<'r, B>(req: &ClientRequest<'_>, resp: &'r Response<B>) -> Result<Reply<'r>, HandshakeError> {
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Ok(Reply::Rejected {
-            status: resp.status().as_u16(),
-        });
+        return Ok(Reply::Rejected { status: resp.status().as_u16() });
     }
-    let protocol = check_response_fields(
-        MapFields(resp.headers()),
-        &req.expected_accept(),
-        req.protocols,
-        req.extensions,
-    )?;
+    let protocol =
+        check_response_fields(MapFields(resp.headers()), &req.expected_accept(), req.protocols, req.extensions)?;
     Ok(Reply::Accepted { protocol })
 }
 
@@ -248,31 +223,17 @@ mod tests {
         assert_eq!(r.status(), 405);
         assert_eq!(r.to_http().headers()["allow"], "GET");
         *req.method_mut() = Method::GET;
-        req.headers_mut()
-            .insert("sec-websocket-version", HeaderValue::from_static("8"));
+        req.headers_mut().insert("sec-websocket-version", HeaderValue::from_static("8"));
         let r = parse_request(&req).unwrap_err().to_http();
         assert_eq!(r.status(), 426);
         assert_eq!(r.headers()["sec-websocket-version"], "13");
 
         let good = client.to_http().unwrap();
-        let mut resp = parse_request(&good)
-            .unwrap()
-            .accept(&AcceptOptions::new())
-            .unwrap();
-        assert_eq!(
-            check_response(&client, &resp),
-            Ok(Reply::Accepted { protocol: None })
-        );
-        resp.headers_mut()
-            .insert("sec-websocket-accept", HeaderValue::from_static("x"));
-        assert_eq!(
-            check_response(&client, &resp),
-            Err(HandshakeError::AcceptMismatch)
-        );
+        let mut resp = parse_request(&good).unwrap().accept(&AcceptOptions::new()).unwrap();
+        assert_eq!(check_response(&client, &resp), Ok(Reply::Accepted { protocol: None }));
+        resp.headers_mut().insert("sec-websocket-accept", HeaderValue::from_static("x"));
+        assert_eq!(check_response(&client, &resp), Err(HandshakeError::AcceptMismatch));
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
-        assert_eq!(
-            check_response(&client, &resp),
-            Ok(Reply::Rejected { status: 401 })
-        );
+        assert_eq!(check_response(&client, &resp), Ok(Reply::Rejected { status: 401 }));
     }
 }

@@ -27,9 +27,7 @@ pub mod h2;
 pub mod http;
 pub mod server;
 
-pub use fields::{
-    check_extensions, has_token, Extension, Extensions, ListItems, Params, Protocols,
-};
+pub use fields::{check_extensions, has_token, Extension, Extensions, ListItems, Params, Protocols};
 pub use head::{HeaderValues, Headers};
 
 /// RFC 6455 §1.3 / §4.2.2: the GUID appended to the key before hashing.
@@ -57,9 +55,7 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
     let mut out = [0u8; 28];
     // 20 bytes always encode to exactly 28 base64 characters, so this cannot fail;
     // `unwrap_or` keeps the function total without a panic path.
-    let _ = base64::engine::general_purpose::STANDARD
-        .encode_slice(digest, &mut out)
-        .unwrap_or(0);
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out).unwrap_or(0);
     out
 }
 
@@ -83,9 +79,7 @@ pub(crate) fn decode_key(key: &[u8]) -> Option<[u8; 16]> {
         return None;
     }
     let mut out = [0u8; 18];
-    let n = base64::engine::general_purpose::STANDARD
-        .decode_slice(key, &mut out)
-        .ok()?;
+    let n = base64::engine::general_purpose::STANDARD.decode_slice(key, &mut out).ok()?;
     let mut nonce = [0u8; 16];
     nonce.copy_from_slice(out.get(..16).filter(|_| n == 16)?);
     Some(nonce)
@@ -95,9 +89,7 @@ pub(crate) fn decode_key(key: &[u8]) -> Option<[u8; 16]> {
 pub(crate) fn encode_key(nonce: &[u8; 16]) -> [u8; 24] {
     use base64::Engine as _;
     let mut out = [0u8; 24];
-    let _ = base64::engine::general_purpose::STANDARD
-        .encode_slice(nonce, &mut out)
-        .unwrap_or(0);
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(nonce, &mut out).unwrap_or(0);
     out
 }
 
@@ -276,10 +268,7 @@ mod tests {
 
     #[test]
     fn rfc_6455_section_1_3_accept_key() {
-        assert_eq!(
-            &accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
+        assert_eq!(&accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]

@@ -6,14 +6,10 @@ use super::{decode_key, has_token, BuildError, Extensions, HandshakeError};
 
 /// RFC 6455 §4.2.1 items 2–6 (plus body and list syntax), over any header source.
 /// Returns `(host, key)`. The caller has checked the method, version and `Upgrade`.
-pub(crate) fn check_upgrade_fields<'a, F: Fields<'a>>(
-    f: F,
-) -> Result<(&'a str, &'a str), HandshakeError> {
+pub(crate) fn check_upgrade_fields<'a, F: Fields<'a>>(f: F) -> Result<(&'a str, &'a str), HandshakeError> {
     // RFC 6455 §4.2.1 item 2 and RFC 9112 §3.2: exactly one, non-empty Host.
     let host = match f.single("host") {
-        Ok(Some(h)) if !h.is_empty() => {
-            core::str::from_utf8(h).map_err(|_| HandshakeError::InvalidHost)?
-        }
+        Ok(Some(h)) if !h.is_empty() => core::str::from_utf8(h).map_err(|_| HandshakeError::InvalidHost)?,
         _ => return Err(HandshakeError::InvalidHost),
     };
     // RFC 6455 §4.2.1 item 4: Connection includes the token "Upgrade" (any case).
@@ -87,13 +83,9 @@ pub(crate) fn check_selection<'o>(
     if let Some(e) = extensions {
         head::check_field("x", e)?;
         // RFC 6455 §9.1: the response lists extensions from the offer only.
-        super::check_extensions(core::iter::once(e.as_bytes()))
-            .map_err(|_| BuildError::InvalidExtensions)?;
+        super::check_extensions(core::iter::once(e.as_bytes())).map_err(|_| BuildError::InvalidExtensions)?;
         for sel in Extensions::new(core::iter::once(e.as_bytes())) {
-            if !offered_extensions
-                .clone()
-                .any(|o| o.name().eq_ignore_ascii_case(sel.name()))
-            {
+            if !offered_extensions.clone().any(|o| o.name().eq_ignore_ascii_case(sel.name())) {
                 return Err(BuildError::InvalidExtensions);
             }
         }

@@ -38,13 +38,9 @@
 //! assert!(leftover.is_empty());
 //! ```
 
-use super::head::{
-    self, is_token, parse_field_line, Fields, HeaderValues, Headers, Lines, Scan, Scanner, Sink,
-};
+use super::head::{self, is_token, parse_field_line, Fields, HeaderValues, Headers, Lines, Scan, Scanner, Sink};
 use super::rules::{check_extras, check_selection, check_upgrade_fields};
-use super::{
-    accept_key, has_token, reason_phrase, BuildError, Extensions, HandshakeError, Protocols,
-};
+use super::{accept_key, has_token, reason_phrase, BuildError, Extensions, HandshakeError, Protocols};
 
 /// Default bound on the request head, terminator included: 16 KiB.
 pub const DEFAULT_MAX_HEAD_LEN: usize = 16 * 1024;
@@ -73,10 +69,7 @@ impl RequestParser {
 
     /// A parser refusing heads longer than `max` bytes (terminator included) with 431.
     pub fn with_max_head_len(max: usize) -> Self {
-        RequestParser {
-            max_head_len: max,
-            scanner: Scanner::default(),
-        }
+        RequestParser { max_head_len: max, scanner: Scanner::default() }
     }
 
     /// The configured maximum head length.
@@ -155,17 +148,13 @@ impl<'b> HttpRequest<'b> {
         let mut lines = Lines::new(head);
         let line = lines.next().unwrap_or(&[]);
         let mut parts = line.split(|&b| b == b' ');
-        let (method, target, version) =
-            match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                (Some(m), Some(t), Some(v), None) => (m, t, v),
-                _ => return Err(HandshakeError::MalformedStartLine),
-            };
+        let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(m), Some(t), Some(v), None) => (m, t, v),
+            _ => return Err(HandshakeError::MalformedStartLine),
+        };
         // RFC 9110 §9.1: method is a token; RFC 9112 §3.2: the target has no whitespace
         // or controls (visible ASCII only; we do not accept raw non-ASCII either).
-        if !is_token(method)
-            || target.is_empty()
-            || !target.iter().all(|b| (0x21..=0x7e).contains(b))
-        {
+        if !is_token(method) || target.is_empty() || !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
             return Err(HandshakeError::MalformedStartLine);
         }
         let (major, minor) = head::parse_http_version(version)?;
@@ -179,13 +168,7 @@ impl<'b> HttpRequest<'b> {
             parse_field_line(l)?;
         }
         let s = |b| core::str::from_utf8(b).map_err(|_| HandshakeError::MalformedStartLine);
-        Ok(HttpRequest {
-            head,
-            method: s(method)?,
-            target: s(target)?,
-            minor,
-            fields_start: line.len() + 2,
-        })
+        Ok(HttpRequest { head, method: s(method)?, target: s(target)?, minor, fields_start: line.len() + 2 })
     }
 
     /// The method, e.g. `GET`.
@@ -210,9 +193,7 @@ impl<'b> HttpRequest<'b> {
 
     /// The value of the first header called `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// The values of every header called `name`, in order.
@@ -267,9 +248,7 @@ impl<'b> Incoming<'b> {
     /// §10.2). Check it against your policy and answer 403 with
     /// [`Response::forbidden`] if it does not pass.
     pub fn origin(&self) -> Option<&'b str> {
-        self.req
-            .header("origin")
-            .and_then(|v| core::str::from_utf8(v).ok())
+        self.req.header("origin").and_then(|v| core::str::from_utf8(v).ok())
     }
 
     /// The `Sec-WebSocket-Key` value as sent (24 base64 characters).
@@ -330,11 +309,7 @@ pub struct AcceptOptions<'a> {
 impl<'a> AcceptOptions<'a> {
     /// No subprotocol, no extensions, no extra headers.
     pub const fn new() -> Self {
-        AcceptOptions {
-            protocol: None,
-            extensions: None,
-            headers: &[],
-        }
+        AcceptOptions { protocol: None, extensions: None, headers: &[] }
     }
 
     /// Select a subprotocol.
@@ -362,16 +337,8 @@ impl<'a> AcceptOptions<'a> {
 /// [`BuildError::InvalidExtensions`] if an extension named was not offered or the value
 /// is malformed, and with [`BuildError::InvalidField`] for CR/LF/controls in any value,
 /// a header name that is not a token, or an extra header this crate writes itself.
-pub fn accept<'a>(
-    incoming: &Incoming<'_>,
-    opts: &AcceptOptions<'a>,
-) -> Result<Accept<'a>, BuildError> {
-    check_selection(
-        opts.protocol,
-        opts.extensions,
-        incoming.protocols(),
-        incoming.extensions(),
-    )?;
+pub fn accept<'a>(incoming: &Incoming<'_>, opts: &AcceptOptions<'a>) -> Result<Accept<'a>, BuildError> {
+    check_selection(opts.protocol, opts.extensions, incoming.protocols(), incoming.extensions())?;
     check_extras(opts.headers)?;
     Ok(Accept {
         accept: accept_key(incoming.key.as_bytes()),
@@ -574,31 +541,18 @@ pub fn reject<'a>(
     head::check_field("x", reason)?;
     for (n, v) in headers {
         head::check_field(n, v)?;
-        if ["content-length", "transfer-encoding", "connection"]
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(n))
-        {
+        if ["content-length", "transfer-encoding", "connection"].iter().any(|r| r.eq_ignore_ascii_case(n)) {
             return Err(BuildError::InvalidField);
         }
     }
-    Ok(Response {
-        status,
-        reason,
-        headers,
-        body,
-    })
+    Ok(Response { status, reason, headers, body })
 }
 
 impl<'a> Response<'a> {
     /// `403 Forbidden` with an empty body: the answer to an `Origin` your policy refuses
     /// (RFC 6455 §4.2.2 item 4, §10.2).
     pub const fn forbidden() -> Response<'static> {
-        Response {
-            status: 403,
-            reason: "Forbidden",
-            headers: &[],
-            body: &[],
-        }
+        Response { status: 403, reason: "Forbidden", headers: &[], body: &[] }
     }
 
     /// The status code.
@@ -610,11 +564,7 @@ impl<'a> Response<'a> {
         s.put(b"HTTP/1.1 ");
         s.put_usize(self.status.into());
         s.put(b" ");
-        s.put_str(if self.reason.is_empty() {
-            reason_phrase(self.status)
-        } else {
-            self.reason
-        });
+        s.put_str(if self.reason.is_empty() { reason_phrase(self.status) } else { self.reason });
         s.put(b"\r\n");
         for (n, v) in self.headers {
             s.field(n, v.as_bytes());
@@ -671,23 +621,11 @@ mod tests {
 
     #[test]
     fn start_line_errors() {
-        assert_eq!(
-            err(b"GET  / HTTP/1.1\r\n\r\n").error(),
-            HandshakeError::MalformedStartLine
-        );
-        assert_eq!(
-            err(b"\r\nGET / HTTP/1.1\r\n\r\n").error(),
-            HandshakeError::MalformedStartLine
-        );
+        assert_eq!(err(b"GET  / HTTP/1.1\r\n\r\n").error(), HandshakeError::MalformedStartLine);
+        assert_eq!(err(b"\r\nGET / HTTP/1.1\r\n\r\n").error(), HandshakeError::MalformedStartLine);
         assert_eq!(err(b"GET / HTTP/2.0\r\n\r\n").status(), 505);
-        assert_eq!(
-            err(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n").error(),
-            HandshakeError::ObsFold
-        );
-        assert_eq!(
-            err(b"GET /\x7f HTTP/1.1\r\n\r\n").error(),
-            HandshakeError::MalformedStartLine
-        );
+        assert_eq!(err(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n").error(), HandshakeError::ObsFold);
+        assert_eq!(err(b"GET /\x7f HTTP/1.1\r\n\r\n").error(), HandshakeError::MalformedStartLine);
     }
 
     #[test]
@@ -699,21 +637,9 @@ mod tests {
 
     #[test]
     fn reject_validation() {
-        assert_eq!(
-            reject(101, "", &[], b"").err(),
-            Some(BuildError::InvalidStatus)
-        );
-        assert_eq!(
-            reject(400, "", &[("Content-Length", "1")], b"").err(),
-            Some(BuildError::InvalidField)
-        );
-        assert_eq!(
-            reject(400, "", &[("X", "a\nb")], b"").err(),
-            Some(BuildError::InvalidField)
-        );
-        assert_eq!(
-            reject(400, "", &[("X y", "a")], b"").err(),
-            Some(BuildError::InvalidField)
-        );
+        assert_eq!(reject(101, "", &[], b"").err(), Some(BuildError::InvalidStatus));
+        assert_eq!(reject(400, "", &[("Content-Length", "1")], b"").err(), Some(BuildError::InvalidField));
+        assert_eq!(reject(400, "", &[("X", "a\nb")], b"").err(), Some(BuildError::InvalidField));
+        assert_eq!(reject(400, "", &[("X y", "a")], b"").err(), Some(BuildError::InvalidField));
     }
 }
