@@ -317,9 +317,14 @@ impl DeflateParams {
 
 /// The per-connection DEFLATE state: one compressor, one inflater, one scratch buffer.
 pub(crate) struct Codec {
-    inflater: Decompress,
+    /// Created on first use; dropped after each message when its side takes no context over
+    /// (RFC 7692 §7.1.1), so an idle connection holds no DEFLATE state for it.
+    inflater: Option<Decompress>,
+    inflate_bits: u8,
     reset_inflater: bool,
-    compressor: Compress,
+    compressor: Option<Compress>,
+    compress_bits: u8,
+    level: u32,
     reset_compressor: bool,
     /// zlib cannot compress raw DEFLATE with a 256-byte window; with window bits 8 the input is
     /// cut into 256-byte pieces with a full flush between them, so no match reaches back further.
@@ -338,9 +343,12 @@ impl Codec {
     fn new(cfg: &DeflateConfig, local_bits: u8, local_reset: bool, remote_bits: u8, remote_reset: bool) -> Codec {
         Codec {
             // A larger window inflates anything a smaller one produced; zlib's minimum is 9.
-            inflater: Decompress::new_with_window_bits(false, remote_bits.clamp(9, 15)),
+            inflater: None,
+            inflate_bits: remote_bits.clamp(9, 15),
             reset_inflater: remote_reset,
-            compressor: Compress::new_with_window_bits(Compression::new(cfg.level), false, local_bits.clamp(9, 15)),
+            compressor: None,
+            compress_bits: local_bits.clamp(9, 15),
+            level: cfg.level,
             reset_compressor: local_reset,
             tiny_window: local_bits <= 8,
             min_compress_len: cfg.min_compress_len,
@@ -379,15 +387,17 @@ impl Codec {
             } else {
                 (&input[used..], FlushDecompress::None)
             };
-            let in_before = self.inflater.total_in();
+            let bits = self.inflate_bits;
+            let inflater = self.inflater.get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+            let in_before = inflater.total_in();
             let len = out.len();
             out.resize(len + cap, 0);
-            let out_before = self.inflater.total_out();
-            let status = self.inflater.decompress(src, &mut out[len..], flush);
-            let produced = (self.inflater.total_out() - out_before) as usize;
+            let out_before = inflater.total_out();
+            let status = inflater.decompress(src, &mut out[len..], flush);
+            let produced = (inflater.total_out() - out_before) as usize;
             out.truncate(len + produced);
             let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
-            let consumed = (self.inflater.total_in() - in_before) as usize;
+            let consumed = (inflater.total_in() - in_before) as usize;
             if feeding_tail {
                 self.tail_fed += consumed as u8;
             } else {
@@ -434,8 +444,12 @@ impl Codec {
         self.tail_fed = 0;
         self.compressed_in = 0;
         self.inflated_out = 0;
-        if self.reset_inflater || core::mem::take(&mut self.stream_ended) {
-            self.inflater.reset(false);
+        if self.reset_inflater {
+            self.inflater = None;
+        } else if core::mem::take(&mut self.stream_ended) {
+            if let Some(inflater) = self.inflater.as_mut() {
+                inflater.reset(false);
+            }
         }
     }
 
@@ -460,12 +474,16 @@ impl Codec {
             let mut fed = 0;
             loop {
                 self.scratch.reserve(piece.len() - fed + 64);
-                let before = self.compressor.total_in();
-                if self.compressor.compress_vec(&piece[fed..], &mut self.scratch, flush).is_err() {
+                let (level, bits) = (self.level, self.compress_bits);
+                let compressor = self
+                    .compressor
+                    .get_or_insert_with(|| Compress::new_with_window_bits(Compression::new(level), false, bits));
+                let before = compressor.total_in();
+                if compressor.compress_vec(&piece[fed..], &mut self.scratch, flush).is_err() {
                     ok = false;
                     break;
                 }
-                fed += (self.compressor.total_in() - before) as usize;
+                fed += (compressor.total_in() - before) as usize;
                 // Done once all input is in and the flush left room in the buffer.
                 if fed == piece.len() && self.scratch.len() < self.scratch.capacity() {
                     break;
@@ -481,8 +499,12 @@ impl Codec {
             ok = false;
         }
         let pays = ok && self.scratch.len() < data.len();
-        if !pays || self.reset_compressor || self.tiny_window {
-            self.compressor.reset();
+        if self.reset_compressor {
+            self.compressor = None;
+        } else if !pays || self.tiny_window {
+            if let Some(compressor) = self.compressor.as_mut() {
+                compressor.reset();
+            }
         }
         pays
     }

@@ -9,18 +9,26 @@ struct Counting;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(bytes: isize) {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + (bytes > 0) as usize));
+    let _ = LIVE_BYTES.try_with(|n| n.set(n.get() + bytes));
 }
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        count(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        count(new_size as isize - layout.size() as isize);
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + (new_size <= layout.size()) as usize));
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -124,5 +132,42 @@ fn a_header_announcing_a_terabyte_is_refused_without_allocating() {
         assert_eq!(allocations() - before, 0);
         assert_eq!(result, Err(ProtocolError::FrameTooLarge));
         assert_eq!(&out[..n], b"\x88\x02\x03\xf1", "close 1009");
+    }
+}
+
+fn live_bytes() -> isize {
+    LIVE_BYTES.with(Cell::get)
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn memory_per_connection_with_deflate() {
+    use wsmachine::deflate::DeflateConfig;
+    for (name, cfg) in [
+        ("15-bit windows", DeflateConfig::new()),
+        ("10-bit windows", DeflateConfig::new().max_window_bits(10)),
+        ("no context takeover", DeflateConfig::new().no_context_takeover(true)),
+    ] {
+        let params = cfg.accept_offer([("client_max_window_bits", None)]).unwrap();
+        let before = live_bytes();
+        let mut server = Connection::server(Config::default()).with_deflate(&params);
+        let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([2; 32])).with_deflate(&params);
+        let after_setup = live_bytes() - before;
+        // One compressed message each way brings the windows in use.
+        let mut wire = Vec::new();
+        client.send_text_vec(&"hello ".repeat(100), &mut wire).unwrap();
+        assert!(matches!(server.read(&mut wire).unwrap().event, Some(Event::Message(_))));
+        let in_use = live_bytes() - before;
+        println!(
+            "deflate, {name}: {} bytes per connection pair after setup, {} after one message",
+            after_setup, in_use
+        );
+        assert!(in_use < 1 << 20, "{in_use}");
+        if name == "no context takeover" {
+            // The DEFLATE state is released after each message (RFC 7692 §7.1.1); what
+            // remains are the reusable message buffers (assembly and scratch, ~16 KiB each).
+            assert!(in_use < 48 << 10, "{in_use}");
+        }
+        drop((server, client));
     }
 }
