@@ -211,6 +211,14 @@ pub fn drive_recv(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut [u8],
             start += r.consumed;
             match r.event {
                 Some(wsmachine::Event::Message(m)) => seen.add(m.as_bytes(), hash),
+                // Delivery::Stream: pieces borrowed in place, no assembly copy.
+                Some(wsmachine::Event::Chunk(c)) => {
+                    seen.bytes += c.data.len();
+                    if hash {
+                        seen.checksum = fnv(seen.checksum, c.data);
+                    }
+                    seen.messages += c.last as usize;
+                }
                 Some(other) => panic!("unexpected event {other:?}"),
                 None => break,
             }

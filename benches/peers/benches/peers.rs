@@ -215,6 +215,13 @@ fn recv(c: &mut Criterion) {
             group
                 .bench_function("wsmachine", |b| b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false)));
 
+            // The same, streaming messages that do not fit one read as chunks (no assembly copy).
+            let mut conn = Connection::server(Config::default().delivery(wsmachine::Delivery::Stream));
+            drive_recv(&mut conn, &w.wire, &mut buf, true).assert_matches(&w, "wsmachine_stream");
+            group.bench_function("wsmachine_stream", |b| {
+                b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false))
+            });
+
             let mut ws = tungstenite::WebSocket::from_raw_socket(
                 Sock::new(w.wire.clone()),
                 tungstenite::protocol::Role::Server,
