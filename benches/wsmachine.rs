@@ -1,2 +1,147 @@
-//! Criterion benchmarks (filled in by the performance work).
-fn main() {}
+//! Criterion benchmarks of wsmachine alone: receive (server role, masked client frames), server
+//! send, client send (with ChaCha20 mask keys), each next to a memcpy baseline of the same bytes.
+//!
+//! Run: `cargo bench --bench wsmachine -- --warm-up-time 1 --measurement-time 3`.
+//! The comparison with other crates is in `benches/peers` (its own workspace).
+
+mod common;
+
+use std::hint::black_box;
+
+use common::{drive_recv, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use wsmachine::{ChaChaMask, Config, Connection, Event, MaskSource};
+
+/// The copy every receive iteration does anyway (the recv(2) model), alone.
+#[inline(always)]
+fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
+    let mut pos = 0;
+    let mut total = 0;
+    while pos < wire.len() {
+        total += recv_into(wire, &mut pos, buf);
+        black_box(&mut *buf);
+    }
+    total
+}
+
+fn recv(c: &mut Criterion) {
+    for kind in Kind::ALL {
+        for size in RECV_SIZES {
+            let w = Recv::new(kind, size);
+            let mut group = c.benchmark_group(format!("recv/{}", w.id()));
+            group.throughput(Throughput::ElementsAndBytes {
+                elements: w.messages as u64,
+                bytes: w.payload_bytes as u64,
+            });
+            let mut buf = vec![0u8; READ];
+            let mut conn = Connection::server(Config::default());
+            // Verify before timing: every message, every byte.
+            drive_recv(&mut conn, &w.wire, &mut buf, true).assert_matches(&w, "wsmachine");
+            group
+                .bench_function("wsmachine", |b| b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false)));
+            group.bench_function("memcpy", |b| b.iter(|| drive_memcpy(black_box(&w.wire), &mut buf)));
+            group.finish();
+        }
+    }
+}
+
+/// The same workload as `recv`, with the restore done by `iter_batched_ref` outside the timing
+/// (a whole-stream copy, then reads of at most 64 KiB in place): unmasking + parsing alone.
+fn recv_in_place(c: &mut Criterion) {
+    for size in [16usize, 1024] {
+        let w = Recv::new(Kind::Binary, size);
+        let mut group = c.benchmark_group(format!("recv_in_place/{}", w.id()));
+        group.throughput(Throughput::ElementsAndBytes { elements: w.messages as u64, bytes: w.payload_bytes as u64 });
+        let mut conn = Connection::server(Config::default());
+        group.bench_function("wsmachine", |b| {
+            b.iter_batched_ref(
+                || w.wire.clone(),
+                |input| {
+                    let mut seen = Seen::new();
+                    for chunk in input.chunks_mut(READ) {
+                        let mut start = 0;
+                        loop {
+                            let r = conn.read(&mut chunk[start..]).expect("valid input");
+                            start += r.consumed;
+                            match r.event {
+                                Some(Event::Message(m)) => seen.add(m.as_bytes(), false),
+                                Some(_) => unreachable!(),
+                                None => break,
+                            }
+                            if start == chunk.len() {
+                                break;
+                            }
+                        }
+                    }
+                    assert_eq!(seen.messages, w.messages);
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        group.finish();
+    }
+}
+
+fn send(c: &mut Criterion) {
+    for size in SEND_SIZES {
+        let data = common::payload(Kind::Binary, size);
+        let mut out = vec![0u8; size + 14];
+        let mut server = Connection::server(Config::default());
+        let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([7; 32]));
+        // Verify: the server frame is header + payload; the client frame unmasks to the payload.
+        let n = server.send_binary(&data, &mut out).unwrap();
+        assert_eq!(&out[n - size..n], &data[..]);
+        let n = client.send_binary(&data, &mut out).unwrap();
+        let key = [out[n - size - 4], out[n - size - 3], out[n - size - 2], out[n - size - 1]];
+        let unmasked: Vec<u8> = out[n - size..n].iter().enumerate().map(|(i, b)| b ^ key[i & 3]).collect();
+        assert_eq!(unmasked, data);
+
+        let mut group = c.benchmark_group(format!("send/binary/{}", common::size_name(size)));
+        group.throughput(Throughput::ElementsAndBytes { elements: 1, bytes: size as u64 });
+        group
+            .bench_function("wsmachine_server", |b| b.iter(|| server.send_binary(black_box(&data), &mut out).unwrap()));
+        group
+            .bench_function("wsmachine_client", |b| b.iter(|| client.send_binary(black_box(&data), &mut out).unwrap()));
+        group.bench_function("memcpy", |b| {
+            b.iter(|| {
+                out[..size].copy_from_slice(black_box(&data));
+                black_box(&mut out);
+            })
+        });
+        group.finish();
+    }
+    // The mask source alone (one key per client frame).
+    let mut mask = ChaChaMask::from_seed([9; 32]);
+    c.bench_function("mask_key/chacha20", |b| b.iter(|| black_box(mask.next_key())));
+}
+
+fn mask_and_utf8(c: &mut Criterion) {
+    let mut group = c.benchmark_group("kernels");
+    for size in [1024usize, 64 * 1024] {
+        let mut data = common::payload(Kind::Binary, size);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(format!("apply_mask/{}", common::size_name(size)), |b| {
+            b.iter(|| wsmachine::mask::apply_mask(black_box(&mut data), [1, 2, 3, 4], 1))
+        });
+        let src = data.clone();
+        group.bench_function(format!("copy_masked/{}", common::size_name(size)), |b| {
+            b.iter(|| wsmachine::mask::copy_masked(black_box(&src), &mut data, [1, 2, 3, 4]))
+        });
+        for kind in [Kind::Ascii, Kind::Mixed] {
+            let text = common::payload(kind, size);
+            group.bench_function(format!("utf8_validate/{}/{}", kind.name(), common::size_name(size)), |b| {
+                b.iter(|| wsmachine::utf8::validate(black_box(&text)).is_some())
+            });
+            group.bench_function(format!("utf8_feed/{}/{}", kind.name(), common::size_name(size)), |b| {
+                b.iter(|| {
+                    let mut v = wsmachine::utf8::Utf8Validator::new();
+                    v.feed(black_box(&text)) && v.is_complete()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, recv, recv_in_place, send, mask_and_utf8);
+criterion_main!(benches);

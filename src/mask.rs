@@ -1,7 +1,7 @@
 //! Masking (RFC 6455 §5.3) and the sources of client masking keys.
 //!
-//! The XOR loops work on 32-byte blocks of plain arrays so that LLVM turns them into vector
-//! instructions without any `unsafe`. Keys come from a [`MaskSource`] the caller injects: the
+//! The XOR loops work on 64-byte blocks of plain arrays (u64 words below that) so that LLVM turns
+//! them into vector instructions without any `unsafe`. Keys come from a [`MaskSource`] the caller injects: the
 //! crate itself holds no RNG, which keeps it deterministic under test and fuzzing.
 
 /// XORs `buf` in place with `key`, as if `buf` started at byte `offset` of a masked payload.
@@ -17,22 +17,50 @@
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate(key, offset);
-    if buf.len() < 16 {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= key[i & 3];
-        }
-        return;
+    if buf.len() >= BLOCK {
+        return apply_mask_blocks(buf, key);
     }
-    let wide = widen(key);
-    let mut blocks = buf.chunks_exact_mut(32);
+    // Small payloads (most messages): 8 bytes at a time in a u64, inlined into the caller.
+    let k = u64::from_ne_bytes(widen::<8>(key));
+    let mut words = buf.chunks_exact_mut(8);
+    for w in &mut words {
+        let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ k;
+        w.copy_from_slice(&v.to_ne_bytes());
+    }
+    // 8 is a multiple of 4, so the tail starts key-aligned.
+    xor_tail(words.into_remainder(), key);
+}
+
+/// Bytes per block of the wide loops: two AVX2 or four SSE2 registers.
+const BLOCK: usize = 64;
+
+/// The wide loop, out of line so that the small path stays small where it is inlined.
+#[inline(never)]
+fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
+    let wide = widen::<BLOCK>(key);
+    let mut blocks = buf.chunks_exact_mut(BLOCK);
     for block in &mut blocks {
+        let block: &mut [u8; BLOCK] = block.try_into().expect("chunks_exact");
         for (b, k) in block.iter_mut().zip(wide.iter()) {
             *b ^= k;
         }
     }
-    // 32 is a multiple of 4, so the tail starts key-aligned.
-    for (i, b) in blocks.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
+    // BLOCK is a multiple of 4, so the tail starts key-aligned.
+    let rest = blocks.into_remainder();
+    let k = u64::from_ne_bytes(widen::<8>(key));
+    let mut words = rest.chunks_exact_mut(8);
+    for w in &mut words {
+        let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ k;
+        w.copy_from_slice(&v.to_ne_bytes());
+    }
+    xor_tail(words.into_remainder(), key);
+}
+
+/// The last 0..=7 bytes, starting key-aligned.
+#[inline(always)]
+fn xor_tail(tail: &mut [u8], key: [u8; 4]) {
+    for (b, k) in tail.iter_mut().zip(key.iter().cycle()) {
+        *b ^= k;
     }
 }
 
@@ -40,17 +68,42 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 #[inline]
 pub fn copy_masked(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
-    let wide = widen(key);
-    let mut d = dst.chunks_exact_mut(32);
-    let mut s = src.chunks_exact(32);
-    for (db, sb) in (&mut d).zip(&mut s) {
-        for ((o, i), k) in db.iter_mut().zip(sb.iter()).zip(wide.iter()) {
-            *o = i ^ k;
+    let len = src.len().min(dst.len());
+    let (src, dst) = (&src[..len], &mut dst[..len]);
+    if len >= BLOCK {
+        return copy_masked_blocks(src, dst, key);
+    }
+    copy_masked_words(src, dst, key);
+}
+
+#[inline(always)]
+fn copy_masked_words(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
+    let k = u64::from_ne_bytes(widen::<8>(key));
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (o, i) in (&mut d).zip(&mut s) {
+        let v = u64::from_ne_bytes([i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7]]) ^ k;
+        o.copy_from_slice(&v.to_ne_bytes());
+    }
+    for ((o, i), k) in d.into_remainder().iter_mut().zip(s.remainder()).zip(key.iter().cycle()) {
+        *o = i ^ k;
+    }
+}
+
+#[inline(never)]
+fn copy_masked_blocks(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
+    let wide = widen::<BLOCK>(key);
+    let mut d = dst.chunks_exact_mut(BLOCK);
+    let mut s = src.chunks_exact(BLOCK);
+    for (o, i) in (&mut d).zip(&mut s) {
+        let o: &mut [u8; BLOCK] = o.try_into().expect("chunks_exact");
+        let i: &[u8; BLOCK] = i.try_into().expect("chunks_exact");
+        for j in 0..BLOCK {
+            o[j] = i[j] ^ wide[j];
         }
     }
-    for (i, (o, b)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
-        *o = b ^ key[i & 3];
-    }
+    // BLOCK is a multiple of 4, so the tail starts key-aligned.
+    copy_masked_words(s.remainder(), d.into_remainder(), key);
 }
 
 #[inline]
@@ -59,11 +112,13 @@ fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
     [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
 }
 
-#[inline]
-fn widen(key: [u8; 4]) -> [u8; 32] {
-    let mut wide = [0u8; 32];
-    for (i, w) in wide.iter_mut().enumerate() {
-        *w = key[i & 3];
+/// The key repeated to `N` bytes (`N` a multiple of 4).
+#[inline(always)]
+fn widen<const N: usize>(key: [u8; 4]) -> [u8; N] {
+    // Whole 4-byte stores (a broadcast once optimised), not N single-byte stores.
+    let mut wide = [0u8; N];
+    for w in wide.chunks_exact_mut(4) {
+        w.copy_from_slice(&key);
     }
     wide
 }

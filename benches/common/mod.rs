@@ -1,0 +1,231 @@
+//! Workloads shared by `benches/wsmachine.rs` and `benches/peers/benches/peers.rs`, so that every
+//! implementation is measured on exactly the same bytes.
+#![allow(dead_code)]
+
+/// Input is handed over in reads of at most this many bytes, like recv(2) on a socket.
+pub const READ: usize = 64 * 1024;
+
+/// Each receive workload is about this many bytes on the wire (at least one message).
+pub const STREAM_TARGET: usize = 256 * 1024;
+
+/// Message sizes for the receive benches.
+pub const RECV_SIZES: [usize; 4] = [16, 1024, 64 * 1024, 1024 * 1024];
+
+/// Message sizes for the send benches.
+pub const SEND_SIZES: [usize; 3] = [16, 1024, 64 * 1024];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Pseudo-random bytes, opcode 0x2.
+    Binary,
+    /// ASCII text, opcode 0x1.
+    Ascii,
+    /// Text mixing ASCII, 2-, 3- and 4-byte UTF-8 sequences, opcode 0x1.
+    Mixed,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Binary, Kind::Ascii, Kind::Mixed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Binary => "binary",
+            Kind::Ascii => "ascii",
+            Kind::Mixed => "mixed",
+        }
+    }
+
+    pub fn is_text(self) -> bool {
+        self != Kind::Binary
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so every run uses the same bytes.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// A payload of exactly `size` bytes of the given kind (valid UTF-8 for the text kinds).
+pub fn payload(kind: Kind, size: usize) -> Vec<u8> {
+    match kind {
+        Kind::Binary => {
+            let mut rng = Rng::new(0x5eed ^ size as u64);
+            (0..size).map(|_| rng.next_u64() as u8).collect()
+        }
+        Kind::Ascii => {
+            let text = b"The quick brown fox jumps over the lazy dog; 0123456789 {\"k\":[1,2,3]}\n";
+            text.iter().copied().cycle().take(size).collect()
+        }
+        Kind::Mixed => {
+            let text = "Hello wörld, καλημέρα κόσμε! Ünïcödé — こんにちは世界 🌍🚀 naïve café; ";
+            let mut out = String::with_capacity(size);
+            for c in text.chars().cycle() {
+                if out.len() + c.len_utf8() > size {
+                    break;
+                }
+                out.push(c);
+            }
+            while out.len() < size {
+                out.push(' ');
+            }
+            out.into_bytes()
+        }
+    }
+}
+
+/// FNV-1a over bytes, to check that an implementation delivered the right payloads.
+pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
+
+pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// A receive workload: masked client-to-server frames, pre-encoded.
+pub struct Recv {
+    pub kind: Kind,
+    pub size: usize,
+    /// The bytes on the wire (never modified; each iteration copies from it).
+    pub wire: Vec<u8>,
+    pub messages: usize,
+    pub payload_bytes: usize,
+    /// FNV-1a of every payload concatenated in order.
+    pub checksum: u64,
+}
+
+impl Recv {
+    pub fn new(kind: Kind, size: usize) -> Self {
+        let body = payload(kind, size);
+        let ext = if size < 126 {
+            0
+        } else if size <= 0xFFFF {
+            2
+        } else {
+            8
+        };
+        let header = 2 + ext + 4;
+        let messages = (STREAM_TARGET / (header + size)).max(1);
+        let mut wire = Vec::with_capacity(messages * (header + size));
+        let mut rng = Rng::new(0xC0FFEE ^ size as u64);
+        let mut checksum = FNV_START;
+        for _ in 0..messages {
+            let key = (rng.next_u64() as u32).to_be_bytes();
+            let opcode = if kind.is_text() { 0x1 } else { 0x2 };
+            wire.push(0x80 | opcode);
+            if size < 126 {
+                wire.push(0x80 | size as u8);
+            } else if size <= 0xFFFF {
+                wire.push(0x80 | 126);
+                wire.extend_from_slice(&(size as u16).to_be_bytes());
+            } else {
+                wire.push(0x80 | 127);
+                wire.extend_from_slice(&(size as u64).to_be_bytes());
+            }
+            wire.extend_from_slice(&key);
+            wire.extend(body.iter().enumerate().map(|(i, b)| b ^ key[i & 3]));
+            checksum = fnv(checksum, &body);
+        }
+        Recv { kind, size, wire, messages, payload_bytes: messages * size, checksum }
+    }
+
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind.name(), size_name(self.size))
+    }
+}
+
+pub fn size_name(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{}MiB", s >> 20),
+        s if s >= 1 << 10 => format!("{}KiB", s >> 10),
+        s => format!("{s}B"),
+    }
+}
+
+/// What a receive driver saw: message count, payload bytes, and FNV of the payloads (if asked).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Seen {
+    pub messages: usize,
+    pub bytes: usize,
+    pub checksum: u64,
+}
+
+impl Seen {
+    pub fn new() -> Self {
+        Seen { messages: 0, bytes: 0, checksum: FNV_START }
+    }
+
+    /// Counts a message; `hash` only in the verification pass, never while timing.
+    #[inline(always)]
+    pub fn add(&mut self, payload: &[u8], hash: bool) {
+        self.messages += 1;
+        self.bytes += payload.len();
+        if hash {
+            self.checksum = fnv(self.checksum, payload);
+        }
+    }
+
+    pub fn assert_matches(&self, w: &Recv, who: &str) {
+        assert_eq!(
+            (self.messages, self.bytes, self.checksum),
+            (w.messages, w.payload_bytes, w.checksum),
+            "{who} delivered the wrong messages for {}",
+            w.id()
+        );
+    }
+}
+
+/// The recv(2) model: the next at most `READ` bytes of `wire` starting at `*pos`, copied into `buf`.
+#[inline(always)]
+pub fn recv_into(wire: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {
+    let n = (wire.len() - *pos).min(READ).min(buf.len());
+    buf[..n].copy_from_slice(&wire[*pos..*pos + n]);
+    *pos += n;
+    n
+}
+
+/// Feeds `w.wire` to `conn` in reads of at most 64 KiB, each copied into `buf` first (as recv(2)
+/// would; this also restores the masked bytes that the previous iteration unmasked in place).
+/// Calls `read` on the unused rest until it reports no event, then takes the next read.
+#[inline(always)]
+pub fn drive_recv(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut [u8], hash: bool) -> Seen {
+    let mut seen = Seen::new();
+    let mut pos = 0;
+    while pos < wire.len() {
+        let n = recv_into(wire, &mut pos, buf);
+        let mut start = 0;
+        loop {
+            let r = conn.read(&mut buf[start..n]).expect("valid input");
+            start += r.consumed;
+            match r.event {
+                Some(wsmachine::Event::Message(m)) => seen.add(m.as_bytes(), hash),
+                // Delivery::Stream: pieces borrowed in place, no assembly copy.
+                Some(wsmachine::Event::Chunk(c)) => {
+                    seen.bytes += c.data.len();
+                    if hash {
+                        seen.checksum = fnv(seen.checksum, c.data);
+                    }
+                    seen.messages += c.last as usize;
+                }
+                Some(other) => panic!("unexpected event {other:?}"),
+                None => break,
+            }
+            if start == n {
+                break;
+            }
+        }
+    }
+    seen
+}

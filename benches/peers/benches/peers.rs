@@ -1,0 +1,368 @@
+//! wsmachine side by side with tungstenite, tokio-websockets and fastwebsockets on the same bytes.
+//!
+//! Every implementation reads from / writes to the same in-memory socket model ([`Sock`]):
+//! - reads hand out at most 64 KiB per call, copied from a pristine buffer (the recv(2) copy;
+//!   wsmachine's driver does exactly the same copy into its own 64 KiB buffer);
+//! - writes only count the bytes (a socket's kernel copy is left out for every implementation;
+//!   wsmachine's `send_binary` still copies into the caller's buffer, which is its output).
+//!
+//! The async crates are polled by a no-op-waker `block_on`: the in-memory socket is always ready,
+//! so every future completes on its first poll (asserted), with no runtime in the timed region.
+//! Before timing, every implementation's output is verified: message count, byte count and a
+//! checksum of every payload (receive), or the decoded frame (send).
+
+#[path = "../../common/mod.rs"]
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::hint::black_box;
+use std::io;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use common::{drive_recv, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::{SinkExt, StreamExt};
+use wsmachine::{ChaChaMask, Config, Connection};
+
+/// Runs a future that never waits (in-memory I/O) to completion with one poll.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("in-memory I/O never waits"),
+    }
+}
+
+/// The in-memory socket: reads from `wire` in pieces of at most 64 KiB; writes are counted (and
+/// captured while verifying). Handles are shared so the bench can rewind it between iterations.
+#[derive(Clone)]
+struct Sock {
+    wire: Rc<Vec<u8>>,
+    pos: Rc<Cell<usize>>,
+    written: Rc<Cell<usize>>,
+    capture: Rc<RefCell<Option<Vec<u8>>>>,
+}
+
+impl Sock {
+    fn new(wire: Vec<u8>) -> Self {
+        Sock {
+            wire: Rc::new(wire),
+            pos: Rc::new(Cell::new(0)),
+            written: Rc::new(Cell::new(0)),
+            capture: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    fn rewind(&self) {
+        self.pos.set(0);
+    }
+
+    #[inline]
+    fn recv(&self, dst: &mut [u8]) -> usize {
+        let mut pos = self.pos.get();
+        let n = recv_into(&self.wire, &mut pos, dst);
+        self.pos.set(pos);
+        n
+    }
+
+    #[inline]
+    fn send(&self, src: &[u8]) -> usize {
+        self.written.set(self.written.get() + src.len());
+        if let Some(c) = self.capture.borrow_mut().as_mut() {
+            c.extend_from_slice(src);
+        }
+        src.len()
+    }
+
+    fn start_capture(&self) {
+        *self.capture.borrow_mut() = Some(Vec::new());
+    }
+
+    fn take_capture(&self) -> Vec<u8> {
+        self.capture.borrow_mut().take().unwrap_or_default()
+    }
+}
+
+impl io::Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.recv(buf))
+    }
+}
+
+impl io::Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(self.send(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Ok(bufs.iter().map(|b| self.send(b)).sum())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tokio::io::AsyncRead for Sock {
+    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+        // put_slice copies into uninitialised spare capacity without zeroing it first.
+        let pos = self.pos.get();
+        let n = (self.wire.len() - pos).min(READ).min(buf.remaining());
+        buf.put_slice(&self.wire[pos..pos + n]);
+        self.pos.set(pos + n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Sock {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.send(buf)))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(bufs.iter().map(|b| self.send(b)).sum()))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Receive drivers: each reads exactly `w.messages` messages from a rewound socket.
+// ------------------------------------------------------------------------------------------------
+
+fn recv_tungstenite(ws: &mut tungstenite::WebSocket<Sock>, w: &Recv, hash: bool) -> Seen {
+    ws.get_ref().rewind();
+    let mut seen = Seen::new();
+    for _ in 0..w.messages {
+        match ws.read().expect("valid input") {
+            tungstenite::Message::Binary(b) => seen.add(&b, hash),
+            tungstenite::Message::Text(t) => seen.add(t.as_bytes(), hash),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    seen
+}
+
+fn recv_tokio_websockets(ws: &mut tokio_websockets::WebSocketStream<Sock>, w: &Recv, hash: bool) -> Seen {
+    ws.get_ref().rewind();
+    block_on(async {
+        let mut seen = Seen::new();
+        for _ in 0..w.messages {
+            let msg = ws.next().await.expect("a message").expect("valid input");
+            assert!(msg.is_binary() || msg.is_text());
+            seen.add(msg.as_payload(), hash);
+        }
+        seen
+    })
+}
+
+fn recv_fastwebsockets(ws: &mut fastwebsockets::WebSocket<Sock>, sock: &Sock, w: &Recv, hash: bool) -> Seen {
+    sock.rewind();
+    block_on(async {
+        let mut seen = Seen::new();
+        for _ in 0..w.messages {
+            // Unfragmented frames only, so read_frame delivers whole messages; it unmasks and
+            // validates UTF-8 of final text frames itself.
+            let frame = ws.read_frame().await.expect("valid input");
+            assert!(frame.fin && matches!(frame.opcode, fastwebsockets::OpCode::Binary | fastwebsockets::OpCode::Text));
+            seen.add(&frame.payload, hash);
+        }
+        seen
+    })
+}
+
+fn memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
+    let mut pos = 0;
+    let mut total = 0;
+    while pos < wire.len() {
+        total += recv_into(wire, &mut pos, buf);
+        black_box(&mut *buf);
+    }
+    total
+}
+
+fn recv(c: &mut Criterion) {
+    for kind in Kind::ALL {
+        for size in RECV_SIZES {
+            let w = Recv::new(kind, size);
+            let mut group = c.benchmark_group(format!("recv/{}", w.id()));
+            group.throughput(Throughput::ElementsAndBytes {
+                elements: w.messages as u64,
+                bytes: w.payload_bytes as u64,
+            });
+
+            let mut buf = vec![0u8; READ];
+            let mut conn = Connection::server(Config::default());
+            drive_recv(&mut conn, &w.wire, &mut buf, true).assert_matches(&w, "wsmachine");
+            group
+                .bench_function("wsmachine", |b| b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false)));
+
+            // The same, streaming messages that do not fit one read as chunks (no assembly copy).
+            let mut conn = Connection::server(Config::default().delivery(wsmachine::Delivery::Stream));
+            drive_recv(&mut conn, &w.wire, &mut buf, true).assert_matches(&w, "wsmachine_stream");
+            group.bench_function("wsmachine_stream", |b| {
+                b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false))
+            });
+
+            let mut ws = tungstenite::WebSocket::from_raw_socket(
+                Sock::new(w.wire.clone()),
+                tungstenite::protocol::Role::Server,
+                None,
+            );
+            recv_tungstenite(&mut ws, &w, true).assert_matches(&w, "tungstenite");
+            group.bench_function("tungstenite", |b| b.iter(|| recv_tungstenite(&mut ws, &w, false)));
+
+            let mut ws = tokio_websockets::ServerBuilder::new().serve(Sock::new(w.wire.clone()));
+            recv_tokio_websockets(&mut ws, &w, true).assert_matches(&w, "tokio-websockets");
+            group.bench_function("tokio-websockets", |b| b.iter(|| recv_tokio_websockets(&mut ws, &w, false)));
+
+            let sock = Sock::new(w.wire.clone());
+            let mut ws = fastwebsockets::WebSocket::after_handshake(sock.clone(), fastwebsockets::Role::Server);
+            recv_fastwebsockets(&mut ws, &sock, &w, true).assert_matches(&w, "fastwebsockets");
+            group.bench_function("fastwebsockets", |b| b.iter(|| recv_fastwebsockets(&mut ws, &sock, &w, false)));
+
+            group.bench_function("memcpy", |b| b.iter(|| memcpy(black_box(&w.wire), &mut buf)));
+            group.finish();
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Send: one binary message per iteration.
+// ------------------------------------------------------------------------------------------------
+
+/// Decodes one frame (verification only): (opcode, unmasked payload, was it masked).
+fn decode_frame(f: &[u8]) -> (u8, Vec<u8>, bool) {
+    let opcode = f[0] & 0x0F;
+    assert!(f[0] & 0x80 != 0, "FIN");
+    let masked = f[1] & 0x80 != 0;
+    let (len, mut at) = match f[1] & 0x7F {
+        126 => (u16::from_be_bytes([f[2], f[3]]) as usize, 4),
+        127 => (u64::from_be_bytes(f[2..10].try_into().unwrap()) as usize, 10),
+        n => (n as usize, 2),
+    };
+    let key = if masked {
+        at += 4;
+        [f[at - 4], f[at - 3], f[at - 2], f[at - 1]]
+    } else {
+        [0; 4]
+    };
+    assert_eq!(f.len(), at + len, "exactly one frame");
+    (opcode, f[at..].iter().enumerate().map(|(i, b)| b ^ key[i & 3]).collect(), masked)
+}
+
+fn check_frame(who: &str, frame: &[u8], data: &[u8], client: bool) {
+    let (opcode, payload, masked) = decode_frame(frame);
+    assert_eq!((opcode, masked), (2, client), "{who}: opcode/mask bit");
+    assert!(payload == data, "{who}: payload differs");
+}
+
+/// Captures what one send wrote to `sock`.
+fn capture(sock: &Sock, f: impl FnOnce()) -> Vec<u8> {
+    sock.start_capture();
+    f();
+    sock.take_capture()
+}
+
+fn send(c: &mut Criterion) {
+    for client in [false, true] {
+        for size in SEND_SIZES {
+            let data = common::payload(Kind::Binary, size);
+            let bytes = Bytes::from(data.clone());
+            let role = if client { "client" } else { "server" };
+            let mut group = c.benchmark_group(format!("send_{role}/binary/{}", common::size_name(size)));
+            group.throughput(Throughput::ElementsAndBytes { elements: 1, bytes: size as u64 });
+
+            // wsmachine: the frame is encoded straight into the caller's buffer.
+            let mut out = vec![0u8; size + 14];
+            if client {
+                let mut conn = Connection::client(Config::default(), ChaChaMask::from_seed([7; 32]));
+                let n = conn.send_binary(&data, &mut out).unwrap();
+                check_frame("wsmachine", &out[..n], &data, true);
+                group.bench_function("wsmachine", |b| b.iter(|| conn.send_binary(black_box(&data), &mut out).unwrap()));
+            } else {
+                let mut conn = Connection::server(Config::default());
+                let n = conn.send_binary(&data, &mut out).unwrap();
+                check_frame("wsmachine", &out[..n], &data, false);
+                group.bench_function("wsmachine", |b| b.iter(|| conn.send_binary(black_box(&data), &mut out).unwrap()));
+                // Header only, payload written by the caller with writev: no copy at all.
+                let mut payload = data.clone();
+                group.bench_function("wsmachine_vectored", |b| {
+                    b.iter(|| {
+                        let head =
+                            conn.frame_header(wsmachine::MessageKind::Binary, black_box(&mut payload), true).unwrap();
+                        black_box(head.as_bytes().len() + payload.len())
+                    })
+                });
+            }
+
+            let tung_role =
+                if client { tungstenite::protocol::Role::Client } else { tungstenite::protocol::Role::Server };
+            let sock = Sock::new(Vec::new());
+            let mut ws = tungstenite::WebSocket::from_raw_socket(sock.clone(), tung_role, None);
+            let frame = capture(&sock, || ws.send(tungstenite::Message::Binary(bytes.clone())).unwrap());
+            check_frame("tungstenite", &frame, &data, client);
+            group.bench_function("tungstenite", |b| {
+                b.iter(|| ws.send(tungstenite::Message::Binary(black_box(&bytes).clone())).unwrap())
+            });
+
+            let sock = Sock::new(Vec::new());
+            let mut ws = if client {
+                tokio_websockets::ClientBuilder::new().take_over(sock.clone())
+            } else {
+                tokio_websockets::ServerBuilder::new().serve(sock.clone())
+            };
+            let frame = capture(&sock, || block_on(ws.send(tokio_websockets::Message::binary(bytes.clone()))).unwrap());
+            check_frame("tokio-websockets", &frame, &data, client);
+            group.bench_function("tokio-websockets", |b| {
+                b.iter(|| block_on(ws.send(tokio_websockets::Message::binary(black_box(&bytes).clone()))).unwrap())
+            });
+
+            let fw_role = if client { fastwebsockets::Role::Client } else { fastwebsockets::Role::Server };
+            let sock = Sock::new(Vec::new());
+            let mut ws = fastwebsockets::WebSocket::after_handshake(sock.clone(), fw_role);
+            let frame = capture(&sock, || {
+                block_on(ws.write_frame(fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(&data))))
+                    .unwrap()
+            });
+            check_frame("fastwebsockets", &frame, &data, client);
+            group.bench_function("fastwebsockets", |b| {
+                b.iter(|| {
+                    block_on(ws.write_frame(fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(
+                        black_box(&data),
+                    ))))
+                    .unwrap()
+                })
+            });
+
+            group.bench_function("memcpy", |b| {
+                b.iter(|| {
+                    out[..size].copy_from_slice(black_box(&data));
+                    black_box(&mut out);
+                })
+            });
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, recv, send);
+criterion_main!(benches);
