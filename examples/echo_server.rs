@@ -326,14 +326,10 @@ impl Client {
                     self.closing(&shared.opts, now);
                 }
             }
-            Phase::Gate { id, deadline } => {
-                if shared.results.contains_key(id.as_str()) {
-                    self.out.extend_from_slice(&gif_response());
-                    self.closing(&shared.opts, now);
-                } else if tick && now >= *deadline {
-                    self.out.extend_from_slice(&gif_response());
-                    self.closing(&shared.opts, now);
-                }
+            // Answer a gate once the page has reported (or give up at the deadline).
+            Phase::Gate { id, deadline } if shared.results.contains_key(id.as_str()) || (tick && now >= *deadline) => {
+                self.out.extend_from_slice(&gif_response());
+                self.closing(&shared.opts, now);
             }
             Phase::Closing { deadline } if tick && now >= *deadline => return Turn::Drop,
             _ => return Turn::Wait,
@@ -489,10 +485,15 @@ fn echo(
                         text.clear();
                         text.push_str(reason);
                         let _ = conn.close(code, text);
+                        conn.poll_transmit_vec(out);
                         continue;
                     }
-                    // Pings are answered by the engine (auto_pong).
-                    Some(_) => continue,
+                    // Pings are answered by the engine (auto_pong); drain after every event so
+                    // that each ping gets its own pong (RFC 6455 §5.5.2).
+                    Some(_) => {
+                        conn.poll_transmit_vec(out);
+                        continue;
+                    }
                 }
             }
             Err(e) => {
