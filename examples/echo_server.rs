@@ -1,0 +1,662 @@
+//! A non-blocking WebSocket echo server on `mio`, many connections on one thread.
+//!
+//! ```text
+//! cargo run --release --example echo_server [ADDR] [--no-deflate] [--verbose]
+//! ```
+//!
+//! `ADDR` defaults to `127.0.0.1:9001`. Every connection starts by reading an HTTP request
+//! head with [`RequestParser`]. An upgrade is accepted (negotiating permessage-deflate unless
+//! `--no-deflate`) and every text and binary message is echoed; pings are answered and the
+//! close handshake is completed by the engine. A plain `GET /` gets a small page that talks
+//! to the server from a browser; `GET /test` is the browser conformance page used by
+//! `tests/browser/run.sh` (with `/gate` and `/done`, see there).
+//!
+//! Resource bounds: one shared read buffer for all connections (so an idle connection holds
+//! no input buffer), a per-connection output backlog above which the server stops reading
+//! from that client until it drains, a bounded request head (431) that must complete within
+//! a deadline (408), and a linger deadline after the server's half of the close.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
+use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, RequestParser};
+use wsmachine::{CloseCode, Config, Connection, Event, Message, Timeout};
+
+/// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
+/// assembly capacity kept between messages.
+///
+/// `auto_close` is off so that the server can echo the peer's close reason as well as its code
+/// (see [`echo`]); the engine still fails the connection with its own Close on a violation.
+pub const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(64 << 10).auto_close(false);
+
+/// The browser conformance page (served at `/test`).
+const TEST_PAGE: &str = include_str!("../tests/browser/test.html");
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Negotiate permessage-deflate when a client offers it.
+    pub deflate: bool,
+    /// The largest request head accepted (431 beyond).
+    pub max_head_len: usize,
+    /// A request head must be complete within this long (408 otherwise).
+    pub head_timeout: Duration,
+    /// Stop reading from a client whose unsent output exceeds this many bytes.
+    pub out_limit: usize,
+    /// After the server's half of the close, wait at most this long for the client's EOF.
+    pub linger: Duration,
+    /// How long a `/gate` request waits for its `/done`.
+    pub gate_timeout: Duration,
+    /// Log connection errors to stderr.
+    pub verbose: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            deflate: true,
+            max_head_len: 8 * 1024,
+            head_timeout: Duration::from_secs(10),
+            out_limit: 1 << 20,
+            linger: Duration::from_secs(2),
+            gate_timeout: Duration::from_secs(60),
+            verbose: false,
+        }
+    }
+}
+
+const LISTENER: Token = Token(0);
+/// Shared receive buffer: all connections read into it in turn.
+const READ_BUF: usize = 256 * 1024;
+/// Reads per connection per turn before others get theirs (fairness).
+const READ_BUDGET: usize = 16;
+/// How often deadlines are checked.
+const TICK: Duration = Duration::from_millis(100);
+
+enum Phase {
+    /// Reading the request head.
+    Head { parser: RequestParser, buf: Vec<u8>, deadline: Instant },
+    /// A WebSocket connection.
+    Ws(Box<Connection>),
+    /// A `/gate?id=` request waiting for the matching `/done?id=`.
+    Gate { id: String, deadline: Instant },
+    /// Flush the output, shut down the write half, discard input until EOF or the deadline.
+    Closing { deadline: Instant },
+}
+
+struct Client {
+    sock: TcpStream,
+    phase: Phase,
+    out: Vec<u8>,
+    out_pos: usize,
+    write_shut: bool,
+}
+
+/// State shared by all connections of one server loop.
+struct Shared {
+    opts: Options,
+    deflate: DeflateConfig,
+    buf: Vec<u8>,
+    text: String,
+    binary: Vec<u8>,
+    /// Results reported by `/done?id=..&result=..`, by id (bounded).
+    results: HashMap<String, String>,
+    gates_dirty: bool,
+}
+
+/// What a connection should do after a turn.
+#[derive(PartialEq, Eq)]
+enum Turn {
+    /// Wait for the next readiness event.
+    Wait,
+    /// The read budget ran out with input possibly left: run again soon.
+    Again,
+    /// Drop the connection.
+    Drop,
+}
+
+/// Runs the server on `listener` until `stop` is set, with the default [`Options`].
+pub fn run(listener: TcpListener, stop: Arc<AtomicBool>) -> io::Result<()> {
+    run_with(listener, stop, Options::default())
+}
+
+/// Runs the server on `listener` until `stop` is set.
+pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options) -> io::Result<()> {
+    let mut poll = Poll::new()?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut events = Events::with_capacity(1024);
+    let mut clients: HashMap<Token, Client> = HashMap::new();
+    let mut next_id = 1usize;
+    let mut again: Vec<Token> = Vec::new();
+    let mut shared = Shared {
+        opts,
+        deflate: DeflateConfig::new(),
+        buf: vec![0; READ_BUF],
+        text: String::new(),
+        binary: Vec::new(),
+        results: HashMap::new(),
+        gates_dirty: false,
+    };
+    let origin = Instant::now();
+    let mut last_tick = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let timeout = if again.is_empty() { TICK } else { Duration::ZERO };
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        let mut ready: Vec<Token> = std::mem::take(&mut again);
+        for event in events.iter() {
+            if event.token() == LISTENER {
+                accept_all(&listener, &poll, &mut clients, &mut next_id, &shared.opts);
+            } else {
+                ready.push(event.token());
+            }
+        }
+        let now = Instant::now();
+        for token in ready {
+            if let Some(client) = clients.get_mut(&token) {
+                match client.turn(&mut shared, now) {
+                    Turn::Wait => {}
+                    Turn::Again => again.push(token),
+                    Turn::Drop => drop_client(&poll, &mut clients, token),
+                }
+            }
+        }
+        again.dedup();
+        if shared.gates_dirty || now.duration_since(last_tick) >= TICK {
+            let tick = now.duration_since(last_tick) >= TICK;
+            if tick {
+                last_tick = now;
+            }
+            shared.gates_dirty = false;
+            let tokens: Vec<Token> = clients.keys().copied().collect();
+            for token in tokens {
+                let Some(client) = clients.get_mut(&token) else { continue };
+                let turn = client.on_tick(&mut shared, now, now.duration_since(origin), tick);
+                if turn == Turn::Drop {
+                    drop_client(&poll, &mut clients, token);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn accept_all(
+    listener: &TcpListener,
+    poll: &Poll,
+    clients: &mut HashMap<Token, Client>,
+    next_id: &mut usize,
+    opts: &Options,
+) {
+    loop {
+        match listener.accept() {
+            Ok((mut sock, _peer)) => {
+                let _ = sock.set_nodelay(true);
+                let token = Token(*next_id);
+                *next_id = next_id.wrapping_add(1).max(1);
+                if let Err(e) = poll.registry().register(&mut sock, token, Interest::READABLE | Interest::WRITABLE) {
+                    eprintln!("register: {e}");
+                    continue;
+                }
+                let phase = Phase::Head {
+                    parser: RequestParser::with_max_head_len(opts.max_head_len),
+                    buf: Vec::new(),
+                    deadline: Instant::now() + opts.head_timeout,
+                };
+                clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // EMFILE and friends: keep serving the connections we have.
+                eprintln!("accept: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn drop_client(poll: &Poll, clients: &mut HashMap<Token, Client>, token: Token) {
+    if let Some(mut client) = clients.remove(&token) {
+        let _ = poll.registry().deregister(&mut client.sock);
+    }
+}
+
+impl Client {
+    fn backlog(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Writes as much output as the socket takes. `Err` means the peer is gone.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.out_pos < self.out.len() {
+            match self.sock.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+            // Give back the memory of a large echo once it is sent.
+            if self.out.capacity() > 64 * 1024 {
+                self.out = Vec::new();
+            }
+        } else if self.out_pos > self.out.len() / 2 {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        if matches!(self.phase, Phase::Closing { .. }) && self.backlog() == 0 && !self.write_shut {
+            self.write_shut = true;
+            // RFC 6455 §7.1.1: the server closes the TCP connection first.
+            let _ = self.sock.shutdown(Shutdown::Write);
+        }
+        Ok(())
+    }
+
+    /// One turn after a readiness event: write, read, process, write.
+    fn turn(&mut self, shared: &mut Shared, now: Instant) -> Turn {
+        for _ in 0..READ_BUDGET {
+            if let Err(e) = self.flush() {
+                if shared.opts.verbose {
+                    eprintln!("write: {e}");
+                }
+                return Turn::Drop;
+            }
+            // Backpressure: a client that does not read its echoes is not read either.
+            if self.backlog() > shared.opts.out_limit {
+                return Turn::Wait;
+            }
+            let n = match self.sock.read(&mut shared.buf) {
+                Ok(0) => return self.on_eof(),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if shared.opts.verbose {
+                        eprintln!("read: {e}");
+                    }
+                    return Turn::Drop;
+                }
+            };
+            self.on_bytes(n, shared, now);
+        }
+        match self.flush() {
+            Ok(()) => Turn::Again,
+            Err(_) => Turn::Drop,
+        }
+    }
+
+    fn on_eof(&mut self) -> Turn {
+        if let Phase::Ws(conn) = &mut self.phase {
+            // Without a Close first this is an abnormal closure (1006); nothing to send back.
+            let _ = conn.read_eof();
+        }
+        let _ = self.flush();
+        Turn::Drop
+    }
+
+    /// Timers: head and gate deadlines, the engine's close timeout, the linger deadline.
+    fn on_tick(&mut self, shared: &mut Shared, now: Instant, mono: Duration, tick: bool) -> Turn {
+        match &mut self.phase {
+            Phase::Head { deadline, .. } if tick && now >= *deadline => {
+                let resp = reject(408, "Request Timeout", &[], b"request head timeout\n");
+                self.out.extend_from_slice(&resp.map(|r| r.response_vec()).unwrap_or_default());
+                self.closing(&shared.opts, now);
+            }
+            Phase::Ws(conn) if tick => {
+                if let Some(Timeout::CloseHandshake | Timeout::PeerUnresponsive) = conn.handle_timeout(mono) {
+                    conn.poll_transmit_vec(&mut self.out);
+                }
+                if conn.should_close_transport() {
+                    self.closing(&shared.opts, now);
+                }
+            }
+            // Answer a gate once the page has reported (or give up at the deadline).
+            Phase::Gate { id, deadline } if shared.results.contains_key(id.as_str()) || (tick && now >= *deadline) => {
+                self.out.extend_from_slice(&gif_response());
+                self.closing(&shared.opts, now);
+            }
+            Phase::Closing { deadline } if tick && now >= *deadline => return Turn::Drop,
+            _ => return Turn::Wait,
+        }
+        match self.flush() {
+            Ok(()) => Turn::Wait,
+            Err(_) => Turn::Drop,
+        }
+    }
+
+    fn closing(&mut self, opts: &Options, now: Instant) {
+        self.phase = Phase::Closing { deadline: now + opts.linger };
+    }
+
+    fn on_bytes(&mut self, n: usize, shared: &mut Shared, now: Instant) {
+        match &mut self.phase {
+            Phase::Head { parser, buf, .. } => {
+                buf.extend_from_slice(&shared.buf[..n]);
+                let outcome = handshake(parser, buf, shared);
+                self.after_head(outcome, shared, now);
+            }
+            Phase::Ws(conn) => {
+                let (data, text, binary) = (&mut shared.buf[..n], &mut shared.text, &mut shared.binary);
+                echo(conn, data, text, binary, &mut self.out, shared.opts.verbose);
+                if conn.should_close_transport() {
+                    self.closing(&shared.opts, now);
+                }
+            }
+            // Anything after a plain request, or after our close, is discarded.
+            Phase::Gate { .. } | Phase::Closing { .. } => {}
+        }
+    }
+
+    fn after_head(&mut self, outcome: Head, shared: &mut Shared, now: Instant) {
+        match outcome {
+            Head::Partial => {}
+            Head::Reply(bytes) => {
+                self.out.extend_from_slice(&bytes);
+                self.closing(&shared.opts, now);
+            }
+            Head::Gate(id) => {
+                shared.gates_dirty = true;
+                self.phase = Phase::Gate { id, deadline: now + shared.opts.gate_timeout };
+            }
+            Head::Upgrade { response, mut conn, mut rest } => {
+                self.out.extend_from_slice(&response);
+                // Bytes after the head already belong to the WebSocket connection.
+                if !rest.is_empty() {
+                    echo(
+                        &mut conn,
+                        &mut rest,
+                        &mut shared.text,
+                        &mut shared.binary,
+                        &mut self.out,
+                        shared.opts.verbose,
+                    );
+                }
+                self.phase = Phase::Ws(conn);
+                if let Phase::Ws(conn) = &self.phase {
+                    if conn.should_close_transport() {
+                        self.closing(&shared.opts, now);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The outcome of a complete (or not yet complete) request head.
+enum Head {
+    Partial,
+    /// Send these bytes, then close.
+    Reply(Vec<u8>),
+    /// Hold the request until `/done?id=` arrives.
+    Gate(String),
+    /// Send the 101 response and continue as a WebSocket connection.
+    Upgrade {
+        response: Vec<u8>,
+        conn: Box<Connection>,
+        rest: Vec<u8>,
+    },
+}
+
+fn handshake(parser: &mut RequestParser, buf: &[u8], shared: &mut Shared) -> Head {
+    let incoming = match parser.parse(buf) {
+        Ok(Request::Partial) => return Head::Partial,
+        Ok(Request::Upgrade(incoming)) => incoming,
+        Ok(Request::Plain(req)) => return plain(&req, shared),
+        Ok(_) => return Head::Reply(simple(400, "text/plain", b"unsupported request\n")),
+        Err(rejection) => return Head::Reply(rejection.response_vec()),
+    };
+    // permessage-deflate: the first acceptable offer wins (RFC 7692 §5).
+    let params = if shared.opts.deflate {
+        incoming
+            .extensions()
+            .filter(|e| e.name().eq_ignore_ascii_case(EXTENSION_NAME))
+            .find_map(|e| shared.deflate.accept_offer(e.params()))
+    } else {
+        None
+    };
+    let extensions = params.as_ref().map(|p| p.response());
+    // An echo server speaks every subprotocol: select the client's first choice.
+    let mut opts = AcceptOptions::new();
+    if let Some(p) = incoming.protocols().next() {
+        opts = opts.with_protocol(p);
+    }
+    if let Some(e) = extensions.as_deref() {
+        opts = opts.with_extensions(e);
+    }
+    let response = match incoming.accept(&opts) {
+        Ok(accept) => accept.response_vec(),
+        Err(e) => return Head::Reply(simple(500, "text/plain", format!("{e}\n").as_bytes())),
+    };
+    let mut conn = Connection::server(CONFIG);
+    if let Some(p) = &params {
+        conn = conn.with_deflate(p);
+    }
+    let rest = buf[incoming.head_len()..].to_vec();
+    Head::Upgrade { response, conn: Box::new(conn), rest }
+}
+
+/// Feeds received bytes to the engine and queues the echoes and protocol replies.
+fn echo(
+    conn: &mut Connection,
+    data: &mut [u8],
+    text: &mut String,
+    binary: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    verbose: bool,
+) {
+    let mut start = 0;
+    loop {
+        // The event borrows the connection (and the input), so copy the message out first.
+        let is_text = match conn.read(&mut data[start..]) {
+            Ok(read) => {
+                start += read.consumed;
+                match read.event {
+                    None => break,
+                    Some(Event::Message(Message::Text(t))) => {
+                        text.clear();
+                        text.push_str(t);
+                        true
+                    }
+                    Some(Event::Message(Message::Binary(b))) => {
+                        binary.clear();
+                        binary.extend_from_slice(b);
+                        false
+                    }
+                    // RFC 6455 §5.5.1: echo the code, and here the reason too; a Close without
+                    // a code is answered with 1000.
+                    Some(Event::Close(frame)) => {
+                        let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
+                        text.clear();
+                        text.push_str(reason);
+                        let _ = conn.close(code, text);
+                        conn.poll_transmit_vec(out);
+                        continue;
+                    }
+                    // Pings are answered by the engine (auto_pong); drain after every event so
+                    // that each ping gets its own pong (RFC 6455 §5.5.2).
+                    Some(_) => {
+                        conn.poll_transmit_vec(out);
+                        continue;
+                    }
+                }
+            }
+            Err(e) => {
+                // The Close with the error's code is queued; later input is ignored.
+                if verbose {
+                    eprintln!("protocol error: {e}");
+                }
+                break;
+            }
+        };
+        // Queued control frames (pongs) go out before later data.
+        conn.poll_transmit_vec(out);
+        let sent = if is_text { conn.send_text_vec(text, out) } else { conn.send_binary_vec(binary, out) };
+        if let Err(e) = sent {
+            if verbose {
+                eprintln!("send: {e}");
+            }
+        }
+    }
+    conn.poll_transmit_vec(out);
+}
+
+/// Plain HTTP: the demo page, the browser test page, and its `/gate` and `/done`.
+fn plain(req: &HttpRequest<'_>, shared: &mut Shared) -> Head {
+    if req.method() != "GET" && req.method() != "HEAD" {
+        return Head::Reply(simple(405, "text/plain", b"only GET\n"));
+    }
+    let (path, query) = req.path().split_once('?').unwrap_or((req.path(), ""));
+    match path {
+        "/" => Head::Reply(simple(200, "text/html; charset=utf-8", INDEX_PAGE.as_bytes())),
+        "/test" => Head::Reply(simple(200, "text/html; charset=utf-8", TEST_PAGE.as_bytes())),
+        "/gate" => Head::Gate(query_param(query, "id").unwrap_or_default()),
+        "/done" => {
+            let id = query_param(query, "id").unwrap_or_default();
+            let result = query_param(query, "result").unwrap_or_default();
+            println!("browser result {id}: {result}");
+            if shared.results.len() >= 1024 {
+                shared.results.clear();
+            }
+            shared.results.insert(id, result);
+            shared.gates_dirty = true;
+            Head::Reply(simple(200, "text/plain", b"ok\n"))
+        }
+        "/favicon.ico" => Head::Reply(simple(204, "text/plain", b"")),
+        _ => Head::Reply(simple(404, "text/plain", b"not found\n")),
+    }
+}
+
+fn simple(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let headers = [("Content-Type", content_type), ("Cache-Control", "no-store")];
+    match reject(status, "", &headers, body) {
+        Ok(r) => r.response_vec(),
+        Err(_) => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+    }
+}
+
+/// A 1x1 transparent GIF: the `/gate` image.
+fn gif_response() -> Vec<u8> {
+    const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\
+\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+    simple(200, "image/gif", GIF)
+}
+
+/// The value of `name` in a query string, percent-decoded (`+` is a space).
+fn query_param(query: &str, name: &str) -> Option<String> {
+    let value = query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })?;
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+const INDEX_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>wsmachine echo</title>
+<style>body{font:15px system-ui,sans-serif;max-width:46em;margin:2em auto}#log{white-space:pre-wrap;
+border:1px solid #ccc;padding:.5em;height:20em;overflow:auto;font-family:monospace}.in{color:#063}.out{color:#036}
+.sys{color:#777}</style></head>
+<body><h1>wsmachine echo server</h1>
+<p>State: <b id="state">connecting</b> &middot; extensions: <code id="ext">-</code></p>
+<form id="f"><input id="msg" size="50" autofocus placeholder="type a message"> <button>send</button>
+<button type="button" id="close">close</button> <button type="button" id="open">reconnect</button></form>
+<div id="log"></div>
+<script>
+"use strict";
+let ws;
+const $ = (id) => document.getElementById(id);
+function log(cls, text) {
+  const d = document.createElement("div"); d.className = cls; d.textContent = text;
+  $("log").appendChild(d); $("log").scrollTop = $("log").scrollHeight;
+}
+function connect() {
+  ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/");
+  $("state").textContent = "connecting";
+  ws.onopen = () => { $("state").textContent = "open"; $("ext").textContent = ws.extensions || "(none)";
+                      log("sys", "connected"); };
+  ws.onmessage = (e) => log("in", "< " + e.data);
+  ws.onerror = () => log("sys", "error");
+  ws.onclose = (e) => { $("state").textContent = "closed";
+                        log("sys", "closed: code " + e.code + (e.reason ? ", reason " + JSON.stringify(e.reason) : "")); };
+}
+$("f").onsubmit = (e) => { e.preventDefault(); if (ws.readyState === 1) { ws.send($("msg").value);
+                           log("out", "> " + $("msg").value); $("msg").value = ""; } };
+$("close").onclick = () => ws.close(1000, "bye from the page");
+$("open").onclick = () => { if (ws.readyState === 3) connect(); };
+connect();
+</script></body></html>
+"#;
+
+#[allow(dead_code)]
+fn main() {
+    let mut addr = String::from("127.0.0.1:9001");
+    let mut opts = Options::default();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--no-deflate" => opts.deflate = false,
+            "--verbose" => opts.verbose = true,
+            "-h" | "--help" => {
+                println!("usage: echo_server [ADDR] [--no-deflate] [--verbose]");
+                return;
+            }
+            a => addr = a.to_string(),
+        }
+    }
+    let addr = match addr.parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bad address {addr:?}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let listener = match TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bind {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    println!("listening on ws://{local}");
+    let _ = io::stdout().flush();
+    if let Err(e) = run_with(listener, Arc::new(AtomicBool::new(false)), opts) {
+        eprintln!("server loop: {e}");
+        std::process::exit(1);
+    }
+}

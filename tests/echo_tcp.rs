@@ -1,0 +1,334 @@
+//! The `echo_server` example over real TCP, driven by the crate's own client code
+//! (handshake client + `Connection`).
+#![cfg(all(feature = "std", feature = "deflate"))]
+
+#[allow(dead_code)]
+#[path = "../examples/echo_server.rs"]
+mod echo_server;
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
+use wsmachine::handshake::client::{ClientRequest, Reply};
+use wsmachine::{ChaChaMask, CloseCode, Config, Connection, MessageKind, OwnedEvent};
+
+struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Server {
+    fn start(opts: echo_server::Options) -> Server {
+        let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || echo_server::run_with(listener, s, opts));
+        Server { addr, stop, thread: Some(thread) }
+    }
+
+    fn default() -> Server {
+        Server::start(echo_server::Options::default())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let r = t.join().expect("server thread panicked");
+            if !std::thread::panicking() {
+                r.expect("server loop failed");
+            }
+        }
+    }
+}
+
+/// A blocking client built from `handshake::client` and `Connection`.
+struct Client {
+    sock: TcpStream,
+    conn: Connection<ChaChaMask>,
+    pending: Vec<u8>,
+    events: VecDeque<OwnedEvent>,
+    extensions: Option<String>,
+    eof: bool,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr, deflate: bool) -> Client {
+        Client::connect_with(addr, deflate, &[])
+    }
+
+    fn connect_with(addr: SocketAddr, deflate: bool, first_frames: &[u8]) -> Client {
+        let mut sock = TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let host = addr.to_string();
+        let offer = DeflateConfig::new().offer();
+        let mut req = ClientRequest::with_random_nonce(&host, "/").unwrap();
+        if deflate {
+            req = req.with_extensions(&offer);
+        }
+        let mut bytes = req.request_vec().unwrap();
+        bytes.extend_from_slice(first_frames);
+        sock.write_all(&bytes).unwrap();
+        let mut parser = req.response_parser();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = sock.read(&mut buf).unwrap();
+            assert!(n > 0, "EOF during the handshake");
+            head.extend_from_slice(&buf[..n]);
+            match parser.parse(&head).unwrap() {
+                Reply::Partial => continue,
+                Reply::Accepted(a) => {
+                    let mut conn = Connection::client(Config::new().max_len(64 << 20), ChaChaMask::from_entropy());
+                    let mut extensions = None;
+                    for e in a.extensions() {
+                        assert_eq!(e.name(), EXTENSION_NAME);
+                        let params = DeflateConfig::new().accept_response(e.params()).unwrap();
+                        conn = conn.with_deflate(&params);
+                        extensions = Some(params.response());
+                    }
+                    let pending = head[a.head_len()..].to_vec();
+                    return Client { sock, conn, pending, events: VecDeque::new(), extensions, eof: false };
+                }
+                Reply::Rejected(r) => panic!("rejected with {}", r.status()),
+                _ => panic!("unexpected reply"),
+            }
+        }
+    }
+
+    fn flush_control(&mut self) {
+        let mut out = Vec::new();
+        self.conn.poll_transmit_vec(&mut out);
+        if !out.is_empty() {
+            self.sock.write_all(&out).unwrap();
+        }
+    }
+
+    fn send(&mut self, kind: MessageKind, data: &[u8]) {
+        self.flush_control();
+        let mut out = Vec::new();
+        match kind {
+            MessageKind::Text => self.conn.send_text_vec(std::str::from_utf8(data).unwrap(), &mut out),
+            _ => self.conn.send_binary_vec(data, &mut out),
+        }
+        .unwrap();
+        self.sock.write_all(&out).unwrap();
+    }
+
+    /// The next event from the server; `None` at EOF.
+    fn next(&mut self) -> Option<OwnedEvent> {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            if self.eof {
+                return None;
+            }
+            let mut data = if self.pending.is_empty() {
+                let n = self.sock.read(&mut buf).unwrap();
+                if n == 0 {
+                    self.eof = true;
+                    self.conn.read_eof().unwrap();
+                    continue;
+                }
+                buf[..n].to_vec()
+            } else {
+                std::mem::take(&mut self.pending)
+            };
+            let mut start = 0;
+            loop {
+                let r = self.conn.read(&mut data[start..]).unwrap();
+                start += r.consumed;
+                match r.event {
+                    Some(e) => self.events.push_back(e.into_owned()),
+                    None => break,
+                }
+            }
+            self.flush_control();
+        }
+    }
+}
+
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn echoes_text_and_binary_with_and_without_deflate() {
+    let server = Server::default();
+    for deflate in [false, true] {
+        let mut c = Client::connect(server.addr, deflate);
+        assert_eq!(c.extensions.is_some(), deflate, "negotiated {:?}", c.extensions);
+        for text in ["hello", "", "h\u{e9}llo \u{65e5}\u{672c} \u{1F389}", &"compressible ".repeat(500)] {
+            c.send(MessageKind::Text, text.as_bytes());
+            assert_eq!(c.next(), Some(OwnedEvent::Text(text.into())));
+        }
+        for bin in [vec![], vec![0u8, 255, 1, 254], pattern(100_000, 7)] {
+            c.send(MessageKind::Binary, &bin);
+            assert_eq!(c.next(), Some(OwnedEvent::Binary(bin)));
+        }
+    }
+}
+
+#[test]
+fn echoes_a_16_mib_message() {
+    let server = Server::default();
+    for deflate in [false, true] {
+        let mut c = Client::connect(server.addr, deflate);
+        let mut big = pattern(16 << 20, 99);
+        // Half incompressible, half compressible.
+        big[8 << 20..].iter_mut().enumerate().for_each(|(i, b)| *b = (i % 251) as u8);
+        c.send(MessageKind::Binary, &big);
+        match c.next() {
+            Some(OwnedEvent::Binary(got)) => assert!(got == big, "16 MiB echo differs (deflate {deflate})"),
+            other => panic!("unexpected {:?}", other.map(|_| "non-binary event")),
+        }
+    }
+}
+
+#[test]
+fn ping_gets_pong_and_close_handshake_completes() {
+    let server = Server::default();
+    let mut c = Client::connect(server.addr, true);
+    c.conn.ping(b"are you there").unwrap();
+    c.flush_control();
+    assert_eq!(c.next(), Some(OwnedEvent::Pong(b"are you there".to_vec())));
+    c.conn.close(CloseCode(4001), "done here").unwrap();
+    c.flush_control();
+    assert_eq!(c.next(), Some(OwnedEvent::Close(Some((CloseCode(4001), "done here".into())))));
+    // RFC 6455 §7.1.1: the server then closes the TCP connection.
+    let start = Instant::now();
+    assert_eq!(c.next(), None);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(c.conn.should_close_transport());
+}
+
+#[test]
+fn frames_sent_with_the_request_head_are_not_lost() {
+    let server = Server::default();
+    let mut encoder = Connection::client(Config::new(), ChaChaMask::from_entropy());
+    let mut frames = Vec::new();
+    encoder.send_text_vec("first", &mut frames).unwrap();
+    encoder.send_binary_vec(&[1, 2, 3], &mut frames).unwrap();
+    let mut c = Client::connect_with(server.addr, false, &frames);
+    assert_eq!(c.next(), Some(OwnedEvent::Text("first".into())));
+    assert_eq!(c.next(), Some(OwnedEvent::Binary(vec![1, 2, 3])));
+}
+
+#[test]
+fn protocol_violation_gets_close_1002() {
+    let server = Server::default();
+    // An unmasked frame from a client (RFC 6455 §5.1).
+    let mut c = Client::connect_with(server.addr, false, b"\x81\x02hi");
+    assert_eq!(c.next(), Some(OwnedEvent::Close(Some((CloseCode::PROTOCOL_ERROR, String::new())))));
+    assert_eq!(c.next(), None);
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(sock, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    sock.read_to_end(&mut resp).unwrap();
+    String::from_utf8(resp).unwrap()
+}
+
+#[test]
+fn plain_get_serves_the_page() {
+    let server = Server::default();
+    let page = http_get(server.addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html"));
+    assert!(page.contains("new WebSocket("));
+    let (head, body) = page.split_once("\r\n\r\n").unwrap();
+    let len: usize =
+        head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).and_then(|v| v.parse().ok()).unwrap();
+    assert_eq!(body.len(), len);
+    assert!(http_get(server.addr, "/nope").starts_with("HTTP/1.1 404 "));
+    assert!(http_get(server.addr, "/test").contains("/gate?id="));
+}
+
+#[test]
+fn oversized_and_stalled_heads_are_refused() {
+    let opts = echo_server::Options { head_timeout: Duration::from_millis(300), ..Default::default() };
+    let server = Server::start(opts);
+    // A head over the limit: 431.
+    let mut sock = TcpStream::connect(server.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+    while req.len() < 10_000 {
+        req.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    sock.write_all(&req).unwrap();
+    let mut resp = Vec::new();
+    let _ = sock.read_to_end(&mut resp);
+    assert!(resp.starts_with(b"HTTP/1.1 431 "), "{:?}", String::from_utf8_lossy(&resp));
+    // A head that never completes: 408 after the deadline.
+    let mut sock = TcpStream::connect(server.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let start = Instant::now();
+    let mut resp = Vec::new();
+    let _ = sock.read_to_end(&mut resp);
+    assert!(resp.starts_with(b"HTTP/1.1 408 "), "{:?}", String::from_utf8_lossy(&resp));
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_block_others() {
+    let server = Server::default();
+    // The stalled client: sends 256 KiB messages and never reads the echoes.
+    let stalled = Client::connect(server.addr, false);
+    let mut sock = stalled.sock.try_clone().unwrap();
+    sock.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut encoder = stalled.conn;
+    let writer = std::thread::spawn(move || {
+        let mut frame = Vec::new();
+        encoder.send_binary_vec(&pattern(256 * 1024, 3), &mut frame).unwrap();
+        let mut sent = 0usize;
+        // Stop once a write blocks for 2 s (backpressure works) or after 1 GiB (it does not).
+        while sent < 1 << 30 {
+            match sock.write(&frame) {
+                Ok(n) => sent += n,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return (true, sent)
+                }
+                Err(e) => panic!("stalled writer: {e}"),
+            }
+        }
+        (false, sent)
+    });
+    // Meanwhile another client is served normally.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = Client::connect(server.addr, true);
+    let start = Instant::now();
+    for i in 0..200 {
+        let msg = format!("message {i}");
+        c.send(MessageKind::Text, msg.as_bytes());
+        assert_eq!(c.next(), Some(OwnedEvent::Text(msg)));
+    }
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let (blocked, sent) = writer.join().unwrap();
+    assert!(blocked, "the server kept reading {sent} bytes from a client that never reads");
+    // Still served after the stalled client's writer gave up.
+    c.send(MessageKind::Binary, &[42; 1000]);
+    assert_eq!(c.next(), Some(OwnedEvent::Binary(vec![42; 1000])));
+}
