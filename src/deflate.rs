@@ -36,7 +36,9 @@ const STEP: usize = 16 * 1024;
 pub struct DeflateConfig {
     /// Compression level 0–9. Default 1: most of the gain at a fraction of level 6's cost.
     pub level: u32,
-    /// Messages shorter than this are sent uncompressed (RSV1 clear). Default 64.
+    /// Messages shorter than this are sent uncompressed (RSV1 clear); all others are always
+    /// compressed, even when that does not make them smaller, so that the peer sees one
+    /// predictable behaviour. Default 0 (compress everything).
     pub min_compress_len: usize,
     /// The largest LZ77 window (2^bits bytes) this end will compress with, 8–15. Default 15.
     pub local_max_window_bits: u8,
@@ -57,7 +59,7 @@ impl DeflateConfig {
     pub const fn new() -> Self {
         DeflateConfig {
             level: 1,
-            min_compress_len: 64,
+            min_compress_len: 0,
             local_max_window_bits: 15,
             remote_max_window_bits: 15,
             local_no_context_takeover: false,
@@ -69,6 +71,12 @@ impl DeflateConfig {
     /// Sets the compression level (0–9).
     pub const fn level(mut self, level: u32) -> Self {
         self.level = if level > 9 { 9 } else { level };
+        self
+    }
+
+    /// Sets [`min_compress_len`](Self::min_compress_len).
+    pub const fn min_compress_len(mut self, bytes: usize) -> Self {
+        self.min_compress_len = bytes;
         self
     }
 
@@ -461,8 +469,8 @@ impl Codec {
     }
 
     /// Compresses one whole message into `self.scratch` (without the §7.2.1 tail). Returns
-    /// false when compression does not pay; the compressor is then reset, so the message can be
-    /// sent uncompressed without the peer's window going out of step.
+    /// false if the compressor failed; it is then reset, so the message can be sent
+    /// uncompressed without the peer's window going out of step.
     pub(crate) fn compress(&mut self, data: &[u8]) -> bool {
         self.scratch.clear();
         let pieces: &mut dyn Iterator<Item = &[u8]> =
@@ -498,14 +506,27 @@ impl Codec {
         } else {
             ok = false;
         }
-        let pays = ok && self.scratch.len() < data.len();
         if self.reset_compressor {
             self.compressor = None;
-        } else if !pays || self.tiny_window {
+        } else if !ok || self.tiny_window {
             if let Some(compressor) = self.compressor.as_mut() {
                 compressor.reset();
             }
         }
-        pays
+        ok
+    }
+
+    /// An upper bound of [`compress`](Self::compress)'s output for `len` bytes: zlib's bound,
+    /// plus the flush blocks (one per 256-byte piece with an 8-bit window).
+    pub(crate) fn compress_bound(&self, len: usize) -> usize {
+        let pieces = if self.tiny_window { len / 256 + 1 } else { 1 };
+        len + len / 16 + 64 + 12 * pieces
+    }
+
+    /// Forgets the compressor's history (after a message had to go out uncompressed).
+    pub(crate) fn reset_compressor(&mut self) {
+        if let Some(compressor) = self.compressor.as_mut() {
+            compressor.reset();
+        }
     }
 }

@@ -205,7 +205,14 @@ fn sent_messages_are_compressed_with_rsv1_on_the_first_frame_only() {
     assert_eq!(out[12] & 0x7F, 0x00, "a continuation frame without RSV1");
     let mut c = client_with(&p, Config::default());
     assert_eq!(feed(&mut c, &out, &[]).events, vec![OwnedEvent::Text(text)]);
-    // Short messages go out uncompressed.
+    // Every message is compressed by default, even a short one that does not shrink...
+    let mut out = Vec::new();
+    s.send_text_vec("hi", &mut out).unwrap();
+    assert_eq!(out[0], 0xc1);
+    assert_eq!(feed(&mut c, &out, &[]).events, vec![OwnedEvent::Text("hi".into())]);
+    // ...unless a threshold is configured.
+    let p = DeflateConfig::new().min_compress_len(64).accept_offer([]).unwrap();
+    let mut s = Connection::server(Config::default()).with_deflate(&p);
     let mut out = Vec::new();
     s.send_text_vec("hi", &mut out).unwrap();
     assert_eq!(out, b"\x81\x02hi");
@@ -290,4 +297,32 @@ fn negotiation_through_the_handshake() {
     assert_eq!(cfg.negotiated(accepted.extensions()), Ok(Some(cfg.accept_response([]).unwrap())));
     // A server that accepts nothing: no deflate, and that is fine.
     assert_eq!(cfg.negotiated(core::iter::empty()), Ok(None));
+}
+
+#[test]
+fn encoded_len_bounds_compressed_output_even_for_incompressible_data() {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    };
+    for offer in [vec![], vec![("server_max_window_bits", Some("8"))]] {
+        let p = DeflateConfig::new().level(9).accept_offer(offer).unwrap();
+        for fragment_size in [0, 100] {
+            let mut s = Connection::server(Config::default().fragment_size(fragment_size)).with_deflate(&p);
+            for len in [0, 1, 10, 255, 256, 257, 1000, 4096, 70_000, 300_000] {
+                let data = noise(len);
+                let mut out = vec![0u8; s.encoded_len(len)];
+                let n = s.send_binary(&data, &mut out).unwrap();
+                assert!(n <= out.len());
+                assert_eq!(out[0] & 0x40, 0x40, "compressed (RSV1), len {len}");
+            }
+        }
+    }
 }

@@ -3,10 +3,23 @@
 use super::*;
 
 impl<M: MaskSource> Connection<M> {
-    /// The exact number of bytes [`send_text`](Self::send_text) or
-    /// [`send_binary`](Self::send_binary) writes for a payload of `payload_len` bytes, counting
-    /// the headers of automatic fragments (`fragment_size`) and client masking keys.
+    /// The number of bytes [`send_text`](Self::send_text) or [`send_binary`](Self::send_binary)
+    /// needs for a payload of `payload_len` bytes, counting the headers of automatic fragments
+    /// (`fragment_size`) and client masking keys. Exact without compression; with
+    /// permessage-deflate an upper bound (the send returns the bytes actually written).
     pub fn encoded_len(&self, payload_len: usize) -> usize {
+        let raw = self.frames_len(payload_len);
+        #[cfg(feature = "deflate")]
+        if let Some(codec) = self.codec.as_deref() {
+            if payload_len >= codec.min_compress_len {
+                return raw.max(self.frames_len(codec.compress_bound(payload_len)));
+            }
+        }
+        raw
+    }
+
+    /// The bytes of a message's frames (headers included) for a payload of `payload_len`.
+    fn frames_len(&self, payload_len: usize) -> usize {
         let masked = self.role == Role::Client;
         let size = self.config.fragment_size;
         if size == 0 || payload_len <= size {
@@ -47,13 +60,18 @@ impl<M: MaskSource> Connection<M> {
         }
         #[cfg(feature = "deflate")]
         if let Some(mut codec) = self.codec.take() {
-            // RFC 7692 §6.1: compress the whole message; send it as is when that does not pay
-            // (the compressed form is then never longer, so `encoded_len` stays an upper bound).
+            // RFC 7692 §6.1: compress the whole message, RSV1 on its first frame.
             let sent = if data.len() >= codec.min_compress_len && codec.compress(data) {
                 let compressed = core::mem::take(&mut codec.scratch);
-                let n = self.write_frames(opcode, 0b100, &compressed, out);
+                let n = if self.frames_len(compressed.len()) <= out.len() {
+                    Some(self.write_frames(opcode, 0b100, &compressed, out))
+                } else {
+                    // Beyond the bound (never seen): send it as is, with the history dropped.
+                    codec.reset_compressor();
+                    None
+                };
                 codec.scratch = compressed;
-                Some(n)
+                n
             } else {
                 None
             };
