@@ -473,6 +473,12 @@ impl Codec {
     /// uncompressed without the peer's window going out of step.
     pub(crate) fn compress(&mut self, data: &[u8]) -> bool {
         self.scratch.clear();
+        if data.is_empty() {
+            // RFC 7692 §7.2.3.6: an empty message compresses to a single 0x00 octet (an empty
+            // stored block, once the receiver appends the tail), with no history involved.
+            self.scratch.push(0x00);
+            return true;
+        }
         let pieces: &mut dyn Iterator<Item = &[u8]> =
             if self.tiny_window { &mut data.chunks(256) } else { &mut core::iter::once(data) };
         let mut ok = true;

@@ -219,7 +219,7 @@ fn refusal_version_8_is_426() {
 #[test]
 fn refusal_over_max_is_431() {
     let mut req = b"GET / HTTP/1.1\r\n".to_vec();
-    req.extend(std::iter::repeat(b'a').take(server::DEFAULT_MAX_HEAD_LEN));
+    req.extend(std::iter::repeat_n(b'a', server::DEFAULT_MAX_HEAD_LEN));
     let r = refuse(&req);
     assert_eq!((r.status(), r.error()), (431, HandshakeError::HeadTooLarge));
     assert!(rejection_bytes(&r).starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
