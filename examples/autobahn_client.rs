@@ -42,7 +42,11 @@ fn connect(host: &str, path: &str) -> io::Result<Ws> {
     let mut sock = TcpStream::connect(host)?;
     sock.set_nodelay(true)?;
     sock.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let deflate = DeflateConfig::new();
+    // The offer includes `client_no_context_takeover` (RFC 7692 §7.1.1.2): Autobahn's server
+    // side only asks a client to drop its context (cases 13.2, 13.5, 13.6) when the offer says
+    // the client can.
+    let mut deflate = DeflateConfig::new();
+    deflate.local_no_context_takeover = true;
     let offer = deflate.offer();
     let req = ClientRequest::with_random_nonce(host, path)?.with_extensions(&offer);
     let bytes = req.request_vec().map_err(|e| err(format!("request: {e}")))?;
