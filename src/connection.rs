@@ -328,22 +328,29 @@ impl<M: MaskSource> Connection<M> {
                             }
                         }
                     } else {
-                        // Stage the header bytes inline until the whole header is here.
-                        let have = self.header_len as usize;
-                        let needed = match frame::decode(&self.header[..have])? {
-                            Decoded::Incomplete(n) => n,
-                            Decoded::Complete(..) => have,
-                        };
-                        let take = (needed - have).min(input.len() - pos);
-                        self.header[have..have + take].copy_from_slice(&input[pos..pos + take]);
-                        pos += take;
-                        self.header_len += take as u8;
-                        match frame::decode(&self.header[..self.header_len as usize])? {
-                            Decoded::Complete(h, _) => {
-                                self.header_len = 0;
-                                h
+                        // Stage the header bytes inline until the whole header is here. With one
+                        // byte staged the decoder only knows it needs 2; the second byte tells the
+                        // full length, so stage again rather than drop the rest of the input.
+                        loop {
+                            let have = self.header_len as usize;
+                            let needed = match frame::decode(&self.header[..have])? {
+                                Decoded::Incomplete(n) => n,
+                                Decoded::Complete(..) => have,
+                            };
+                            let take = (needed - have).min(input.len() - pos);
+                            self.header[have..have + take].copy_from_slice(&input[pos..pos + take]);
+                            pos += take;
+                            self.header_len += take as u8;
+                            match frame::decode(&self.header[..self.header_len as usize])? {
+                                Decoded::Complete(h, _) => {
+                                    self.header_len = 0;
+                                    break h;
+                                }
+                                Decoded::Incomplete(_) if pos == input.len() => {
+                                    return Ok((input.len(), Found::Nothing))
+                                }
+                                Decoded::Incomplete(_) => {}
                             }
-                            Decoded::Incomplete(_) => return Ok((input.len(), Found::Nothing)),
                         }
                     };
                     self.begin_frame(&header)?;
