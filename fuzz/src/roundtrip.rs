@@ -103,7 +103,7 @@ impl<M: MaskSource> End<M> {
                         return;
                     }
                     self.pipe.extend_from_slice(&out);
-                    if i == 0 && *ping_between {
+                    if i == 0 && !fin && *ping_between {
                         self.conn.ping(b"between").expect("ping between fragments");
                         self.drain();
                         self.expect.push(Norm::Ping(b"between".to_vec()));
@@ -190,7 +190,7 @@ fn deliver<A: MaskSource, B: MaskSource>(from: &mut End<A>, to: &mut End<B>, hol
     let mut bytes: Vec<u8> = from.pipe.drain(..n).collect();
     let mut at = 0;
     while at < bytes.len() {
-        let end = (at + sizes.next()).min(bytes.len());
+        let end = at.saturating_add(sizes.next()).min(bytes.len());
         let mut start = at;
         loop {
             let before = to.conn.state();
