@@ -21,6 +21,6 @@ for t in "${TARGETS[@]}"; do
         echo "!! $t crashed; see fuzz/$log and fuzz/artifacts/$t/"
         failed=1
     fi
-    grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 || tail -n 5 "$log"
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || tail -n 5 "$log"
 done
 exit $failed
