@@ -273,6 +273,9 @@ impl<M: MaskSource> Connection<M> {
 
     /// Runs the receiver over `input` until it finds an event or uses all of it.
     fn advance(&mut self, input: &mut [u8]) -> Result<(usize, Found), ProtocolError> {
+        if let Some(found) = self.whole_message_fast_path(input) {
+            return Ok(found);
+        }
         let mut pos = 0;
         loop {
             match self.phase {
@@ -417,6 +420,55 @@ impl<M: MaskSource> Connection<M> {
                 return Ok((pos, Found::Nothing));
             }
         }
+    }
+
+    /// The common case in one place: a whole, final, unextended text or binary frame with a 7- or
+    /// 16-bit length, masked as the role requires, at the start of the input and within the
+    /// limits. Every rule of `begin_frame` holds for such a frame by construction, so it is
+    /// unmasked and delivered with no other bookkeeping. Anything else takes the general path.
+    #[inline(always)]
+    fn whole_message_fast_path(&mut self, input: &mut [u8]) -> Option<(usize, Found)> {
+        if self.phase != Phase::Header || self.header_len != 0 || self.incoming.is_some() {
+            return None;
+        }
+        let (b0, b1) = match *input {
+            [b0, b1, ..] => (b0, b1),
+            _ => return None,
+        };
+        // FIN set, RSV clear, opcode 1 or 2; the mask bit as the peer's role requires (§5.1).
+        let kind = match b0 {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return None,
+        };
+        let masked = b1 & 0x80 != 0;
+        if masked != (self.role == Role::Server) {
+            return None;
+        }
+        let (len, mut start) = match b1 & 0x7F {
+            127 => return None,
+            126 => match input.get(2..4) {
+                Some(&[hi, lo]) => (u16::from_be_bytes([hi, lo]) as usize, 4),
+                _ => return None,
+            },
+            n => (n as usize, 2),
+        };
+        let key = if masked {
+            let key = input.get(start..start + 4)?;
+            let key = [key[0], key[1], key[2], key[3]];
+            start += 4;
+            Some(key)
+        } else {
+            None
+        };
+        let end = start + len;
+        if end > input.len() || len as u64 > self.config.max_frame_payload || len as u64 > self.config.max_message_len {
+            return None;
+        }
+        if let Some(key) = key {
+            apply_mask(&mut input[start..end], key, 0);
+        }
+        Some((end, Found::Whole(kind, start, end)))
     }
 
     /// Checks a new frame header against the connection's state and limits.
