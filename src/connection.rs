@@ -109,6 +109,10 @@ pub struct Connection<M: MaskSource = NoMask> {
     // Timers, in the caller's monotonic time.
     now: Duration,
     last_received: Duration,
+    /// Bytes taken by `read` so far, and at the last timer update: activity is noticed there,
+    /// so the receive path pays one addition rather than clock bookkeeping.
+    received: u64,
+    received_seen: u64,
     close_deadline: Option<Duration>,
     pong_deadline: Option<Duration>,
 }
@@ -168,6 +172,8 @@ impl<M: MaskSource> Connection<M> {
             timed_out: false,
             now: Duration::ZERO,
             last_received: Duration::ZERO,
+            received: 0,
+            received_seen: 0,
             close_deadline: None,
             pong_deadline: None,
         }
@@ -216,18 +222,36 @@ impl<M: MaskSource> Connection<M> {
     ///
     /// On `Err`, the connection has failed: the Close frame with the error's code is queued and
     /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
+    #[inline]
     pub fn read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
+        // Small enough to inline into the caller's loop: the common whole message costs no call.
+        if let Some((kind, start, end)) = self.whole_message_fast_path(input) {
+            self.received = self.received.wrapping_add(end as u64);
+            let input: &'a [u8] = input;
+            let payload = &input[start..end];
+            let message = match kind {
+                MessageKind::Binary => Message::Binary(payload),
+                MessageKind::Text => match utf8::validate(payload) {
+                    Some(text) => Message::Text(text),
+                    None => return Err(self.fail(ProtocolError::InvalidUtf8)),
+                },
+            };
+            return Ok(Read { consumed: end, event: Some(Event::Message(message)) });
+        }
+        self.read_general(input)
+    }
+
+    /// Everything but the fast path: staged headers, fragments, control frames, compression.
+    #[inline(never)]
+    fn read_general<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
         if self.failed || self.close_received || self.eof {
             return Ok(Read { consumed: input.len(), event: None });
-        }
-        if !input.is_empty() {
-            self.last_received = self.now;
-            self.pong_deadline = None;
         }
         let (consumed, found) = match self.advance(input) {
             Ok(found) => found,
             Err(e) => return Err(self.fail(e)),
         };
+        self.received = self.received.wrapping_add(consumed as u64);
         let input: &'a [u8] = input;
         let event = match found {
             Found::Nothing => None,
@@ -273,9 +297,6 @@ impl<M: MaskSource> Connection<M> {
 
     /// Runs the receiver over `input` until it finds an event or uses all of it.
     fn advance(&mut self, input: &mut [u8]) -> Result<(usize, Found), ProtocolError> {
-        if let Some(found) = self.whole_message_fast_path(input) {
-            return Ok(found);
-        }
         let mut pos = 0;
         loop {
             match self.phase {
@@ -427,8 +448,14 @@ impl<M: MaskSource> Connection<M> {
     /// limits. Every rule of `begin_frame` holds for such a frame by construction, so it is
     /// unmasked and delivered with no other bookkeeping. Anything else takes the general path.
     #[inline(always)]
-    fn whole_message_fast_path(&mut self, input: &mut [u8]) -> Option<(usize, Found)> {
-        if self.phase != Phase::Header || self.header_len != 0 || self.incoming.is_some() {
+    fn whole_message_fast_path(&mut self, input: &mut [u8]) -> Option<(MessageKind, usize, usize)> {
+        if self.phase != Phase::Header
+            || self.header_len != 0
+            || self.incoming.is_some()
+            || self.failed
+            || self.close_received
+            || self.eof
+        {
             return None;
         }
         let (b0, b1) = match *input {
@@ -468,7 +495,7 @@ impl<M: MaskSource> Connection<M> {
         if let Some(key) = key {
             apply_mask(&mut input[start..end], key, 0);
         }
-        Some((end, Found::Whole(kind, start, end)))
+        Some((kind, start, end))
     }
 
     /// Checks a new frame header against the connection's state and limits.
@@ -715,6 +742,12 @@ impl<M: MaskSource> Connection<M> {
     /// Call it whenever the driver wakes, before [`poll_timeout`](Self::poll_timeout); the
     /// connection keeps no clock and measures its timers from the last `now` it was given.
     pub fn handle_timeout(&mut self, now: Duration) -> Option<Timeout> {
+        if self.received != self.received_seen {
+            // Input arrived since the last call: it counts from the time known then.
+            self.received_seen = self.received;
+            self.last_received = self.now;
+            self.pong_deadline = None;
+        }
         self.now = now;
         if self.timed_out || self.eof {
             return None;
@@ -746,7 +779,10 @@ impl<M: MaskSource> Connection<M> {
             return None;
         }
         let keepalive = match (self.config.keepalive_interval, self.pong_deadline) {
-            (Some(interval), None) if !self.close_queued && !self.failed => Some(self.last_received + interval),
+            (Some(interval), None) if !self.close_queued && !self.failed => {
+                let last = if self.received != self.received_seen { self.now } else { self.last_received };
+                Some(last + interval)
+            }
             _ => None,
         };
         [self.close_deadline, self.pong_deadline, keepalive].into_iter().flatten().min()

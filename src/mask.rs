@@ -14,7 +14,7 @@
 /// wsmachine::mask::apply_mask(&mut data, [0x37, 0xfa, 0x21, 0x3d], 0);
 /// assert_eq!(&data, b"Hello");
 /// ```
-#[inline]
+#[inline(always)]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate(key, offset);
     if buf.len() >= BLOCK {
