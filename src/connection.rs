@@ -362,6 +362,16 @@ impl<M: MaskSource> Connection<M> {
                         return Ok((end, Found::Whole(kind, start, end)));
                     } else {
                         self.phase = Phase::Data;
+                        // Size the assembly buffer once for the announced frame, rather than
+                        // doubling it as pieces arrive; only up to what is kept between messages
+                        // anyway, so a header alone cannot make the connection hold more.
+                        #[cfg(feature = "alloc")]
+                        if self.config.delivery == Delivery::Assemble
+                            && !self.compressed
+                            && header.payload_len <= self.config.retain_capacity as u64
+                        {
+                            self.assembly.reserve(header.payload_len as usize);
+                        }
                     }
                 }
                 Phase::Control => {
