@@ -143,5 +143,49 @@ fn mask_and_utf8(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, recv, recv_in_place, send, mask_and_utf8);
+/// Compressed echo (permessage-deflate): a client compresses and masks a text message, the
+/// server unmasks, inflates and validates it, next to the same echo without compression.
+/// None of the peers in `benches/peers` implements permessage-deflate, so this has no peer rows.
+#[cfg(feature = "deflate")]
+fn deflate_echo(c: &mut Criterion) {
+    use wsmachine::deflate::DeflateConfig;
+    for size in [1024usize, 64 * 1024] {
+        let text: String = common::payload(Kind::Ascii, size).iter().map(|&b| b as char).collect();
+        let params = DeflateConfig::new().accept_offer([("client_max_window_bits", None)]).expect("offer");
+        let mut group = c.benchmark_group(format!("echo/text/{}", common::size_name(size)));
+        group.throughput(Throughput::ElementsAndBytes { elements: 1, bytes: size as u64 });
+        for compressed in [true, false] {
+            let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([5; 32]));
+            let mut server = Connection::server(Config::default());
+            if compressed {
+                client = client.with_deflate(&params);
+                server = server.with_deflate(&params);
+            }
+            let mut wire = Vec::with_capacity(size * 2);
+            let mut run = |check: bool| {
+                wire.clear();
+                client.send_text_vec(black_box(&text), &mut wire).expect("send");
+                let read = server.read(&mut wire).expect("valid");
+                match read.event {
+                    Some(Event::Message(m)) => {
+                        if check {
+                            assert_eq!(m.as_bytes(), text.as_bytes());
+                        }
+                        m.as_bytes().len()
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            };
+            run(true);
+            let name = if compressed { "wsmachine_deflate" } else { "wsmachine_plain" };
+            group.bench_function(name, |b| b.iter(|| run(false)));
+        }
+        group.finish();
+    }
+}
+
+#[cfg(not(feature = "deflate"))]
+fn deflate_echo(_: &mut Criterion) {}
+
+criterion_group!(benches, recv, recv_in_place, send, mask_and_utf8, deflate_echo);
 criterion_main!(benches);
