@@ -87,7 +87,7 @@
 //! | `std`      | yes     | [`ChaChaMask::from_entropy`] (OS-seeded mask keys), `std::error::Error` |
 //! | `alloc`    | via std | [`Delivery::Assemble`], `*_vec` helpers, [`OwnedEvent`] |
 //! | `simdutf8` | yes     | SIMD UTF-8 validation (about 10× std on non-ASCII text) |
-//! | `deflate`  | no      | permessage-deflate (RFC 7692) through [`deflate`] |
+//! | `deflate`  | yes     | permessage-deflate (RFC 7692) through [`deflate`] (flate2, zlib-rs backend) |
 //! | `http`     | no      | conversions from and to `http::Request<()>` / `http::Response<()>` |
 //! | `arbitrary`| no      | `arbitrary::Arbitrary` for [`Config`] (fuzzing) |
 //!
