@@ -17,4 +17,10 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 timeout 120 target/venv/bin/python tests/peers/python_client.py "ws://127.0.0.1:$PORT/"
 timeout 120 target/venv/bin/python tests/peers/python_server.py target/release/examples/client
+# The crate's own client example against its own echo server: lines out, the same lines back.
+got=$(printf 'hello\nκόσμε 𝄞\n' | timeout 30 target/release/examples/client "ws://127.0.0.1:$PORT/")
+for want in 'hello' 'κόσμε 𝄞'; do
+  grep -qxF "$want" <<< "$got" || { echo "client example vs echo_server: missing '$want' in: $got"; exit 1; }
+done
+echo "client example <-> echo_server: PASS"
 echo "peers: PASS"
