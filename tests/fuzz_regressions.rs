@@ -1,5 +1,6 @@
 //! Regression tests for bugs found by the fuzz targets in `fuzz/` (see `fuzz/README.md`).
 //! Each test feeds the bytes of a (minimised) crash through the public API only.
+#![cfg(feature = "alloc")]
 
 use wsmachine::{Config, Connection, Event, State};
 
