@@ -19,7 +19,7 @@
 //! # fn main() -> std::io::Result<()> {
 //! # let mut sock = std::net::TcpStream::connect("127.0.0.1:9001")?;
 //! let mut conn = Connection::server(Config::default());
-//! let (mut buf, mut out) = (vec![0u8; 64 * 1024], Vec::new());
+//! let (mut buf, mut out) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024 + 14]);
 //! let mut echo = Vec::new(); // scratch so the reply can be encoded after the event is dropped
 //! loop {
 //!     let n = sock.read(&mut buf)?;
@@ -36,20 +36,25 @@
 //!         };
 //!         start += read.consumed;
 //!         let Some(event) = read.event else { break }; // all input used: read more
-//!         match event {
-//!             Event::Message(Message::Text(t)) => { echo.clear(); echo.extend_from_slice(t.as_bytes()); }
-//!             Event::Message(Message::Binary(b)) => { echo.clear(); echo.extend_from_slice(b); }
-//!             _ => continue, // pings are answered and Close frames echoed automatically
+//!         let Event::Message(Message::Text(text)) = event else { continue }; // pings: automatic
+//!         echo.clear();
+//!         echo.extend_from_slice(text.as_bytes());
+//!         // Queued pongs and Close echoes go out before later data.
+//!         while conn.wants_write() {
+//!             let k = conn.poll_transmit(&mut out);
+//!             sock.write_all(&out[..k])?;
 //!         }
-//!         conn.poll_transmit_vec(&mut out); // queued pongs go out before later data
-//!         if let Ok(text) = std::str::from_utf8(&echo) {
-//!             let _ = conn.send_text_vec(text, &mut out);
+//!         let text = std::str::from_utf8(&echo).unwrap_or_default();
+//!         // A SendError (closing, or `out` too small) leaves the connection untouched.
+//!         if let Ok(k) = conn.send_text(text, &mut out) {
+//!             sock.write_all(&out[..k])?;
 //!         }
 //!     }
 //!     // Drain every output until none is left, then honour the closing handshake.
-//!     conn.poll_transmit_vec(&mut out);
-//!     sock.write_all(&out)?;
-//!     out.clear();
+//!     while conn.wants_write() {
+//!         let k = conn.poll_transmit(&mut out);
+//!         sock.write_all(&out[..k])?;
+//!     }
 //!     if conn.should_close_transport() {
 //!         break; // RFC 6455 §7.1.1: the server closes TCP first
 //!     }
