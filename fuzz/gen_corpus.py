@@ -103,6 +103,80 @@ def main():
     for n in (16, 64, 256, 1024):
         for i in range(3):
             write("roundtrip", f"random_{n}_{i}", bytes(rng.randrange(256) for _ in range(n)))
+    handshake_and_deflate()
+
+
+def crlf(*lines):
+    return "".join(l + "\r\n" for l in lines).encode() + b"\r\n"
+
+
+KEY_HDR = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+REQUESTS = {
+    "chromium": crlf("GET /chat HTTP/1.1", "Host: 127.0.0.1:9001", "Connection: Upgrade", "Upgrade: websocket",
+                     "Origin: http://127.0.0.1:9001", "Sec-WebSocket-Version: 13", KEY_HDR,
+                     "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"),
+    "python_websockets": crlf("GET /chat HTTP/1.1", "Host: 127.0.0.1:9001", "Upgrade: websocket",
+                              "Connection: Upgrade", KEY_HDR, "Sec-WebSocket-Version: 13",
+                              "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+                              "User-Agent: Python/3.11 websockets/13.1"),
+    "node_ws": crlf("GET /chat HTTP/1.1", "Sec-WebSocket-Version: 13", KEY_HDR, "Connection: Upgrade",
+                    "Upgrade: websocket",
+                    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits", "Host: 127.0.0.1:9001"),
+    "rfc6455_1_3": crlf("GET /chat HTTP/1.1", "Host: server.example.com", "Upgrade: websocket",
+                        "Connection: Upgrade", KEY_HDR, "Origin: http://example.com",
+                        "Sec-WebSocket-Protocol: chat, superchat", "Sec-WebSocket-Version: 13"),
+    "post_405": crlf("POST /chat HTTP/1.1", "Host: h", "Upgrade: websocket", "Connection: Upgrade", KEY_HDR,
+                     "Sec-WebSocket-Version: 13"),
+    "version8_426": crlf("GET / HTTP/1.1", "Host: h", "Upgrade: websocket", "Connection: Upgrade", KEY_HDR,
+                         "Sec-WebSocket-Version: 8"),
+    "plain_get": crlf("GET /index.html HTTP/1.1", "Host: h", "Accept: */*"),
+    "bare_lf": b"GET / HTTP/1.1\nHost: h\n\n",
+}
+ACCEPT_HDR = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+RESPONSES = {
+    "rfc6455_1_3_101": crlf("HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+                            ACCEPT_HDR, "Sec-WebSocket-Protocol: chat"),
+    "deflate_101_and_frame": crlf("HTTP/1.1 101 Switching Protocols", "Upgrade: websocket",
+                                  "Connection: Upgrade", ACCEPT_HDR,
+                                  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10")
+    + bytes([0xC1, 0x07, 0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]),
+    "wrong_accept_101": crlf("HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+                             "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+    "redirect_302": crlf("HTTP/1.1 302 Found", "Location: https://example.com/chat", "Content-Length: 0"),
+    "unauthorized_401": crlf("HTTP/1.1 401 Unauthorized", 'WWW-Authenticate: Basic realm="ws"',
+                             "Content-Length: 5") + b"nope\n",
+}
+# RFC 7692 §7.2.3 compressed payloads (without the 00 00 ff ff tail).
+DEFLATE = {
+    "hello_7_2_3_1": (bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]), []),
+    "hello_fragments_7_2_3_1": (bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]), [3]),
+    "stored_7_2_3_3": (bytes([0x00, 0x05, 0x00, 0xFA, 0xFF, 0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x00]), []),
+    "bfinal_7_2_3_4": (bytes([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00]), []),
+    "empty_7_2_3_6": (bytes([0x00]), []),
+}
+
+
+def handshake_and_deflate():
+    # handshake_server: [mode, lens.., request..]; handshake_client: [nonce(16), mode, lens.., response..].
+    for name, req in REQUESTS.items():
+        write("handshake_server", name, bytes([0]) + req)
+    write("handshake_server", "chromium_split", bytes([3, 5, 40, 100]) + REQUESTS["chromium"])
+    write("handshake_server", "node_ws_small_limit", bytes([0x08 | 0x30]) + REQUESTS["node_ws"])
+    for name, resp in RESPONSES.items():
+        write("handshake_client", name, b"the sample nonce" + bytes([0]) + resp)
+    write("handshake_client", "rfc6455_1_3_101_split", b"the sample nonce" + bytes([2, 13, 60])
+          + RESPONSES["rfc6455_1_3_101"])
+    # deflate read mode: [0, cfg, splits, lens.., shape, cuts.., payload..].
+    for name, (payload, cuts) in DEFLATE.items():
+        text = 8
+        write("deflate", name, bytes([0, 0, 0, text | len(cuts)] + cuts) + payload)
+        write("deflate", name + "_twice_stream_split", bytes([0, 1, 2, 4, 9, text | 32 | 64 | len(cuts)] + cuts)
+              + payload)
+    # deflate round trip: [odd, arbitrary Script bytes..].
+    rng = random.Random(7692)
+    for n in (32, 128, 512):
+        for i in range(2):
+            write("deflate", f"roundtrip_random_{n}_{i}", bytes([1]) + bytes(rng.randrange(256) for _ in range(n)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 //! Shared drivers for the wsmachine fuzz targets (each target in `fuzz_targets/` is a thin
 //! wrapper around one of these functions, so the invariants live in one reviewed place).
 
+pub mod deflate;
+pub mod handshake;
 pub mod read;
 pub mod roundtrip;
 
