@@ -12,6 +12,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 
 use crate::error::ProtocolError;
 use crate::handshake::Extension;
+use crate::utf8::Utf8Validator;
 
 /// The extension token (RFC 7692 §7).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -379,6 +380,7 @@ impl Codec {
         out: &mut Vec<u8>,
         limit: u64,
         bounded: bool,
+        mut text: Option<&mut Utf8Validator>,
     ) -> Result<(usize, bool), ProtocolError> {
         let start_len = out.len();
         let mut used = 0;
@@ -404,6 +406,18 @@ impl Codec {
             let status = inflater.decompress(src, &mut out[len..], flush);
             let produced = (inflater.total_out() - out_before) as usize;
             out.truncate(len + produced);
+            // Judge the output in stream order, so that the error never depends on how the input
+            // was split: bytes within the limit first (UTF-8, §8.1), then the limit, then the
+            // stream's own validity.
+            let within = (limit.saturating_sub(len as u64) as usize).min(produced);
+            if let Some(v) = text.as_deref_mut() {
+                if !v.feed(&out[len..len + within]) {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+            }
+            if within < produced {
+                return Err(ProtocolError::MessageTooLarge);
+            }
             let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
             let consumed = (inflater.total_in() - in_before) as usize;
             if feeding_tail {
@@ -418,9 +432,6 @@ impl Codec {
                 // next message starts a new stream.
                 self.tail_fed = 4;
                 self.stream_ended = true;
-            }
-            if out.len() as u64 > limit {
-                return Err(ProtocolError::MessageTooLarge);
             }
             if let Some(ratio) = self.max_ratio {
                 if self.inflated_out > self.compressed_in.saturating_mul(ratio as u64) + 65536 {

@@ -40,33 +40,25 @@ impl<M: MaskSource> Connection<M> {
         let Some(codec) = self.codec.as_deref_mut() else {
             return Err(ProtocolError::ReservedBits(0b100));
         };
-        let (used, done, produced_from) = match self.config.delivery {
-            Delivery::Assemble => {
-                let before = self.assembly.len();
-                let (used, done) = codec.inflate(&input[start..end], last, &mut self.assembly, max, false)?;
-                (used, done, before)
-            }
+        // RFC 6455 §8.1 on the inflated text, failing fast, inside the inflater's loop.
+        let text = if kind == MessageKind::Text { Some(&mut self.utf8) } else { None };
+        let (used, done) = match self.config.delivery {
+            Delivery::Assemble => codec.inflate(&input[start..end], last, &mut self.assembly, max, false, text)?,
             Delivery::Stream => {
                 let mut out = core::mem::take(&mut codec.scratch);
                 out.clear();
-                let r = codec.inflate(&input[start..end], last, &mut out, max - self.inflated_len, true);
+                let r = codec.inflate(&input[start..end], last, &mut out, max - self.inflated_len, true, text);
                 codec.scratch = out;
-                let (used, done) = r?;
-                (used, done, 0)
+                r?
             }
         };
         self.unmasked_ahead = take - used;
         *pos = start + used;
         self.frame_done += used as u64;
-        let produced: &[u8] = match self.config.delivery {
-            Delivery::Assemble => &self.assembly[produced_from..],
-            Delivery::Stream => self.codec.as_deref().map_or(&[][..], |c| &c.scratch[..]),
+        let produced = match self.config.delivery {
+            Delivery::Assemble => 0,
+            Delivery::Stream => self.codec.as_deref().map_or(0, |c| c.scratch.len()),
         };
-        // RFC 6455 §8.1 on the inflated text, failing fast.
-        if kind == MessageKind::Text && !self.utf8.feed(produced) {
-            return Err(ProtocolError::InvalidUtf8);
-        }
-        let produced = produced.len();
         self.inflated_len += produced as u64;
         if self.frame_done == self.frame.payload_len && (!self.frame.fin || done) {
             self.phase = Phase::Header;
