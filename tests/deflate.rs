@@ -326,3 +326,46 @@ fn encoded_len_bounds_compressed_output_even_for_incompressible_data() {
         }
     }
 }
+
+#[test]
+fn fragmented_compressed_message_with_pings_between_fragments() {
+    use wsmachine::frame::{decode, Decoded};
+    let p = params();
+    let mut s = Connection::server(Config::default().fragment_size(50)).with_deflate(&p);
+    let mut x = 12345u32;
+    let text: String = (0..3000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            char::from(b'a' + ((x >> 16) % 26) as u8)
+        })
+        .collect();
+    let mut frames = Vec::new();
+    s.send_text_vec(&text, &mut frames).unwrap();
+    // Cut the wire at frame boundaries and put a ping after every fragment but the last.
+    let mut wire = Vec::new();
+    let mut at = 0;
+    let mut fragments = 0;
+    while at < frames.len() {
+        let Decoded::Complete(h, n) = decode(&frames[at..]).unwrap() else { panic!("partial frame") };
+        let end = at + n + h.payload_len as usize;
+        assert_eq!(h.rsv, if fragments == 0 { 0b100 } else { 0 }, "RSV1 on the first fragment only");
+        wire.extend_from_slice(&frames[at..end]);
+        if end < frames.len() {
+            wire.extend_from_slice(&[0x89, 0x01, fragments as u8]);
+        }
+        fragments += 1;
+        at = end;
+    }
+    assert!(fragments > 2, "{fragments} fragments");
+    for delivery in [Delivery::Assemble, Delivery::Stream] {
+        for cut in [0, 3, wire.len() / 2] {
+            let mut c = client_with(&p, Config::default().delivery(delivery));
+            let out = feed(&mut c, &wire, &[cut]);
+            assert_eq!(out.error, None);
+            let events = normalise(&out.events);
+            let pings = events.iter().filter(|e| matches!(e, OwnedEvent::Ping(_))).count();
+            assert_eq!(pings, fragments - 1);
+            assert_eq!(events.last(), Some(&OwnedEvent::Text(text.clone())), "{delivery:?} cut {cut}");
+        }
+    }
+}
