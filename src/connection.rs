@@ -405,14 +405,8 @@ impl<M: MaskSource> Connection<M> {
                     let remaining = self.frame.payload_len - self.frame_done;
                     let take = remaining.min((input.len() - pos) as u64) as usize;
                     let (start, end) = (pos, pos + take);
-                    if let Some(key) = self.frame.mask {
-                        apply_mask(&mut input[start..end], key, self.frame_done as usize);
-                    }
                     let kind = self.incoming.unwrap_or(MessageKind::Binary);
-                    // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8.
-                    if kind == MessageKind::Text && !self.utf8.feed(&input[start..end]) {
-                        return Err(ProtocolError::InvalidUtf8);
-                    }
+                    self.take_payload(&mut input[start..end], kind)?;
                     pos = end;
                     self.frame_done += take as u64;
                     let frame_end = self.frame_done == self.frame.payload_len;
@@ -436,7 +430,6 @@ impl<M: MaskSource> Connection<M> {
                         }
                         #[cfg(feature = "alloc")]
                         Delivery::Assemble => {
-                            self.assembly.extend_from_slice(&input[start..end]);
                             if message_end {
                                 return Ok((pos, Found::Assembled(kind)));
                             }
@@ -451,6 +444,36 @@ impl<M: MaskSource> Connection<M> {
                 return Ok((pos, Found::Nothing));
             }
         }
+    }
+
+    /// Unmasks and validates a piece of payload (stream delivery: in place; assembly: into the
+    /// assembly buffer), block by block so that each block is still in L1 cache when the next
+    /// pass reads it: one pass over cold memory instead of up to three.
+    #[inline]
+    fn take_payload(&mut self, piece: &mut [u8], kind: MessageKind) -> Result<(), ProtocolError> {
+        const BLOCK: usize = 16 * 1024;
+        let mut offset = self.frame_done as usize;
+        for block in piece.chunks_mut(BLOCK) {
+            let len = block.len();
+            let target: &mut [u8] = match self.config.delivery {
+                #[cfg(feature = "alloc")]
+                Delivery::Assemble => {
+                    let at = self.assembly.len();
+                    self.assembly.extend_from_slice(block);
+                    &mut self.assembly[at..]
+                }
+                _ => block,
+            };
+            if let Some(key) = self.frame.mask {
+                apply_mask(target, key, offset);
+            }
+            // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8.
+            if kind == MessageKind::Text && !self.utf8.feed(target) {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            offset += len;
+        }
+        Ok(())
     }
 
     /// The common case in one place: a whole, final, unextended text or binary frame with a 7- or
