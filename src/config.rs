@@ -57,6 +57,13 @@ pub struct Config {
     /// Keep at most this much assembly capacity between messages (memory per idle connection).
     /// Default 1 MiB.
     pub retain_capacity: usize,
+    /// Opt-in zero-copy for large frames: an unfragmented message frame of at most this many
+    /// bytes that is not yet whole in the buffer is left unread (`read` returns no event and
+    /// consumes only what precedes it); the driver keeps the unused bytes, makes room for
+    /// [`Connection::wanted`](crate::Connection::wanted) bytes, reads more, and gets the
+    /// message in place with no second copy. 0 (the default) turns it off, and then "no event"
+    /// always means that all input was used.
+    pub in_place_up_to: usize,
     /// Accept frames with RSV1 set (an extension such as permessage-deflate owns the bit).
     /// Set by the extension layer, not usually by hand.
     pub(crate) allow_rsv1: bool,
@@ -79,6 +86,7 @@ impl Config {
             keepalive_interval: None,
             pong_timeout: Duration::from_secs(20),
             retain_capacity: 1 << 20,
+            in_place_up_to: 0,
             allow_rsv1: false,
         }
     }
@@ -134,6 +142,12 @@ impl Config {
     pub const fn keepalive(mut self, interval: Option<Duration>, pong_timeout: Duration) -> Self {
         self.keepalive_interval = interval;
         self.pong_timeout = pong_timeout;
+        self
+    }
+
+    /// Sets [`in_place_up_to`](Config::in_place_up_to).
+    pub const fn in_place_up_to(mut self, bytes: usize) -> Self {
+        self.in_place_up_to = bytes;
         self
     }
 

@@ -113,6 +113,8 @@ pub struct Connection<M: MaskSource = NoMask> {
     /// so the receive path pays one addition rather than clock bookkeeping.
     received: u64,
     received_seen: u64,
+    /// See [`Connection::wanted`].
+    wanted: usize,
     close_deadline: Option<Duration>,
     pong_deadline: Option<Duration>,
 }
@@ -174,6 +176,7 @@ impl<M: MaskSource> Connection<M> {
             last_received: Duration::ZERO,
             received: 0,
             received_seen: 0,
+            wanted: 0,
             close_deadline: None,
             pong_deadline: None,
         }
@@ -304,6 +307,12 @@ impl<M: MaskSource> Connection<M> {
                     let header = if self.header_len == 0 {
                         match frame::decode(&input[pos..])? {
                             Decoded::Complete(h, n) => {
+                                if self.wait_for_whole_frame(&h, input.len() - pos - n) {
+                                    // Opt-in (`Config::in_place_up_to`): leave the frame in the
+                                    // caller's buffer until all of it is there.
+                                    self.wanted = n + h.payload_len as usize;
+                                    return Ok((pos, Found::Nothing));
+                                }
                                 pos += n;
                                 h
                             }
@@ -444,6 +453,30 @@ impl<M: MaskSource> Connection<M> {
                 return Ok((pos, Found::Nothing));
             }
         }
+    }
+
+    /// Whether to leave a frame unread until it is whole: only for a frame the fast path will then
+    /// deliver in place (final, unextended text or binary, not inside a fragmented message,
+    /// masked as the role requires, within the limits) and no larger than `in_place_up_to`.
+    #[inline]
+    fn wait_for_whole_frame(&self, h: &FrameHeader, available: usize) -> bool {
+        self.config.in_place_up_to > 0
+            && h.payload_len > available as u64
+            && h.payload_len <= self.config.in_place_up_to as u64
+            && h.fin
+            && h.rsv == 0
+            && matches!(h.opcode, OpCode::Text | OpCode::Binary)
+            && self.incoming.is_none()
+            && h.mask.is_some() == (self.role == Role::Server)
+            && h.payload_len <= self.config.max_frame_payload
+            && h.payload_len <= self.config.max_message_len
+    }
+
+    /// With [`Config::in_place_up_to`](crate::Config::in_place_up_to): after a `read` that
+    /// returned no event and left input unused, how many bytes, counted from the first unused
+    /// one, must be in the buffer before the next `read` can deliver the frame in place.
+    pub fn wanted(&self) -> usize {
+        self.wanted
     }
 
     /// Unmasks and validates a piece of payload (stream delivery: in place; assembly: into the

@@ -171,3 +171,48 @@ fn memory_per_connection_with_deflate() {
         drop((server, client));
     }
 }
+
+/// `Config::in_place_up_to`: a large frame arriving in small reads is left in the caller's
+/// buffer until whole, then delivered in place: no assembly copy, no allocation at all.
+#[test]
+fn in_place_mode_delivers_large_split_frames_without_copying() {
+    let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([4; 32]));
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let mut wire = Vec::new();
+    client.send_text_vec("small first", &mut wire).unwrap();
+    client.send_binary_vec(&payload, &mut wire).unwrap();
+    client.send_text_vec("small after", &mut wire).unwrap();
+
+    let mut server = Connection::server(Config::default().in_place_up_to(1 << 20));
+    let mut buf = vec![0u8; 256 * 1024]; // the driver's buffer, sized from `wanted()` up front here
+    let (mut filled, mut start, mut fed) = (0, 0, 0);
+    let mut seen = Vec::with_capacity(3);
+    let before = allocations();
+    while fed < wire.len() || start < filled {
+        // "recv" at most 1000 bytes after the unused rest (moved to the front first).
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+        start = 0;
+        let n = 1000.min(wire.len() - fed).min(buf.len() - filled);
+        buf[filled..filled + n].copy_from_slice(&wire[fed..fed + n]);
+        filled += n;
+        fed += n;
+        loop {
+            let read = server.read(&mut buf[start..filled]).unwrap();
+            start += read.consumed;
+            match read.event {
+                Some(Event::Message(m)) => seen.push(m.as_bytes().len()),
+                Some(other) => panic!("unexpected {other:?}"),
+                None => break,
+            }
+        }
+        if start < filled {
+            assert!(server.wanted() <= buf.len(), "wanted {}", server.wanted());
+        }
+        if n == 0 && start < filled {
+            panic!("stuck with {} bytes", filled - start);
+        }
+    }
+    assert_eq!(allocations() - before, 0, "no assembly buffer was ever needed");
+    assert_eq!(seen, vec![11, payload.len(), 11]);
+}

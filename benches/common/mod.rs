@@ -196,6 +196,40 @@ pub fn recv_into(wire: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {
     n
 }
 
+/// Like [`drive_recv`], for a connection with `Config::in_place_up_to`: the unused rest of each
+/// read stays at the front of `buf` (grown to what `Connection::wanted` asks for) and the next read
+/// of at most 64 KiB is appended after it, as a driver growing its buffer to the frame would.
+#[inline(always)]
+pub fn drive_recv_in_place(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut Vec<u8>, hash: bool) -> Seen {
+    let mut seen = Seen::new();
+    let (mut pos, mut filled, mut start) = (0, 0, 0);
+    while pos < wire.len() {
+        if start > 0 {
+            buf.copy_within(start..filled, 0);
+            filled -= start;
+            start = 0;
+        }
+        let want = (filled + READ).max(conn.wanted());
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let n = (wire.len() - pos).min(READ).min(buf.len() - filled);
+        buf[filled..filled + n].copy_from_slice(&wire[pos..pos + n]);
+        pos += n;
+        filled += n;
+        loop {
+            let r = conn.read(&mut buf[start..filled]).expect("valid input");
+            start += r.consumed;
+            match r.event {
+                Some(wsmachine::Event::Message(m)) => seen.add(m.as_bytes(), hash),
+                Some(other) => panic!("unexpected event {other:?}"),
+                None => break,
+            }
+        }
+    }
+    seen
+}
+
 /// Feeds `w.wire` to `conn` in reads of at most 64 KiB, each copied into `buf` first (as recv(2)
 /// would; this also restores the masked bytes that the previous iteration unmasked in place).
 /// Calls `read` on the unused rest until it reports no event, then takes the next read.

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use common::{drive_recv, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use common::{drive_recv, drive_recv_in_place, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use wsmachine::{ChaChaMask, Config, Connection};
@@ -220,6 +220,14 @@ fn recv(c: &mut Criterion) {
             drive_recv(&mut conn, &w.wire, &mut buf, true).assert_matches(&w, "wsmachine_stream");
             group.bench_function("wsmachine_stream", |b| {
                 b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false))
+            });
+
+            // Opt-in in-place mode: frames up to max_message_len wait in a grown buffer until whole.
+            let mut conn = Connection::server(Config::default().in_place_up_to(16 << 20));
+            let mut grown = Vec::new();
+            drive_recv_in_place(&mut conn, &w.wire, &mut grown, true).assert_matches(&w, "wsmachine_in_place");
+            group.bench_function("wsmachine_in_place", |b| {
+                b.iter(|| drive_recv_in_place(&mut conn, black_box(&w.wire), &mut grown, false))
             });
 
             let mut ws = tungstenite::WebSocket::from_raw_socket(
