@@ -76,7 +76,9 @@
 //! [`Event::Chunk`]s (no allocation at all, [`Delivery::Stream`]) or assembled up to
 //! `max_message_len` ([`Delivery::Assemble`], feature `alloc`). Frame headers (≤ 14 bytes) and
 //! control payloads (≤ 125 bytes) are staged inline, so any split of the input works.
-//! Limits are checked on frame headers, before any payload byte is accepted.
+//! Limits are checked on frame headers, before any payload byte is accepted. For large messages
+//! with no second copy at all, opt in to [`Config::in_place_up_to`]: a frame that is not whole
+//! yet stays in your buffer until [`Connection::wanted`] bytes are there.
 //!
 //! ## Errors
 //!
