@@ -8,21 +8,9 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{drive_recv, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use common::{drive_memcpy, drive_recv, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use wsmachine::{ChaChaMask, Config, Connection, Event, MaskSource};
-
-/// The copy every receive iteration does anyway (the recv(2) model), alone.
-#[inline(always)]
-fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
-    let mut pos = 0;
-    let mut total = 0;
-    while pos < wire.len() {
-        total += recv_into(wire, &mut pos, buf);
-        black_box(&mut *buf);
-    }
-    total
-}
 
 fn recv(c: &mut Criterion) {
     for kind in Kind::ALL {

@@ -196,6 +196,18 @@ pub fn recv_into(wire: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {
     n
 }
 
+/// The copies every receive iteration does anyway (the recv(2) model), alone: the memcpy floor.
+#[inline(always)]
+pub fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
+    let mut pos = 0;
+    let mut total = 0;
+    while pos < wire.len() {
+        total += recv_into(wire, &mut pos, buf);
+        std::hint::black_box(&mut *buf);
+    }
+    total
+}
+
 /// Like [`drive_recv`], for a connection with `Config::in_place_up_to`: the unused rest of each
 /// read stays at the front of `buf` (grown to what `Connection::wanted` asks for) and the next read
 /// of at most 64 KiB is appended after it, as a driver growing its buffer to the frame would.

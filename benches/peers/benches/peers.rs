@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use common::{drive_recv, drive_recv_in_place, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use common::{drive_memcpy, drive_recv, drive_recv_in_place, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use wsmachine::{ChaChaMask, Config, Connection};
@@ -189,16 +189,6 @@ fn recv_fastwebsockets(ws: &mut fastwebsockets::WebSocket<Sock>, sock: &Sock, w:
     })
 }
 
-fn memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
-    let mut pos = 0;
-    let mut total = 0;
-    while pos < wire.len() {
-        total += recv_into(wire, &mut pos, buf);
-        black_box(&mut *buf);
-    }
-    total
-}
-
 fn recv(c: &mut Criterion) {
     for kind in Kind::ALL {
         for size in RECV_SIZES {
@@ -247,7 +237,7 @@ fn recv(c: &mut Criterion) {
             recv_fastwebsockets(&mut ws, &sock, &w, true).assert_matches(&w, "fastwebsockets");
             group.bench_function("fastwebsockets", |b| b.iter(|| recv_fastwebsockets(&mut ws, &sock, &w, false)));
 
-            group.bench_function("memcpy", |b| b.iter(|| memcpy(black_box(&w.wire), &mut buf)));
+            group.bench_function("memcpy", |b| b.iter(|| drive_memcpy(black_box(&w.wire), &mut buf)));
             group.finish();
         }
     }
