@@ -16,49 +16,8 @@ use crate::mask::{apply_mask, copy_masked, MaskSource, NoMask};
 use crate::utf8::{self, Utf8Validator};
 
 mod types;
+use types::{ControlSlot, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
-
-/// A control frame waiting to be sent, held inline so queuing never allocates.
-#[derive(Clone, Copy)]
-struct ControlSlot {
-    pending: bool,
-    len: u8,
-    payload: [u8; MAX_CONTROL_PAYLOAD],
-}
-
-impl ControlSlot {
-    const EMPTY: ControlSlot = ControlSlot { pending: false, len: 0, payload: [0; MAX_CONTROL_PAYLOAD] };
-
-    fn set(&mut self, parts: &[&[u8]]) {
-        let mut len = 0;
-        for part in parts {
-            self.payload[len..len + part.len()].copy_from_slice(part);
-            len += part.len();
-        }
-        self.len = len as u8;
-        self.pending = true;
-    }
-}
-
-/// Where the receiver is inside the byte stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Header,
-    Data,
-    Control,
-}
-
-/// What `read` found, as positions, so the event can borrow after the state is updated.
-enum Found {
-    Nothing,
-    Whole(MessageKind, usize, usize),
-    Chunk(Chunk<'static>, usize, usize),
-    #[cfg(feature = "alloc")]
-    Assembled(MessageKind),
-    #[cfg(feature = "deflate")]
-    Inflated(Chunk<'static>),
-    Control(OpCode, Option<(usize, usize)>),
-}
 
 /// A WebSocket connection after the opening handshake: a sans-IO state machine.
 ///
@@ -455,115 +414,6 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
-    /// Whether to leave a frame unread until it is whole: only for a frame the fast path will then
-    /// deliver in place (final, unextended text or binary, not inside a fragmented message,
-    /// masked as the role requires, within the limits) and no larger than `in_place_up_to`.
-    #[inline]
-    fn wait_for_whole_frame(&self, h: &FrameHeader, available: usize) -> bool {
-        self.config.in_place_up_to > 0
-            && h.payload_len > available as u64
-            && h.payload_len <= self.config.in_place_up_to as u64
-            && h.fin
-            && h.rsv == 0
-            && matches!(h.opcode, OpCode::Text | OpCode::Binary)
-            && self.incoming.is_none()
-            && h.mask.is_some() == (self.role == Role::Server)
-            && h.payload_len <= self.config.max_frame_payload
-            && h.payload_len <= self.config.max_message_len
-    }
-
-    /// With [`Config::in_place_up_to`](crate::Config::in_place_up_to): after a `read` that
-    /// returned no event and left input unused, how many bytes, counted from the first unused
-    /// one, must be in the buffer before the next `read` can deliver the frame in place.
-    pub fn wanted(&self) -> usize {
-        self.wanted
-    }
-
-    /// Unmasks and validates a piece of payload (stream delivery: in place; assembly: into the
-    /// assembly buffer), block by block so that each block is still in L1 cache when the next
-    /// pass reads it: one pass over cold memory instead of up to three.
-    #[inline]
-    fn take_payload(&mut self, piece: &mut [u8], kind: MessageKind) -> Result<(), ProtocolError> {
-        const BLOCK: usize = 16 * 1024;
-        let mut offset = self.frame_done as usize;
-        for block in piece.chunks_mut(BLOCK) {
-            let len = block.len();
-            let target: &mut [u8] = match self.config.delivery {
-                #[cfg(feature = "alloc")]
-                Delivery::Assemble => {
-                    let at = self.assembly.len();
-                    self.assembly.extend_from_slice(block);
-                    &mut self.assembly[at..]
-                }
-                _ => block,
-            };
-            if let Some(key) = self.frame.mask {
-                apply_mask(target, key, offset);
-            }
-            // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8.
-            if kind == MessageKind::Text && !self.utf8.feed(target) {
-                return Err(ProtocolError::InvalidUtf8);
-            }
-            offset += len;
-        }
-        Ok(())
-    }
-
-    /// The common case in one place: a whole, final, unextended text or binary frame with a 7- or
-    /// 16-bit length, masked as the role requires, at the start of the input and within the
-    /// limits. Every rule of `begin_frame` holds for such a frame by construction, so it is
-    /// unmasked and delivered with no other bookkeeping. Anything else takes the general path.
-    #[inline(always)]
-    fn whole_message_fast_path(&mut self, input: &mut [u8]) -> Option<(MessageKind, usize, usize)> {
-        if self.phase != Phase::Header
-            || self.header_len != 0
-            || self.incoming.is_some()
-            || self.failed
-            || self.close_received
-            || self.eof
-        {
-            return None;
-        }
-        let (b0, b1) = match *input {
-            [b0, b1, ..] => (b0, b1),
-            _ => return None,
-        };
-        // FIN set, RSV clear, opcode 1 or 2; the mask bit as the peer's role requires (§5.1).
-        let kind = match b0 {
-            0x81 => MessageKind::Text,
-            0x82 => MessageKind::Binary,
-            _ => return None,
-        };
-        let masked = b1 & 0x80 != 0;
-        if masked != (self.role == Role::Server) {
-            return None;
-        }
-        let (len, mut start) = match b1 & 0x7F {
-            127 => return None,
-            126 => match input.get(2..4) {
-                Some(&[hi, lo]) => (u16::from_be_bytes([hi, lo]) as usize, 4),
-                _ => return None,
-            },
-            n => (n as usize, 2),
-        };
-        let key = if masked {
-            let key = input.get(start..start + 4)?;
-            let key = [key[0], key[1], key[2], key[3]];
-            start += 4;
-            Some(key)
-        } else {
-            None
-        };
-        let end = start + len;
-        if end > input.len() || len as u64 > self.config.max_frame_payload || len as u64 > self.config.max_message_len {
-            return None;
-        }
-        if let Some(key) = key {
-            apply_mask(&mut input[start..end], key, 0);
-        }
-        Some((kind, start, end))
-    }
-
     /// Checks a new frame header against the connection's state and limits.
     #[inline]
     fn begin_frame(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
@@ -857,4 +707,5 @@ impl<M: MaskSource> Connection<M> {
 
 #[cfg(feature = "deflate")]
 mod inflate;
+mod payload;
 mod send;

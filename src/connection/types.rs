@@ -1,7 +1,7 @@
 //! The public value types of the connection: roles, states, read results, frame heads.
 
-use crate::event::Event;
-use crate::frame::MAX_HEADER_LEN;
+use crate::event::{Chunk, Event, MessageKind};
+use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 
 /// Which end of the connection this is; it decides masking (RFC 6455 §5.1, §5.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,4 +62,46 @@ impl FrameHead {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
+}
+
+/// A control frame waiting to be sent, held inline so queuing never allocates.
+#[derive(Clone, Copy)]
+pub(super) struct ControlSlot {
+    pub(super) pending: bool,
+    pub(super) len: u8,
+    pub(super) payload: [u8; MAX_CONTROL_PAYLOAD],
+}
+
+impl ControlSlot {
+    pub(super) const EMPTY: ControlSlot = ControlSlot { pending: false, len: 0, payload: [0; MAX_CONTROL_PAYLOAD] };
+
+    pub(super) fn set(&mut self, parts: &[&[u8]]) {
+        let mut len = 0;
+        for part in parts {
+            self.payload[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        self.len = len as u8;
+        self.pending = true;
+    }
+}
+
+/// Where the receiver is inside the byte stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Header,
+    Data,
+    Control,
+}
+
+/// What `read` found, as positions, so the event can borrow after the state is updated.
+pub(super) enum Found {
+    Nothing,
+    Whole(MessageKind, usize, usize),
+    Chunk(Chunk<'static>, usize, usize),
+    #[cfg(feature = "alloc")]
+    Assembled(MessageKind),
+    #[cfg(feature = "deflate")]
+    Inflated(Chunk<'static>),
+    Control(OpCode, Option<(usize, usize)>),
 }
