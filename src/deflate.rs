@@ -384,13 +384,16 @@ impl Codec {
     ) -> Result<(usize, bool), ProtocolError> {
         let start_len = out.len();
         let mut used = 0;
+        // Output room per step: a guess from the input size, doubled while the inflater fills it,
+        // so a small message does not pay for zero-filling a whole STEP.
+        let mut step = (input.len().saturating_mul(4)).clamp(256, STEP);
         loop {
             let room = if bounded { STEP - (out.len() - start_len) } else { STEP };
             if room == 0 {
                 return Ok((used, false));
             }
             // Room for one byte past the limit so that crossing it is seen, never more.
-            let cap = (limit.saturating_add(1).saturating_sub(out.len() as u64)).min(room as u64) as usize;
+            let cap = (limit.saturating_add(1).saturating_sub(out.len() as u64)).min(room.min(step) as u64) as usize;
             let feeding_tail = used == input.len() && last;
             let (src, flush): (&[u8], _) = if feeding_tail {
                 (&TAIL[self.tail_fed as usize..], FlushDecompress::Sync)
@@ -451,6 +454,9 @@ impl Codec {
                 // After a final block (RFC 7692 §7.2.3.4) the rest of the message is padding.
                 used = input.len();
                 continue;
+            }
+            if produced == cap {
+                step = step.saturating_mul(2).min(STEP);
             }
             if consumed == 0 && produced == 0 {
                 // No progress with room available: the stream is stuck.
