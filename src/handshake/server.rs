@@ -45,6 +45,34 @@ use super::{accept_key, has_token, reason_phrase, BuildError, Extensions, Handsh
 /// Default bound on the request head, terminator included: 16 KiB.
 pub const DEFAULT_MAX_HEAD_LEN: usize = 16 * 1024;
 
+/// The three ways to get a response's bytes, the same for every response type: each type only
+/// says how to `emit` itself into a `Sink` (which measures or writes).
+macro_rules! response_bytes {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            /// The exact length of the response in bytes.
+            pub fn response_len(&self) -> usize {
+                head::measure(|s| self.emit(s))
+            }
+
+            /// Write the response into `out`; returns the bytes written.
+            pub fn write_response(&self, out: &mut [u8]) -> Result<usize, BuildError> {
+                let mut s = Sink::new(out);
+                self.emit(&mut s);
+                s.finish()
+            }
+
+            /// The response as a new vector.
+            #[cfg(feature = "alloc")]
+            pub fn response_vec(&self) -> alloc::vec::Vec<u8> {
+                head::to_vec(|s| self.emit(s))
+            }
+        }
+    )*};
+}
+
+response_bytes!(Accept<'_>, Rejection, Response<'_>);
+
 /// Resumable, bounded parser for an HTTP/1.1 request head.
 ///
 /// Feed it the whole filled prefix of one growing buffer each time; do not shift or
@@ -386,24 +414,6 @@ impl<'a> Accept<'a> {
         }
         s.put(b"\r\n");
     }
-
-    /// The exact length of the response in bytes.
-    pub fn response_len(&self) -> usize {
-        head::measure(|s| self.emit(s))
-    }
-
-    /// Write the response into `out`; returns the bytes written.
-    pub fn write_response(&self, out: &mut [u8]) -> Result<usize, BuildError> {
-        let mut s = Sink::new(out);
-        self.emit(&mut s);
-        s.finish()
-    }
-
-    /// The response as a new vector.
-    #[cfg(feature = "alloc")]
-    pub fn response_vec(&self) -> alloc::vec::Vec<u8> {
-        head::to_vec(|s| self.emit(s))
-    }
 }
 
 /// A refused handshake: the error and a ready-to-send response (`Connection: close`).
@@ -467,24 +477,6 @@ impl Rejection {
         s.put(b"\r\nConnection: close\r\n\r\n");
         s.put_str(body);
         s.put(b"\n");
-    }
-
-    /// The exact length of the response in bytes.
-    pub fn response_len(&self) -> usize {
-        head::measure(|s| self.emit(s))
-    }
-
-    /// Write the response into `out`; returns the bytes written.
-    pub fn write_response(&self, out: &mut [u8]) -> Result<usize, BuildError> {
-        let mut s = Sink::new(out);
-        self.emit(&mut s);
-        s.finish()
-    }
-
-    /// The response as a new vector.
-    #[cfg(feature = "alloc")]
-    pub fn response_vec(&self) -> alloc::vec::Vec<u8> {
-        head::to_vec(|s| self.emit(s))
     }
 }
 
@@ -573,24 +565,6 @@ impl<'a> Response<'a> {
         s.put_usize(self.body.len());
         s.put(b"\r\nConnection: close\r\n\r\n");
         s.put(self.body);
-    }
-
-    /// The exact length of the response in bytes.
-    pub fn response_len(&self) -> usize {
-        head::measure(|s| self.emit(s))
-    }
-
-    /// Write the response into `out`; returns the bytes written.
-    pub fn write_response(&self, out: &mut [u8]) -> Result<usize, BuildError> {
-        let mut s = Sink::new(out);
-        self.emit(&mut s);
-        s.finish()
-    }
-
-    /// The response as a new vector.
-    #[cfg(feature = "alloc")]
-    pub fn response_vec(&self) -> alloc::vec::Vec<u8> {
-        head::to_vec(|s| self.emit(s))
     }
 }
 
