@@ -28,6 +28,11 @@ pub struct Connection<M: MaskSource = NoMask> {
     config: Config,
     mask: M,
     // Receive side.
+    /// The receiver is between frames with nothing staged, in no message, and still reading: the
+    /// one condition the fast path checks. Recomputed after every general-path step.
+    fast_ready: bool,
+    /// `min(max_frame_payload, max_message_len)`: the fast path's one limit comparison.
+    fast_max_len: u64,
     phase: Phase,
     header: [u8; MAX_HEADER_LEN],
     header_len: u8,
@@ -39,8 +44,13 @@ pub struct Connection<M: MaskSource = NoMask> {
     utf8: Utf8Validator,
     control: [u8; MAX_CONTROL_PAYLOAD],
     control_len: u8,
+    /// The message being assembled is `assembly[..assembled]`. Bytes past it are left from
+    /// earlier messages: keeping them initialised lets payload be unmasked straight into the
+    /// buffer in one pass, with no zero-filling and no `unsafe`.
     #[cfg(feature = "alloc")]
     assembly: alloc::vec::Vec<u8>,
+    #[cfg(feature = "alloc")]
+    assembled: usize,
     /// The message being received has RSV1 set: its payload goes through the extension.
     compressed: bool,
     /// Payload bytes at the start of the next input that were already unmasked in place.
@@ -97,8 +107,13 @@ impl<M: MaskSource> Connection<M> {
     fn new(role: Role, config: Config, mask: M) -> Self {
         Connection {
             role,
-            config,
             mask,
+            fast_ready: true,
+            fast_max_len: if config.max_frame_payload < config.max_message_len {
+                config.max_frame_payload
+            } else {
+                config.max_message_len
+            },
             phase: Phase::Header,
             header: [0; MAX_HEADER_LEN],
             header_len: 0,
@@ -112,6 +127,8 @@ impl<M: MaskSource> Connection<M> {
             control_len: 0,
             #[cfg(feature = "alloc")]
             assembly: alloc::vec::Vec::new(),
+            #[cfg(feature = "alloc")]
+            assembled: 0,
             compressed: false,
             unmasked_ahead: 0,
             inflated_len: 0,
@@ -138,6 +155,7 @@ impl<M: MaskSource> Connection<M> {
             wanted: 0,
             close_deadline: None,
             pong_deadline: None,
+            config,
         }
     }
 
@@ -184,7 +202,7 @@ impl<M: MaskSource> Connection<M> {
     ///
     /// On `Err`, the connection has failed: the Close frame with the error's code is queued and
     /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
-    #[inline]
+    #[inline(always)]
     pub fn read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
         if let Some((kind, start, end)) = self.whole_message_fast_path(input) {
@@ -214,6 +232,12 @@ impl<M: MaskSource> Connection<M> {
             Err(e) => return Err(self.fail(e)),
         };
         self.received = self.received.wrapping_add(consumed as u64);
+        self.fast_ready = self.phase == Phase::Header
+            && self.header_len == 0
+            && self.incoming.is_none()
+            && !self.failed
+            && !self.close_received
+            && !self.eof;
         let input: &'a [u8] = input;
         let event = match found {
             Found::Nothing => None,
@@ -224,15 +248,22 @@ impl<M: MaskSource> Connection<M> {
             },
             Found::Chunk(chunk, start, end) => Some(Event::Chunk(Chunk { data: &input[start..end], ..chunk })),
             #[cfg(feature = "alloc")]
-            Found::Assembled(MessageKind::Binary) => Some(Event::Message(Message::Binary(&self.assembly))),
+            Found::Assembled(MessageKind::Binary) => {
+                let this: &'a Self = self;
+                Some(Event::Message(Message::Binary(&this.assembly[..this.assembled])))
+            }
             #[cfg(feature = "alloc")]
             Found::Assembled(MessageKind::Text) => {
                 let this: &'a Self = self;
-                // Validated as it arrived (fail-fast) and complete, so this cannot fail; the
-                // second pass only turns the bytes into `&str` without `unsafe`.
-                let text = utf8::validate(&this.assembly);
-                debug_assert!(text.is_some());
-                Some(Event::Message(Message::Text(text.unwrap_or(""))))
+                let bytes = &this.assembly[..this.assembled];
+                // SAFETY: every byte of an assembled text message was fed in order to `self.utf8`
+                // as it was written (`take_payload`, or the inflater for compressed messages),
+                // which accepted all of it; `Found::Assembled` is returned only once the message
+                // is complete and the validator ended at a code point boundary (§8.1). Nothing
+                // writes `assembly[..assembled]` after its bytes were validated.
+                #[allow(unsafe_code)]
+                let text = unsafe { crate::accel::validated_str(bytes) };
+                Some(Event::Message(Message::Text(text)))
             }
             #[cfg(feature = "deflate")]
             Found::Inflated(chunk) => {
@@ -338,7 +369,8 @@ impl<M: MaskSource> Connection<M> {
                             && !self.compressed
                             && header.payload_len <= self.config.retain_capacity as u64
                         {
-                            self.assembly.reserve(header.payload_len as usize);
+                            let need = self.assembled + header.payload_len as usize;
+                            self.assembly.reserve(need.saturating_sub(self.assembly.len()));
                         }
                     }
                 }
@@ -473,8 +505,9 @@ impl<M: MaskSource> Connection<M> {
 
     #[cfg(feature = "alloc")]
     fn reset_assembly(&mut self) {
-        self.assembly.clear();
+        self.assembled = 0;
         if self.assembly.capacity() > self.config.retain_capacity {
+            self.assembly.clear();
             self.assembly.shrink_to(self.config.retain_capacity);
         }
     }
@@ -502,6 +535,7 @@ impl<M: MaskSource> Connection<M> {
     /// Fails the connection (RFC 6455 §7.1.7): queues the Close and stops reading.
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
         self.failed = true;
+        self.fast_ready = false;
         self.pong.pending = false;
         self.ping.pending = false;
         if !self.close_queued {
@@ -515,6 +549,7 @@ impl<M: MaskSource> Connection<M> {
     /// `Ok` when the peer's Close came first; otherwise the closure is abnormal (1006, §7.1.5).
     pub fn read_eof(&mut self) -> Result<(), ProtocolError> {
         self.eof = true;
+        self.fast_ready = false;
         if self.close_received || self.failed {
             Ok(())
         } else {
@@ -677,6 +712,7 @@ impl<M: MaskSource> Connection<M> {
             self.pong_deadline = None;
             self.timed_out = true;
             self.failed = true;
+            self.fast_ready = false;
             return Some(Timeout::PeerUnresponsive);
         }
         if let (Some(interval), None, false) = (self.config.keepalive_interval, self.pong_deadline, self.close_queued) {

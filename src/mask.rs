@@ -34,9 +34,19 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// Bytes per block of the wide loops: two AVX2 or four SSE2 registers.
 const BLOCK: usize = 64;
 
-/// The wide loop, out of line so that the small path stays small where it is inlined.
+/// The wide loop, out of line so that the small path stays small where it is inlined; AVX2 when the
+/// CPU has it (`crate::accel`).
 #[inline(never)]
 fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+    return crate::accel::avx2::apply_mask_blocks(buf, key);
+    #[allow(unreachable_code)]
+    apply_mask_blocks_portable(buf, key)
+}
+
+/// The safe, portable wide loop (also the body of the AVX2 build in `crate::simd`).
+#[inline(always)]
+pub(crate) fn apply_mask_blocks_portable(buf: &mut [u8], key: [u8; 4]) {
     let wide = widen::<BLOCK>(key);
     let mut blocks = buf.chunks_exact_mut(BLOCK);
     for block in &mut blocks {
@@ -90,8 +100,18 @@ fn copy_masked_words(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
     }
 }
 
+/// Out of line, AVX2 when the CPU has it (`crate::accel`).
 #[inline(never)]
 fn copy_masked_blocks(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+    return crate::accel::avx2::copy_masked_blocks(src, dst, key);
+    #[allow(unreachable_code)]
+    copy_masked_blocks_portable(src, dst, key)
+}
+
+/// The safe, portable wide copy loop (also the body of the AVX2 build in `crate::simd`).
+#[inline(always)]
+pub(crate) fn copy_masked_blocks_portable(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
     let wide = widen::<BLOCK>(key);
     let mut d = dst.chunks_exact_mut(BLOCK);
     let mut s = src.chunks_exact(BLOCK);
@@ -107,7 +127,7 @@ fn copy_masked_blocks(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
 }
 
 #[inline]
-fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
+pub(crate) fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
     let r = offset & 3;
     [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
 }

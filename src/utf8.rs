@@ -12,12 +12,17 @@ pub fn validate(bytes: &[u8]) -> Option<&str> {
         // Below a few SIMD blocks the setup costs more than it saves; core's ASCII-aware loop
         // wins there (measured on 16-byte messages).
         if bytes.len() < 64 {
-            return core::str::from_utf8(bytes).ok();
+            return crate::accel::ascii_str(bytes).or_else(|| core::str::from_utf8(bytes).ok());
         }
         simdutf8::basic::from_utf8(bytes).ok()
     }
     #[cfg(not(feature = "simdutf8"))]
     {
+        if bytes.len() < 64 {
+            if let Some(text) = crate::accel::ascii_str(bytes) {
+                return Some(text);
+            }
+        }
         core::str::from_utf8(bytes).ok()
     }
 }

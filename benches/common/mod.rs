@@ -209,21 +209,23 @@ pub fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
 }
 
 /// Like [`drive_recv`], for a connection with `Config::in_place_up_to`: the unused rest of each
-/// read stays at the front of `buf` (grown to what `Connection::wanted` asks for) and the next read
-/// of at most 64 KiB is appended after it, as a driver growing its buffer to the frame would.
+/// read stays in `buf` and the next read of at most 64 KiB is appended after it, as a driver
+/// growing its buffer to the frame would. The buffer is kept at twice what a frame needs, so the
+/// unused rest is moved to the front only when the space after it runs out, not after every read.
 #[inline(always)]
 pub fn drive_recv_in_place(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut Vec<u8>, hash: bool) -> Seen {
     let mut seen = Seen::new();
     let (mut pos, mut filled, mut start) = (0, 0, 0);
     while pos < wire.len() {
-        if start > 0 {
+        // Room from `start` for what the connection wants, and for one more read after the rest.
+        let need = conn.wanted().max(filled - start + READ);
+        if start + need > buf.len() {
             buf.copy_within(start..filled, 0);
             filled -= start;
             start = 0;
-        }
-        let want = (filled + READ).max(conn.wanted());
-        if buf.len() < want {
-            buf.resize(want, 0);
+            if need > buf.len() {
+                buf.resize(2 * need, 0);
+            }
         }
         let n = (wire.len() - pos).min(READ).min(buf.len() - filled);
         buf[filled..filled + n].copy_from_slice(&wire[pos..pos + n]);
@@ -237,6 +239,9 @@ pub fn drive_recv_in_place(conn: &mut wsmachine::Connection, wire: &[u8], buf: &
                 Some(other) => panic!("unexpected event {other:?}"),
                 None => break,
             }
+        }
+        if start == filled {
+            (start, filled) = (0, 0);
         }
     }
     seen

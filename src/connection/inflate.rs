@@ -43,7 +43,13 @@ impl<M: MaskSource> Connection<M> {
         // RFC 6455 §8.1 on the inflated text, failing fast, inside the inflater's loop.
         let text = if kind == MessageKind::Text { Some(&mut self.utf8) } else { None };
         let (used, done) = match self.config.delivery {
-            Delivery::Assemble => codec.inflate(&input[start..end], last, &mut self.assembly, max, false, text)?,
+            Delivery::Assemble => {
+                // The inflater appends to the Vec, so drop the stale bytes past the message first.
+                self.assembly.truncate(self.assembled);
+                let r = codec.inflate(&input[start..end], last, &mut self.assembly, max, false, text);
+                self.assembled = self.assembly.len();
+                r?
+            }
             Delivery::Stream => {
                 let mut out = core::mem::take(&mut codec.scratch);
                 out.clear();

@@ -40,15 +40,25 @@ impl<M: MaskSource> Connection<M> {
             let target: &mut [u8] = match self.config.delivery {
                 #[cfg(feature = "alloc")]
                 Delivery::Assemble => {
-                    let at = self.assembly.len();
-                    self.assembly.extend_from_slice(block);
-                    &mut self.assembly[at..]
+                    let at = self.assembled;
+                    if self.assembly.len() < at + len {
+                        self.assembly.resize(at + len, 0);
+                    }
+                    self.assembled = at + len;
+                    let target = &mut self.assembly[at..at + len];
+                    match self.frame.mask {
+                        Some(key) => copy_masked(block, target, crate::mask::rotate(key, offset)),
+                        None => target.copy_from_slice(block),
+                    }
+                    target
                 }
-                _ => block,
+                _ => {
+                    if let Some(key) = self.frame.mask {
+                        apply_mask(block, key, offset);
+                    }
+                    block
+                }
             };
-            if let Some(key) = self.frame.mask {
-                apply_mask(target, key, offset);
-            }
             // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8.
             if kind == MessageKind::Text && !self.utf8.feed(target) {
                 return Err(ProtocolError::InvalidUtf8);
@@ -64,15 +74,17 @@ impl<M: MaskSource> Connection<M> {
     /// unmasked and delivered with no other bookkeeping. Anything else takes the general path.
     #[inline(always)]
     pub(super) fn whole_message_fast_path(&mut self, input: &mut [u8]) -> Option<(MessageKind, usize, usize)> {
-        if self.phase != Phase::Header
-            || self.header_len != 0
-            || self.incoming.is_some()
-            || self.failed
-            || self.close_received
-            || self.eof
-        {
+        if !self.fast_ready {
             return None;
         }
+        debug_assert!(
+            self.phase == Phase::Header
+                && self.header_len == 0
+                && self.incoming.is_none()
+                && !self.failed
+                && !self.close_received
+                && !self.eof
+        );
         let (b0, b1) = match *input {
             [b0, b1, ..] => (b0, b1),
             _ => return None,
@@ -104,7 +116,7 @@ impl<M: MaskSource> Connection<M> {
             None
         };
         let end = start + len;
-        if end > input.len() || len as u64 > self.config.max_frame_payload || len as u64 > self.config.max_message_len {
+        if end > input.len() || len as u64 > self.fast_max_len {
             return None;
         }
         if let Some(key) = key {

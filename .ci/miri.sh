@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Miri over the crate's only `unsafe` (src/accel.rs) and the masking and UTF-8 code around it.
+# Installs a minimal nightly toolchain with miri when it is missing (Miri needs nightly).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup component list --toolchain nightly --installed 2> /dev/null | grep -q '^miri' \
+  || rustup component add --toolchain nightly miri rust-src
+# Proptest persists failures on disk (needs the file system); few cases, since Miri is slow.
+PROPTEST_CASES=16 MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --lib -- accel utf8
