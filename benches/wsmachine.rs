@@ -8,7 +8,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{drive_memcpy, drive_recv, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use common::{copy_fast, drive_memcpy, drive_recv, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use wsmachine::{ChaChaMask, Config, Connection, Event, MaskSource};
 
@@ -92,7 +92,7 @@ fn send(c: &mut Criterion) {
             .bench_function("wsmachine_client", |b| b.iter(|| client.send_binary(black_box(&data), &mut out).unwrap()));
         group.bench_function("memcpy", |b| {
             b.iter(|| {
-                out[..size].copy_from_slice(black_box(&data));
+                copy_fast(&mut out[..size], black_box(&data));
                 black_box(&mut out);
             })
         });

@@ -48,7 +48,7 @@ impl<M: MaskSource> Connection<M> {
                     let target = &mut self.assembly[at..at + len];
                     match self.frame.mask {
                         Some(key) => copy_masked(block, target, crate::mask::rotate(key, offset)),
-                        None => target.copy_from_slice(block),
+                        None => crate::mask::copy_payload(target, block),
                     }
                     target
                 }

@@ -202,7 +202,7 @@ impl<M: MaskSource> Connection<M> {
         let end = n + data.len();
         match self.tx_mask(&head[..n]) {
             Some(key) => copy_masked(data, &mut out[n..end], key),
-            None => out[n..end].copy_from_slice(data),
+            None => crate::mask::copy_payload(&mut out[n..end], data),
         }
         end
     }
