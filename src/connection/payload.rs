@@ -89,27 +89,25 @@ impl<M: MaskSource> Connection<M> {
             [b0, b1, ..] => (b0, b1),
             _ => return None,
         };
-        // FIN set, RSV clear, opcode 1 or 2; the mask bit as the peer's role requires (§5.1).
-        let kind = match b0 {
-            0x81 => MessageKind::Text,
-            0x82 => MessageKind::Binary,
+        // FIN set, RSV clear, opcode 1 or 2, and the mask bit as the peer's role requires (§5.1),
+        // in one comparison each.
+        let masked = self.role == Role::Server;
+        let head = u16::from_be_bytes([b0, b1 & 0x80]) ^ if masked { 0x0080 } else { 0 };
+        let kind = match head {
+            0x8100 => MessageKind::Text,
+            0x8200 => MessageKind::Binary,
             _ => return None,
         };
-        let masked = b1 & 0x80 != 0;
-        if masked != (self.role == Role::Server) {
-            return None;
-        }
         let (len, mut start) = match b1 & 0x7F {
-            127 => return None,
+            n @ 0..=125 => (n as usize, 2),
             126 => match input.get(2..4) {
                 Some(&[hi, lo]) => (u16::from_be_bytes([hi, lo]) as usize, 4),
                 _ => return None,
             },
-            n => (n as usize, 2),
+            _ => return None,
         };
         let key = if masked {
-            let key = input.get(start..start + 4)?;
-            let key = [key[0], key[1], key[2], key[3]];
+            let key: [u8; 4] = input.get(start..start + 4)?.try_into().ok()?;
             start += 4;
             Some(key)
         } else {
