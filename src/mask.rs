@@ -1,8 +1,10 @@
 //! Masking (RFC 6455 §5.3) and the sources of client masking keys.
 //!
-//! The XOR loops work on 64-byte blocks of plain arrays (u64 words below that) so that LLVM turns
-//! them into vector instructions without any `unsafe`. Keys come from a [`MaskSource`] the caller injects: the
-//! crate itself holds no RNG, which keeps it deterministic under test and fuzzing.
+//! The XOR loops are safe code on 64-byte blocks of plain arrays (u64 words below that), aligned
+//! first, so that LLVM turns them into vector instructions; on x86-64 with `std` a second build of
+//! the same loops with AVX2 is picked at run time (the only `unsafe` there, in `accel.rs`). Keys
+//! come from a [`MaskSource`] the caller injects: the crate itself holds no RNG, which keeps it
+//! deterministic under test and fuzzing.
 
 /// XORs `buf` in place with `key`, as if `buf` started at byte `offset` of a masked payload.
 ///

@@ -358,3 +358,39 @@ fn poll_transmit_works_with_tiny_buffers() {
     }
     assert_eq!(all, b"\x89\x0a0123456789\x88\x04\x03\xe8ok");
 }
+
+#[test]
+fn assembled_messages_carry_only_their_own_bytes_after_longer_ones() {
+    // The assembly buffer keeps its bytes between messages (so that payload can be unmasked
+    // straight into it); a shorter message after a longer one must not show any of them.
+    let wire = client_frames(|c, out| {
+        for (text, len) in [(false, 5000), (true, 3000), (false, 10), (true, 1), (false, 0), (true, 4000)] {
+            let data: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let kind = if text { MessageKind::Text } else { MessageKind::Binary };
+            // Two fragments, so every message is assembled.
+            let half = len / 2;
+            let mut buf = vec![0; 64 + len];
+            let n = c.send_fragment(kind, &data[..half], false, &mut buf).unwrap();
+            out.extend_from_slice(&buf[..n]);
+            let n = c.send_fragment(kind, &data[half..], true, &mut buf).unwrap();
+            out.extend_from_slice(&buf[..n]);
+        }
+    });
+    let expected: Vec<OwnedEvent> = [(false, 5000), (true, 3000), (false, 10), (true, 1), (false, 0), (true, 4000)]
+        .into_iter()
+        .map(|(text, len)| {
+            let data: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            if text {
+                OwnedEvent::Text(String::from_utf8(data).unwrap())
+            } else {
+                OwnedEvent::Binary(data)
+            }
+        })
+        .collect();
+    for cuts in [&[][..], &[1, 700, 5003, 5010, 8100][..]] {
+        let mut s = server();
+        let out = feed(&mut s, &wire, cuts);
+        assert_eq!(out.error, None);
+        assert_eq!(out.events, expected, "cuts {cuts:?}");
+    }
+}
