@@ -1,5 +1,6 @@
 //! Criterion benchmarks of wsmachine alone: receive (server role, masked client frames), server
-//! send, client send (with ChaCha20 mask keys), each next to a memcpy baseline of the same bytes.
+//! send, client send (with ChaCha20 mask keys), each next to a memcpy baseline of the same bytes;
+//! masking and UTF-8 kernels; compressed echo; the server handshake.
 //!
 //! Run: `cargo bench --bench wsmachine -- --warm-up-time 1 --measurement-time 3`.
 //! The comparison with other crates is in `benches/peers` (its own workspace).
@@ -175,5 +176,18 @@ fn deflate_echo(c: &mut Criterion) {
 #[cfg(not(feature = "deflate"))]
 fn deflate_echo(_: &mut Criterion) {}
 
-criterion_group!(benches, recv, recv_in_place, send, mask_and_utf8, deflate_echo);
+/// Server handshake: parse a browser's upgrade request, accept it, write the 101.
+fn handshake(c: &mut Criterion) {
+    let mut group = c.benchmark_group("handshake/server");
+    group.throughput(Throughput::Elements(1));
+    let mut out = [0u8; 512];
+    let n = common::accept_upgrade(common::UPGRADE_REQUEST, &mut out);
+    common::check_101("wsmachine", &out[..n]);
+    group.bench_function("wsmachine", |b| {
+        b.iter(|| common::accept_upgrade(black_box(common::UPGRADE_REQUEST), &mut out))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, recv, recv_in_place, send, mask_and_utf8, deflate_echo, handshake);
 criterion_main!(benches);

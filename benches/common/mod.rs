@@ -305,3 +305,44 @@ pub fn drive_recv(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut [u8],
     }
     seen
 }
+
+/// A browser's upgrade request (Chromium's header set; the key of RFC 6455 §1.3), for the
+/// handshake benches. It offers permessage-deflate, which every implementation here declines.
+pub const UPGRADE_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
+Host: server.example.com\r\n\
+Connection: Upgrade\r\n\
+Pragma: no-cache\r\n\
+Cache-Control: no-cache\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n\
+Upgrade: websocket\r\n\
+Origin: http://example.com\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-US,en;q=0.9\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+\r\n";
+
+/// The `Sec-WebSocket-Accept` value RFC 6455 §1.3 gives for that key.
+pub const UPGRADE_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// wsmachine's server handshake: parse the request, accept it, write the 101 into `out`.
+#[inline(always)]
+pub fn accept_upgrade(request: &[u8], out: &mut [u8]) -> usize {
+    use wsmachine::handshake::server::{AcceptOptions, Request, RequestParser};
+    let incoming = match RequestParser::new().parse(request) {
+        Ok(Request::Upgrade(incoming)) => incoming,
+        other => panic!("not an upgrade: {other:?}"),
+    };
+    let accept = incoming.accept(&AcceptOptions::new()).expect("acceptable");
+    accept.write_response(out).expect("room for the response")
+}
+
+/// Checks a 101 response: status line and the accept key.
+pub fn check_101(who: &str, response: &[u8]) {
+    let text = std::str::from_utf8(response).expect("ASCII response");
+    assert!(text.starts_with("HTTP/1.1 101"), "{who}: {text}");
+    let accept = format!("sec-websocket-accept: {UPGRADE_ACCEPT}\r\n");
+    assert!(text.to_ascii_lowercase().contains(&accept.to_ascii_lowercase()), "{who}: {text}");
+    assert!(text.ends_with("\r\n\r\n"), "{who}: {text}");
+}

@@ -80,9 +80,23 @@ impl Scanner {
     }
 }
 
+/// RFC 9110 §5.6.2: `tchar`, as a table (one load per byte of every field name).
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'..=b'`' | b'|' | b'~');
+        b += 1;
+    }
+    table
+};
+
 /// RFC 9110 §5.6.2: `tchar`.
+#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[b as usize]
 }
 
 /// RFC 9110 §5.6.2: `token = 1*tchar`.
@@ -90,9 +104,20 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
+/// RFC 9110 §5.5: field-value bytes are VCHAR, obs-text, SP and HTAB (no CTLs), as a table.
+const FIELD_VALUE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b == 0x09 || (b >= 0x20 && b != 0x7f);
+        b += 1;
+    }
+    table
+};
+
 /// RFC 9110 §5.5: field-value bytes are VCHAR, obs-text, SP and HTAB (no CTLs).
 pub(crate) fn is_field_value(v: &[u8]) -> bool {
-    v.iter().all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
+    v.iter().all(|&b| FIELD_VALUE[b as usize])
 }
 
 /// Trim RFC 9110 §5.6.3 optional whitespace (SP / HTAB) from both ends.
@@ -175,11 +200,13 @@ impl<'a> Iterator for Headers<'a> {
             if line.is_empty() {
                 return None;
             }
-            // Lines were validated when the head was parsed; skip anything odd anyway.
-            if let Ok((name, value)) = parse_field_line(line) {
-                if let Ok(name) = core::str::from_utf8(name) {
-                    return Some((name, value));
-                }
+            // Every line was validated once when the head was parsed (`parse_field_line`), so
+            // lookups only split it; a line without a colon or with a non-ASCII name (neither
+            // gets past the parser) is skipped.
+            let Some(colon) = memchr::memchr(b':', line) else { continue };
+            let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
+            if let Some(name) = crate::accel::ascii_str(name) {
+                return Some((name, value));
             }
         }
     }
@@ -209,7 +236,10 @@ impl<'a> Iterator for HeaderValues<'a> {
 /// A source of header values by name: the borrowed head, or (with `http`) a `HeaderMap`.
 pub(crate) trait Fields<'a>: Copy {
     type Values: Iterator<Item = &'a [u8]>;
+    /// Every field as `(name, trimmed value)`, in the order sent.
+    type All: Iterator<Item = (&'a str, &'a [u8])>;
     fn values(self, name: &'static str) -> Self::Values;
+    fn all(self) -> Self::All;
 
     fn count(self, name: &'static str) -> usize {
         self.values(name).count()
@@ -228,8 +258,12 @@ pub(crate) trait Fields<'a>: Copy {
 
 impl<'a> Fields<'a> for Headers<'a> {
     type Values = HeaderValues<'a>;
+    type All = Headers<'a>;
     fn values(self, name: &'static str) -> HeaderValues<'a> {
         HeaderValues::new(self, name)
+    }
+    fn all(self) -> Headers<'a> {
+        self
     }
 }
 

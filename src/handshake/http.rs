@@ -53,10 +53,16 @@ impl<'a> Iterator for MapValues<'a> {
 #[derive(Clone, Copy)]
 struct MapFields<'a>(&'a HeaderMap);
 
+type MapEntry<'a> = (&'a http::HeaderName, &'a http::HeaderValue);
+
 impl<'a> Fields<'a> for MapFields<'a> {
     type Values = MapValues<'a>;
+    type All = core::iter::Map<http::header::Iter<'a, http::HeaderValue>, fn(MapEntry<'a>) -> (&'a str, &'a [u8])>;
     fn values(self, name: &'static str) -> MapValues<'a> {
         MapValues { map: self.0, name, pos: 0 }
+    }
+    fn all(self) -> Self::All {
+        self.0.iter().map(|(name, value)| (name.as_str(), trim_ows(value.as_bytes())))
     }
 }
 

@@ -6,24 +6,69 @@ use super::{decode_key, has_token, BuildError, Extensions, HandshakeError};
 
 /// RFC 6455 §4.2.1 items 2–6 (plus body and list syntax), over any header source.
 /// Returns `(host, key)`. The caller has checked the method, version and `Upgrade`.
+///
+/// One pass over the fields gathers what every rule needs (a lookup per rule was a pass each,
+/// most of a handshake's cost); the rules are then judged in a fixed order, so a request with
+/// several faults always gets the same answer.
 pub(crate) fn check_upgrade_fields<'a, F: Fields<'a>>(f: F) -> Result<(&'a str, &'a str), HandshakeError> {
+    /// The first value of a field that must appear once, and whether it appeared again.
+    #[derive(Default)]
+    struct Single<'a> {
+        value: Option<&'a [u8]>,
+        repeated: bool,
+    }
+    impl<'a> Single<'a> {
+        fn add(&mut self, v: &'a [u8]) {
+            self.repeated |= self.value.is_some();
+            self.value.get_or_insert(v);
+        }
+        fn get(&self) -> Result<Option<&'a [u8]>, ()> {
+            if self.repeated {
+                Err(())
+            } else {
+                Ok(self.value)
+            }
+        }
+    }
+    let (mut host, mut version, mut key) = (Single::default(), Single::default(), Single::default());
+    let (mut connection_upgrade, mut body, mut protocols_ok, mut extensions_ok) = (false, false, true, true);
+    for (name, value) in f.all() {
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("host") {
+            host.add(value);
+        } else if is("connection") {
+            connection_upgrade = connection_upgrade || has_token(core::iter::once(value), "upgrade");
+        } else if is("sec-websocket-version") {
+            version.add(value);
+        } else if is("sec-websocket-key") {
+            key.add(value);
+        } else if is("transfer-encoding") {
+            body = true;
+        } else if is("content-length") {
+            body = body || value != b"0";
+        } else if is("sec-websocket-protocol") {
+            protocols_ok = protocols_ok && super::fields::check_protocols(core::iter::once(value)).is_ok();
+        } else if is("sec-websocket-extensions") {
+            extensions_ok = extensions_ok && super::check_extensions(core::iter::once(value)).is_ok();
+        }
+    }
     // RFC 6455 §4.2.1 item 2 and RFC 9112 §3.2: exactly one, non-empty Host.
-    let host = match f.single("host") {
+    let host = match host.get() {
         Ok(Some(h)) if !h.is_empty() => core::str::from_utf8(h).map_err(|_| HandshakeError::InvalidHost)?,
         _ => return Err(HandshakeError::InvalidHost),
     };
     // RFC 6455 §4.2.1 item 4: Connection includes the token "Upgrade" (any case).
-    if !has_token(f.values("connection"), "upgrade") {
+    if !connection_upgrade {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     // RFC 6455 §4.2.1 item 6 / §4.4: version 13, else 426 advertising 13.
-    match f.single("sec-websocket-version") {
+    match version.get() {
         Ok(Some(b"13")) => {}
         Ok(Some(_)) => return Err(HandshakeError::UnsupportedVersion),
         _ => return Err(HandshakeError::MissingVersion),
     }
     // RFC 6455 §4.2.1 item 5, §11.3.1: one key, base64 of exactly 16 bytes.
-    let key = match f.single("sec-websocket-key") {
+    let key = match key.get() {
         Ok(Some(k)) => k,
         _ => return Err(HandshakeError::MissingKey),
     };
@@ -32,11 +77,15 @@ pub(crate) fn check_upgrade_fields<'a, F: Fields<'a>>(f: F) -> Result<(&'a str, 
     }
     let key = core::str::from_utf8(key).map_err(|_| HandshakeError::InvalidKey)?;
     // RFC 9112 §6.3: a body would sit where the first frames go; refuse it.
-    if f.count("transfer-encoding") > 0 || f.values("content-length").any(|v| v != b"0") {
+    if body {
         return Err(HandshakeError::UnexpectedBody);
     }
-    super::fields::check_protocols(f.values("sec-websocket-protocol"))?;
-    super::check_extensions(f.values("sec-websocket-extensions"))?;
+    if !protocols_ok {
+        return Err(HandshakeError::MalformedProtocols);
+    }
+    if !extensions_ok {
+        return Err(HandshakeError::MalformedExtensions);
+    }
     Ok((host, key))
 }
 

@@ -23,7 +23,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use common::{copy_fast, drive_memcpy, drive_recv, drive_recv_in_place, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use common::{
+    copy_fast, drive_memcpy, drive_recv, drive_recv_in_place, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use wsmachine::{ChaChaMask, Config, Connection};
@@ -365,5 +367,43 @@ fn send(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, recv, send);
+/// Server handshake: a browser's upgrade request (`common::UPGRADE_REQUEST`) in, a 101 out.
+/// fastwebsockets has no handshake of its own (it upgrades a hyper request), so it has no row.
+fn handshake(c: &mut Criterion) {
+    let mut group = c.benchmark_group("handshake/server");
+    group.throughput(Throughput::Elements(1));
+
+    let mut out = [0u8; 512];
+    let n = common::accept_upgrade(common::UPGRADE_REQUEST, &mut out);
+    common::check_101("wsmachine", &out[..n]);
+    group.bench_function("wsmachine", |b| {
+        b.iter(|| common::accept_upgrade(black_box(common::UPGRADE_REQUEST), &mut out))
+    });
+
+    // tungstenite: `accept` reads the request from the socket and writes the response to it.
+    let sock = Sock::new(common::UPGRADE_REQUEST.to_vec());
+    let response = capture(&sock, || drop(tungstenite::accept(sock.clone()).expect("tungstenite accepts")));
+    common::check_101("tungstenite", &response);
+    group.bench_function("tungstenite", |b| {
+        b.iter(|| {
+            sock.rewind();
+            tungstenite::accept(sock.clone()).expect("tungstenite accepts")
+        })
+    });
+
+    // tokio-websockets: `ServerBuilder::accept` over the same socket.
+    let builder = tokio_websockets::ServerBuilder::new();
+    let sock = Sock::new(common::UPGRADE_REQUEST.to_vec());
+    let response = capture(&sock, || drop(block_on(builder.accept(sock.clone())).expect("tokio-websockets accepts")));
+    common::check_101("tokio-websockets", &response);
+    group.bench_function("tokio-websockets", |b| {
+        b.iter(|| {
+            sock.rewind();
+            block_on(builder.accept(sock.clone())).expect("tokio-websockets accepts")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, recv, send, handshake);
 criterion_main!(benches);
