@@ -180,12 +180,7 @@ fn deflate_echo(_: &mut Criterion) {}
 fn handshake(c: &mut Criterion) {
     let mut group = c.benchmark_group("handshake/server");
     group.throughput(Throughput::Elements(1));
-    let mut out = [0u8; 512];
-    let n = common::accept_upgrade(common::UPGRADE_REQUEST, &mut out);
-    common::check_101("wsmachine", &out[..n]);
-    group.bench_function("wsmachine", |b| {
-        b.iter(|| common::accept_upgrade(black_box(common::UPGRADE_REQUEST), &mut out))
-    });
+    common::bench_accept_upgrade(&mut group);
     group.finish();
 }
 

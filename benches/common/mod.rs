@@ -346,3 +346,11 @@ pub fn check_101(who: &str, response: &[u8]) {
     assert!(text.to_ascii_lowercase().contains(&accept.to_ascii_lowercase()), "{who}: {text}");
     assert!(text.ends_with("\r\n\r\n"), "{who}: {text}");
 }
+
+/// The wsmachine row of the `handshake/server` group (shared by both benches), checked first.
+pub fn bench_accept_upgrade(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let mut out = [0u8; 512];
+    let n = accept_upgrade(UPGRADE_REQUEST, &mut out);
+    check_101("wsmachine", &out[..n]);
+    group.bench_function("wsmachine", |b| b.iter(|| accept_upgrade(std::hint::black_box(UPGRADE_REQUEST), &mut out)));
+}

@@ -24,7 +24,10 @@ for dirpath, dirnames, filenames in os.walk(root):
 def order(g):
     kind, rest = g.split("/", 1)
     size = rest.split("/")[-1]
-    n = int(size.rstrip("BKMi")) * {"B": 1, "KiB": 1024, "MiB": 1 << 20}[size.lstrip("0123456789")]
+    unit = size.lstrip("0123456789")
+    if unit not in ("B", "KiB", "MiB"):
+        return (kind, rest, 0)
+    n = int(size[: len(size) - len(unit)]) * {"B": 1, "KiB": 1024, "MiB": 1 << 20}[unit]
     return (kind, rest.split("/")[0], n)
 
 
@@ -37,4 +40,5 @@ for group in sorted(rows, key=order):
         ns, elems, nbytes = funcs[func]
         t = f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.1f} ns"
         ratio = f"{best / ns:.2f}×" if best else ""
-        print(f"| {group} | {func} | {t} | {ns / elems:.1f} | {nbytes / ns:.2f} | {ratio} |")
+        gbs = f"{nbytes / ns:.2f}" if nbytes else "–"
+        print(f"| {group} | {func} | {t} | {ns / elems:.1f} | {gbs} | {ratio} |")

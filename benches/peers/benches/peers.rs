@@ -373,12 +373,7 @@ fn handshake(c: &mut Criterion) {
     let mut group = c.benchmark_group("handshake/server");
     group.throughput(Throughput::Elements(1));
 
-    let mut out = [0u8; 512];
-    let n = common::accept_upgrade(common::UPGRADE_REQUEST, &mut out);
-    common::check_101("wsmachine", &out[..n]);
-    group.bench_function("wsmachine", |b| {
-        b.iter(|| common::accept_upgrade(black_box(common::UPGRADE_REQUEST), &mut out))
-    });
+    common::bench_accept_upgrade(&mut group);
 
     // tungstenite: `accept` reads the request from the socket and writes the response to it.
     let sock = Sock::new(common::UPGRADE_REQUEST.to_vec());
