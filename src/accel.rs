@@ -44,6 +44,7 @@ pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
 /// byte went through the connection's [`Utf8Validator`](crate::utf8::Utf8Validator) in order as
 /// it was written, which accepted all of it and ended complete; debug builds (the fuzz targets
 /// and every test) check it again here.
+#[cfg(feature = "alloc")]
 #[inline]
 pub(crate) unsafe fn validated_str(bytes: &[u8]) -> &str {
     debug_assert!(core::str::from_utf8(bytes).is_ok(), "validated_str on invalid UTF-8");

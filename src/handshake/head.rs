@@ -104,20 +104,16 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
-/// RFC 9110 §5.5: field-value bytes are VCHAR, obs-text, SP and HTAB (no CTLs), as a table.
-const FIELD_VALUE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = b == 0x09 || (b >= 0x20 && b != 0x7f);
-        b += 1;
-    }
-    table
-};
-
 /// RFC 9110 §5.5: field-value bytes are VCHAR, obs-text, SP and HTAB (no CTLs).
 pub(crate) fn is_field_value(v: &[u8]) -> bool {
-    v.iter().all(|&b| FIELD_VALUE[b as usize])
+    // Branch-free over the whole value, so that LLVM vectorises it (headers are mostly values).
+    v.iter().fold(true, |ok, &b| ok & ((b == b'\t') | ((b >= 0x20) & (b != 0x7f))))
+}
+
+/// `b` as `&str`: ASCII (almost every head) checked a word at a time, anything else by core.
+#[inline]
+pub(crate) fn to_str(b: &[u8]) -> Option<&str> {
+    crate::accel::ascii_str(b).or_else(|| core::str::from_utf8(b).ok())
 }
 
 /// Trim RFC 9110 §5.6.3 optional whitespace (SP / HTAB) from both ends.
@@ -239,6 +235,8 @@ pub(crate) trait Fields<'a>: Copy {
     /// Every field as `(name, trimmed value)`, in the order sent.
     type All: Iterator<Item = (&'a str, &'a [u8])>;
     fn values(self, name: &'static str) -> Self::Values;
+    /// Used by the `http` conversions (the HTTP/1.1 parser gathers fields as it validates).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     fn all(self) -> Self::All;
 
     fn count(self, name: &'static str) -> usize {

@@ -38,9 +38,9 @@
 //! assert!(leftover.is_empty());
 //! ```
 
-use super::head::{self, is_token, parse_field_line, Fields, HeaderValues, Headers, Lines, Scan, Scanner, Sink};
-use super::rules::{check_extras, check_selection, check_upgrade_fields};
-use super::{accept_key, has_token, reason_phrase, BuildError, Extensions, HandshakeError, Protocols};
+use super::head::{self, is_token, parse_field_line, HeaderValues, Headers, Lines, Scan, Scanner, Sink};
+use super::rules::{check_extras, check_selection, UpgradeFields};
+use super::{accept_key, reason_phrase, BuildError, Extensions, HandshakeError, Protocols};
 
 /// Default bound on the request head, terminator included: 16 KiB.
 pub const DEFAULT_MAX_HEAD_LEN: usize = 16 * 1024;
@@ -130,9 +130,8 @@ impl RequestParser {
         };
         let head = buf.get(..len).unwrap_or(&[]);
         let req = HttpRequest::parse(head)?;
-        let fields = req.headers();
         // RFC 6455 §4.2.1 item 3: only a request asking for `websocket` is an upgrade.
-        if !has_token(fields.values("upgrade"), "websocket") {
+        if !req.upgrade.upgrade_websocket {
             return Ok(Request::Plain(req));
         }
         // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request".
@@ -142,7 +141,7 @@ impl RequestParser {
         if req.method != "GET" {
             return Err(HandshakeError::MethodNotAllowed.into());
         }
-        let (host, key) = check_upgrade_fields(fields)?;
+        let (host, key) = req.upgrade.check()?;
         Ok(Request::Upgrade(Incoming { req, host, key }))
     }
 }
@@ -167,6 +166,8 @@ pub struct HttpRequest<'b> {
     target: &'b str,
     minor: u8,
     fields_start: usize,
+    /// What the upgrade rules need, gathered while the lines were validated.
+    upgrade: UpgradeFields<'b>,
 }
 
 impl<'b> HttpRequest<'b> {
@@ -189,14 +190,17 @@ impl<'b> HttpRequest<'b> {
         if major != 1 {
             return Err(HandshakeError::HttpVersionUnsupported);
         }
+        let mut upgrade = UpgradeFields::default();
         for l in lines {
             if l.is_empty() {
                 break;
             }
-            parse_field_line(l)?;
+            let (name, value) = parse_field_line(l)?;
+            // A token, so ASCII.
+            upgrade.add(head::to_str(name).unwrap_or(""), value);
         }
-        let s = |b| core::str::from_utf8(b).map_err(|_| HandshakeError::MalformedStartLine);
-        Ok(HttpRequest { head, method: s(method)?, target: s(target)?, minor, fields_start: line.len() + 2 })
+        let s = |b| head::to_str(b).ok_or(HandshakeError::MalformedStartLine);
+        Ok(HttpRequest { head, method: s(method)?, target: s(target)?, minor, fields_start: line.len() + 2, upgrade })
     }
 
     /// The method, e.g. `GET`.
@@ -276,7 +280,7 @@ impl<'b> Incoming<'b> {
     /// §10.2). Check it against your policy and answer 403 with
     /// [`Response::forbidden`] if it does not pass.
     pub fn origin(&self) -> Option<&'b str> {
-        self.req.header("origin").and_then(|v| core::str::from_utf8(v).ok())
+        self.req.header("origin").and_then(head::to_str)
     }
 
     /// The `Sec-WebSocket-Key` value as sent (24 base64 characters).
