@@ -117,6 +117,7 @@ mod tests {
         assert_eq!(ascii_str(b"\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"), Some("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"));
     }
 
+    #[cfg(feature = "alloc")]
     #[test]
     fn validated_str_returns_the_same_text() {
         let text = "κόσμε 🌍 plain";
