@@ -24,6 +24,48 @@ impl<M: MaskSource> Connection<M> {
     /// With [`Config::in_place_up_to`](crate::Config::in_place_up_to): after a `read` that
     /// returned no event and left input unused, how many bytes, counted from the first unused
     /// one, must be in the buffer before the next `read` can deliver the frame in place.
+    ///
+    /// A driver keeps the unused bytes, grows its buffer to hold `wanted()` of them, and appends
+    /// the next read after them:
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, Event, Message};
+    ///
+    /// // A client's 100 000-byte binary message, arriving in reads of at most 16 KiB.
+    /// let mut client = Connection::client(Config::default(), || [1, 2, 3, 4]);
+    /// let mut wire = vec![0; client.encoded_len(100_000)];
+    /// client.send_binary(&[7; 100_000], &mut wire).unwrap();
+    ///
+    /// let mut server = Connection::server(Config::default().in_place_up_to(1 << 20));
+    /// let mut buf = vec![0u8; 16 * 1024];
+    /// let (mut start, mut filled, mut received) = (0, 0, 0);
+    /// for read in wire.chunks(16 * 1024) {
+    ///     // Move the unused bytes to the front and make room for the frame and this read.
+    ///     buf.copy_within(start..filled, 0);
+    ///     (filled, start) = (filled - start, 0);
+    ///     let need = server.wanted().max(filled + read.len());
+    ///     if buf.len() < need {
+    ///         buf.resize(need, 0);
+    ///     }
+    ///     buf[filled..filled + read.len()].copy_from_slice(read);
+    ///     filled += read.len();
+    ///     let in_buf = buf.as_ptr_range();
+    ///     loop {
+    ///         let r = server.read(&mut buf[start..filled]).unwrap();
+    ///         start += r.consumed;
+    ///         match r.event {
+    ///             // In place: borrowed from `buf`, unmasked there, never copied.
+    ///             Some(Event::Message(Message::Binary(data))) => {
+    ///                 assert!(in_buf.contains(&data.as_ptr()));
+    ///                 received += data.len();
+    ///             }
+    ///             Some(_) => {}
+    ///             None => break, // bytes from `start` on are kept for the next read
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(received, 100_000);
+    /// ```
     pub fn wanted(&self) -> usize {
         self.wanted
     }
