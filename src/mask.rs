@@ -52,7 +52,7 @@ fn head_len(ptr: *const u8, len: usize) -> usize {
 /// The safe, portable wide loop (also the body of the AVX2 build in `crate::accel`).
 #[inline(always)]
 pub(crate) fn apply_mask_blocks_portable(buf: &mut [u8], key: [u8; 4]) {
-    // A few bytes one at a time, so that the blocks start on an aligned address.
+    // The first few bytes (u64 words, then single bytes), so that the blocks start aligned.
     let (head, buf) = buf.split_at_mut(head_len(buf.as_ptr(), buf.len()));
     xor_words(head, key);
     let key = rotate(key, head.len());
@@ -145,7 +145,7 @@ fn copy_masked_blocks(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
 /// The safe, portable wide copy loop (also the body of the AVX2 build in `crate::accel`).
 #[inline(always)]
 pub(crate) fn copy_masked_blocks_portable(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
-    // Align the stores (the destination); the head goes byte by byte.
+    // Align the stores (the destination); the head goes in u64 words, then single bytes.
     let head = head_len(dst.as_ptr(), dst.len().min(src.len()));
     let (dst_head, dst) = dst.split_at_mut(head);
     let (src_head, src) = src.split_at(head);
