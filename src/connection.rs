@@ -159,36 +159,6 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
-    /// This end's role.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    /// The settings in force.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// Where the closing handshake stands.
-    pub fn state(&self) -> State {
-        if self.failed {
-            State::Failed
-        } else if self.eof || (self.close_sent && self.close_received) {
-            State::Closed
-        } else if self.close_received {
-            State::CloseReceived
-        } else if self.close_queued {
-            State::CloseSent
-        } else {
-            State::Open
-        }
-    }
-
-    /// The code of the peer's Close frame: 1005 if it had none (§7.1.5), `None` if none came.
-    pub fn peer_close_code(&self) -> Option<CloseCode> {
-        self.peer_code
-    }
-
     // ----------------------------------------------------------------------------------------
     // Input
     // ----------------------------------------------------------------------------------------
@@ -232,12 +202,7 @@ impl<M: MaskSource> Connection<M> {
             Err(e) => return Err(self.fail(e)),
         };
         self.received = self.received.wrapping_add(consumed as u64);
-        self.fast_ready = self.phase == Phase::Header
-            && self.header_len == 0
-            && self.incoming.is_none()
-            && !self.failed
-            && !self.close_received
-            && !self.eof;
+        self.fast_ready = self.fast_path_allowed();
         let input: &'a [u8] = input;
         let event = match found {
             Found::Nothing => None,
@@ -611,12 +576,6 @@ impl<M: MaskSource> Connection<M> {
         self.close_queued = true;
     }
 
-    /// True while control frames wait for [`poll_transmit`](Self::poll_transmit).
-    #[inline]
-    pub fn wants_write(&self) -> bool {
-        self.staged_pos < self.staged_len || self.pong.pending || self.ping.pending || self.close_frame.pending
-    }
-
     /// Writes queued control frames (pongs, pings, Close) into `out`; returns the bytes written.
     ///
     /// Any size of `out` works: a frame that does not fit continues in the next call. Call it
@@ -671,19 +630,6 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
-    /// True when the driver should close the transport (RFC 6455 §7.1.1): the server once both
-    /// Close frames have been exchanged, either end after a failure once its Close is out, or
-    /// when a closing timer expired. A client normally waits for the server to close TCP.
-    pub fn should_close_transport(&self) -> bool {
-        if self.wants_write() && !self.eof && !self.timed_out {
-            return false;
-        }
-        self.eof
-            || self.timed_out
-            || self.failed
-            || (self.close_sent && self.close_received && self.role == Role::Server)
-    }
-
     // ----------------------------------------------------------------------------------------
     // Timers
     // ----------------------------------------------------------------------------------------
@@ -724,24 +670,10 @@ impl<M: MaskSource> Connection<M> {
         }
         None
     }
-
-    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do.
-    pub fn poll_timeout(&self) -> Option<Duration> {
-        if self.timed_out || self.eof {
-            return None;
-        }
-        let keepalive = match (self.config.keepalive_interval, self.pong_deadline) {
-            (Some(interval), None) if !self.close_queued && !self.failed => {
-                let last = if self.received != self.received_seen { self.now } else { self.last_received };
-                Some(last + interval)
-            }
-            _ => None,
-        };
-        [self.close_deadline, self.pong_deadline, keepalive].into_iter().flatten().min()
-    }
 }
 
 #[cfg(feature = "deflate")]
 mod inflate;
 mod payload;
+mod queries;
 mod send;

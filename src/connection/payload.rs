@@ -119,14 +119,7 @@ impl<M: MaskSource> Connection<M> {
         if !self.fast_ready {
             return None;
         }
-        debug_assert!(
-            self.phase == Phase::Header
-                && self.header_len == 0
-                && self.incoming.is_none()
-                && !self.failed
-                && !self.close_received
-                && !self.eof
-        );
+        debug_assert!(self.fast_path_allowed());
         let (b0, b1) = match *input {
             [b0, b1, ..] => (b0, b1),
             _ => return None,
