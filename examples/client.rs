@@ -145,6 +145,12 @@ fn run() -> io::Result<()> {
                 Ok(n) => data.extend_from_slice(&buf[..n]),
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // After its Close, a server may drop TCP before reading ours; the kernel then
+                // answers our Close with a reset. The WebSocket had ended already.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset && conn.peer_close_code().is_some() => {
+                    eprintln!("closed by the server");
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             }
         }
