@@ -197,6 +197,9 @@ impl<M: MaskSource> Connection<M> {
         if self.failed || self.close_received || self.eof {
             return Ok(Read { consumed: input.len(), event: None });
         }
+        // Every read that returns no event passes here, so `wanted()` never speaks of a frame
+        // that was delivered since.
+        self.wanted = 0;
         let (consumed, found) = match self.advance(input) {
             Ok(found) => found,
             Err(e) => return Err(self.fail(e)),

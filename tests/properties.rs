@@ -92,6 +92,40 @@ proptest! {
         prop_assert_eq!(normalise(&out.events), expected);
     }
 
+    /// (a') With `Config::in_place_up_to` (the driver keeps unused bytes), any chunking delivers
+    /// the same messages as the default mode; `feed_in_place` checks `wanted()` on the way.
+    #[test]
+    fn round_trip_in_place(ops in prop::collection::vec(op(), 0..12), cuts in prop::collection::vec(any::<usize>(), 0..6), up_to in 0usize..400) {
+        let config = Config::default().in_place_up_to(up_to);
+        let mut client = Connection::client(Config::default(), counter_mask());
+        let (wire, expected) = encode(&mut client, &ops);
+        let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+        let out = feed_in_place(&mut Connection::server(config), &wire, &cuts);
+        prop_assert_eq!(out.error, None);
+        prop_assert_eq!(normalise(&out.events), expected.clone());
+
+        let mut server = Connection::server(Config::default());
+        let (wire, expected) = encode(&mut server, &ops);
+        let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+        let out = feed_in_place(&mut Connection::client(config, counter_mask()), &wire, &cuts);
+        prop_assert_eq!(out.error, None);
+        prop_assert_eq!(normalise(&out.events), expected);
+    }
+
+    /// (b') Split invariance in place, on arbitrary (mostly valid) streams.
+    #[test]
+    fn split_invariance_in_place(ops in prop::collection::vec(op(), 0..8), junk in prop::collection::vec(any::<u8>(), 0..40), cuts in prop::collection::vec(any::<usize>(), 0..8), up_to in 0usize..400) {
+        let config = Config::default().in_place_up_to(up_to).max_len(200);
+        let mut wire = encode(&mut Connection::client(Config::default(), counter_mask()), &ops).0;
+        wire.extend_from_slice(&junk);
+        let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+        let run = |cuts: &[usize]| {
+            let out = feed_in_place(&mut Connection::server(config), &wire, cuts);
+            (normalise(&out.events), out.transmitted, out.error)
+        };
+        prop_assert_eq!(run(&cuts), run(&[]));
+    }
+
     /// (b) Split invariance on arbitrary (mostly valid) streams: same events, same output bytes,
     /// same error, whatever the chunking.
     #[test]

@@ -235,8 +235,10 @@ pub fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
 
 /// Like [`drive_recv`], for a connection with `Config::in_place_up_to`: the unused rest of each
 /// read stays in `buf` and the next read of at most 64 KiB is appended after it, as a driver
-/// growing its buffer to the frame would. The buffer is kept at twice what a frame needs, so the
-/// unused rest is moved to the front only when the space after it runs out, not after every read.
+/// growing its buffer to the frame would. While a frame waits to be whole, the read asks for no
+/// more than its missing bytes (a recv(2) with a shorter length), so the buffer ends where the
+/// frame ends and nothing needs moving once it is delivered. The buffer is kept at twice what a
+/// frame needs, so an unused rest is moved to the front only when the space after it runs out.
 #[inline(always)]
 pub fn drive_recv_in_place(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut Vec<u8>, hash: bool) -> Seen {
     let mut seen = Seen::new();
@@ -252,7 +254,9 @@ pub fn drive_recv_in_place(conn: &mut wsmachine::Connection, wire: &[u8], buf: &
                 buf.resize(2 * need, 0);
             }
         }
-        let n = (wire.len() - pos).min(READ).min(buf.len() - filled);
+        let missing = conn.wanted().saturating_sub(filled - start);
+        let room = if missing > 0 { missing } else { buf.len() - filled };
+        let n = (wire.len() - pos).min(READ).min(room);
         copy_fast(&mut buf[filled..filled + n], &wire[pos..pos + n]);
         pos += n;
         filled += n;

@@ -23,10 +23,13 @@ impl<M: MaskSource> Connection<M> {
 
     /// With [`Config::in_place_up_to`](crate::Config::in_place_up_to): after a `read` that
     /// returned no event and left input unused, how many bytes, counted from the first unused
-    /// one, must be in the buffer before the next `read` can deliver the frame in place.
+    /// one, must be in the buffer before the next `read` can deliver the frame in place; 0 when
+    /// no frame is waiting.
     ///
     /// A driver keeps the unused bytes, grows its buffer to hold `wanted()` of them, and appends
-    /// the next read after them:
+    /// the next read after them. It may also ask that read for no more than the missing bytes
+    /// (`wanted()` minus the unused ones), so that the buffer ends where the frame ends and
+    /// nothing is left to move once the frame is delivered:
     ///
     /// ```
     /// use wsmachine::{Config, Connection, Event, Message};

@@ -62,6 +62,56 @@ pub fn feed<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize
     outcome
 }
 
+/// Like [`feed`], for `Config::in_place_up_to`: the bytes a `read` leaves unused stay in the
+/// driver's buffer and the next piece is appended after them. Checks the `wanted()` contract on
+/// every `read` that returns no event: more than the unused bytes while a frame waits, else 0.
+pub fn feed_in_place<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
+    cuts.sort_unstable();
+    cuts.push(bytes.len());
+    let mut outcome = Outcome::default();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut start = 0;
+    for end in cuts {
+        kept.extend_from_slice(&bytes[start..end]);
+        start = end;
+        let mut at = 0;
+        loop {
+            let rest = kept.len() - at;
+            match conn.read(&mut kept[at..]) {
+                Ok(read) => {
+                    assert!(read.consumed <= rest);
+                    at += read.consumed;
+                    let done = read.event.is_none();
+                    if let Some(event) = read.event {
+                        outcome.events.push(event.into_owned());
+                    }
+                    conn.poll_transmit_vec(&mut outcome.transmitted);
+                    if done {
+                        let unused = kept.len() - at;
+                        if unused == 0 {
+                            assert_eq!(conn.wanted(), 0, "nothing waits, yet wanted() is not 0");
+                        } else {
+                            assert!(conn.wanted() > unused, "wanted {} with {unused} unused", conn.wanted());
+                        }
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if outcome.error.is_none() {
+                        outcome.error = Some(e);
+                    }
+                    conn.poll_transmit_vec(&mut outcome.transmitted);
+                    at = kept.len();
+                    break;
+                }
+            }
+        }
+        kept.drain(..at);
+    }
+    outcome
+}
+
 /// Joins streamed chunks into whole messages so that outcomes of both delivery modes and of
 /// any chunking compare equal.
 pub fn normalise(events: &[OwnedEvent]) -> Vec<OwnedEvent> {
