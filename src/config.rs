@@ -61,8 +61,9 @@ pub struct Config {
     /// bytes that is not yet whole in the buffer is left unread (`read` returns no event and
     /// consumes only what precedes it); the driver keeps the unused bytes, makes room for
     /// [`Connection::wanted`](crate::Connection::wanted) bytes, reads more, and gets the
-    /// message in place with no second copy. 0 (the default) turns it off, and then "no event"
-    /// always means that all input was used.
+    /// message in place with no second copy ([`RecvBuffer`](crate::RecvBuffer) does this
+    /// bookkeeping). 0 (the default) turns it off, and then "no event" always means that all
+    /// input was used.
     pub in_place_up_to: usize,
     /// Accept frames with RSV1 set (an extension such as permessage-deflate owns the bit).
     /// Set by the extension layer, not usually by hand.

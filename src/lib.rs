@@ -78,12 +78,14 @@
 //! control payloads (≤ 125 bytes) are staged inline, so any split of the input works.
 //! Limits are checked on frame headers, before any payload byte is accepted. For large messages
 //! with no second copy at all, opt in to [`Config::in_place_up_to`]: a frame that is not whole
-//! yet stays in your buffer until [`Connection::wanted`] bytes are there.
+//! yet stays in your buffer until [`Connection::wanted`] bytes are there. [`RecvBuffer`]
+//! (feature `alloc`) is a receive buffer that does this bookkeeping for you.
 //!
 //! Which mode is fastest: for small and medium messages all three are about the same. A message
 //! larger than your reads costs one more copy in `Assemble` mode (0.6–0.9× the throughput of
 //! `Stream` or in-place delivery at 64 KiB–1 MiB on the project's benchmark machine), so prefer
-//! `Stream` when you can consume chunks, and `in_place_up_to` when you can grow your buffer.
+//! `Stream` when you can consume chunks, and `in_place_up_to` with a [`RecvBuffer`] when you
+//! can let your buffer grow to the largest frame.
 //!
 //! ## Errors
 //!
@@ -127,6 +129,8 @@ pub mod event;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+#[cfg(feature = "alloc")]
+mod recv_buffer;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -137,3 +141,5 @@ pub use error::{ProtocolError, SendError};
 pub use event::OwnedEvent;
 pub use event::{Chunk, Event, Message, MessageKind};
 pub use mask::{ChaChaMask, MaskSource, NoMask};
+#[cfg(feature = "alloc")]
+pub use recv_buffer::RecvBuffer;

@@ -216,3 +216,43 @@ fn in_place_mode_delivers_large_split_frames_without_copying() {
     assert_eq!(allocations() - before, 0, "no assembly buffer was ever needed");
     assert_eq!(seen, vec![11, payload.len(), 11]);
 }
+
+/// The same through a `RecvBuffer`: once it has grown to the largest frame (first round),
+/// further rounds of large in-place messages allocate nothing.
+#[test]
+fn recv_buffer_in_place_steady_state_allocates_nothing() {
+    let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([5; 32]));
+    let mut wire = Vec::new();
+    for len in [200_000usize, 10, 70_000, 3, 150_000] {
+        client.send_binary_vec(&vec![7u8; len], &mut wire).unwrap();
+    }
+    let mut server = Connection::server(Config::default().in_place_up_to(1 << 20));
+    let mut buf = RecvBuffer::with_read_size(64 * 1024);
+    let round = |server: &mut Connection, buf: &mut RecvBuffer| {
+        let (mut rest, mut bytes) = (&wire[..], 0);
+        while !rest.is_empty() {
+            let space = buf.spare(server);
+            let n = space.len().min(rest.len()).min(64 * 1024);
+            space[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            buf.filled(n);
+            while let Some(event) = buf.next(server).unwrap() {
+                bytes += event_len(&event);
+            }
+        }
+        bytes
+    };
+    assert_eq!(round(&mut server, &mut buf), 420_013);
+    let before = allocations();
+    for _ in 0..3 {
+        assert_eq!(round(&mut server, &mut buf), 420_013);
+    }
+    assert_eq!(allocations() - before, 0);
+}
+
+fn event_len(event: &Event<'_>) -> usize {
+    match event {
+        Event::Message(m) => m.as_bytes().len(),
+        other => panic!("unexpected {other:?}"),
+    }
+}

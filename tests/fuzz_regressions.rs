@@ -63,6 +63,7 @@ fn header_split_after_first_byte_keeps_the_rest_of_the_read() {
 /// over `max_message_len` and corrupt further on is refused with 1009 when the read ends before
 /// the corrupt bytes and with 1007 when it does not: the close code depends on the segmentation.
 #[test]
+#[cfg(feature = "deflate")]
 fn deflate_error_does_not_depend_on_the_split() {
     use wsmachine::deflate::DeflateConfig;
     use wsmachine::{Delivery, ProtocolError};

@@ -112,6 +112,18 @@ proptest! {
         prop_assert_eq!(normalise(&out.events), expected);
     }
 
+    /// (a'') Through a `RecvBuffer`, whatever the read sizes and with or without in-place
+    /// delivery, the same messages arrive.
+    #[test]
+    fn round_trip_through_recv_buffer(ops in prop::collection::vec(op(), 0..12), reads in prop::collection::vec(1usize..600, 1..6), up_to in 0usize..400) {
+        let config = Config::default().in_place_up_to(up_to);
+        let mut client = Connection::client(Config::default(), counter_mask());
+        let (wire, expected) = encode(&mut client, &ops);
+        let out = feed_recv_buffer(&mut Connection::server(config), &wire, &reads);
+        prop_assert_eq!(out.error, None);
+        prop_assert_eq!(normalise(&out.events), expected);
+    }
+
     /// (b') Split invariance in place, on arbitrary (mostly valid) streams.
     #[test]
     fn split_invariance_in_place(ops in prop::collection::vec(op(), 0..8), junk in prop::collection::vec(any::<u8>(), 0..40), cuts in prop::collection::vec(any::<usize>(), 0..8), up_to in 0usize..400) {

@@ -233,44 +233,27 @@ pub fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
     total
 }
 
-/// Like [`drive_recv`], for a connection with `Config::in_place_up_to`: the unused rest of each
-/// read stays in `buf` and the next read of at most 64 KiB is appended after it, as a driver
-/// growing its buffer to the frame would. While a frame waits to be whole, the read asks for no
-/// more than its missing bytes (a recv(2) with a shorter length), so the buffer ends where the
-/// frame ends and nothing needs moving once it is delivered. The buffer is kept at twice what a
-/// frame needs, so an unused rest is moved to the front only when the space after it runs out.
+/// Like [`drive_recv`], for a connection with `Config::in_place_up_to`, through the crate's
+/// [`wsmachine::RecvBuffer`]: the unused rest of each read stays in the buffer and the next read
+/// of at most 64 KiB is appended after it; while a frame waits, the read asks for no more than
+/// its missing bytes (a recv(2) with a shorter length), so nothing needs moving after it.
 #[inline(always)]
-pub fn drive_recv_in_place(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut Vec<u8>, hash: bool) -> Seen {
+pub fn drive_recv_in_place(
+    conn: &mut wsmachine::Connection,
+    wire: &[u8],
+    buf: &mut wsmachine::RecvBuffer,
+    hash: bool,
+) -> Seen {
     let mut seen = Seen::new();
-    let (mut pos, mut filled, mut start) = (0, 0, 0);
+    let mut pos = 0;
     while pos < wire.len() {
-        // Room from `start` for what the connection wants, and for one more read after the rest.
-        let need = conn.wanted().max(filled - start + READ);
-        if start + need > buf.len() {
-            move_to_front(buf, start, filled);
-            filled -= start;
-            start = 0;
-            if need > buf.len() {
-                buf.resize(2 * need, 0);
+        let n = recv_into(wire, &mut pos, buf.spare(conn));
+        buf.filled(n);
+        while let Some(event) = buf.next(conn).expect("valid input") {
+            match event {
+                wsmachine::Event::Message(m) => seen.add(m.as_bytes(), hash),
+                other => panic!("unexpected event {other:?}"),
             }
-        }
-        let missing = conn.wanted().saturating_sub(filled - start);
-        let room = if missing > 0 { missing } else { buf.len() - filled };
-        let n = (wire.len() - pos).min(READ).min(room);
-        copy_fast(&mut buf[filled..filled + n], &wire[pos..pos + n]);
-        pos += n;
-        filled += n;
-        loop {
-            let r = conn.read(&mut buf[start..filled]).expect("valid input");
-            start += r.consumed;
-            match r.event {
-                Some(wsmachine::Event::Message(m)) => seen.add(m.as_bytes(), hash),
-                Some(other) => panic!("unexpected event {other:?}"),
-                None => break,
-            }
-        }
-        if start == filled {
-            (start, filled) = (0, 0);
         }
     }
     seen

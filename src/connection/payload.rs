@@ -29,7 +29,8 @@ impl<M: MaskSource> Connection<M> {
     /// A driver keeps the unused bytes, grows its buffer to hold `wanted()` of them, and appends
     /// the next read after them. It may also ask that read for no more than the missing bytes
     /// (`wanted()` minus the unused ones), so that the buffer ends where the frame ends and
-    /// nothing is left to move once the frame is delivered:
+    /// nothing is left to move once the frame is delivered. [`RecvBuffer`](crate::RecvBuffer)
+    /// does all of this; by hand it looks like this:
     ///
     /// ```
     /// use wsmachine::{Config, Connection, Event, Message};

@@ -112,6 +112,35 @@ pub fn feed_in_place<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts
     outcome
 }
 
+/// Feeds `bytes` through a [`wsmachine::RecvBuffer`], each transport read taking at most the
+/// next of `reads` bytes (cycled; at least 1) and never more than the room offered.
+pub fn feed_recv_buffer<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], reads: &[usize]) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut buf = wsmachine::RecvBuffer::with_read_size(4096);
+    let mut rest = bytes;
+    let mut sizes = reads.iter().copied().cycle();
+    while !rest.is_empty() && outcome.error.is_none() {
+        let space = buf.spare(conn);
+        let n = space.len().min(rest.len()).min(sizes.next().unwrap_or(usize::MAX).max(1));
+        space[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        buf.filled(n);
+        loop {
+            match buf.next(conn) {
+                Ok(Some(event)) => outcome.events.push(event.into_owned()),
+                Ok(None) => break,
+                Err(e) => {
+                    outcome.error = Some(e);
+                    break;
+                }
+            }
+            conn.poll_transmit_vec(&mut outcome.transmitted);
+        }
+        conn.poll_transmit_vec(&mut outcome.transmitted);
+    }
+    outcome
+}
+
 /// Joins streamed chunks into whole messages so that outcomes of both delivery modes and of
 /// any chunking compare equal.
 pub fn normalise(events: &[OwnedEvent]) -> Vec<OwnedEvent> {

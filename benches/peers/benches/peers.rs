@@ -217,9 +217,9 @@ fn recv(c: &mut Criterion) {
                 b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false))
             });
 
-            // Opt-in in-place mode: frames up to max_message_len wait in a grown buffer until whole.
+            // Opt-in in-place mode: frames up to max_message_len wait in a `RecvBuffer` until whole.
             let mut conn = Connection::server(Config::default().in_place_up_to(16 << 20));
-            let mut grown = Vec::new();
+            let mut grown = wsmachine::RecvBuffer::new();
             drive_recv_in_place(&mut conn, &w.wire, &mut grown, true).assert_matches(&w, "wsmachine_in_place");
             group.bench_function("wsmachine_in_place", |b| {
                 b.iter(|| drive_recv_in_place(&mut conn, black_box(&w.wire), &mut grown, false))
