@@ -59,7 +59,8 @@ pub struct Config {
     pub retain_capacity: usize,
     /// Opt-in zero-copy for large frames: an unfragmented message frame of at most this many
     /// bytes that is not yet whole in the buffer is left unread (`read` returns no event and
-    /// consumes only what precedes it); the driver keeps the unused bytes, makes room for
+    /// consumes only what precedes it), and so is any frame header cut short; the driver keeps
+    /// the unused bytes, makes room for
     /// [`Connection::wanted`](crate::Connection::wanted) bytes, reads more, and gets the
     /// message in place with no second copy ([`RecvBuffer`](crate::RecvBuffer) does this
     /// bookkeeping). 0 (the default) turns it off, and then "no event" always means that all

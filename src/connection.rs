@@ -274,6 +274,12 @@ impl<M: MaskSource> Connection<M> {
                                 pos += n;
                                 h
                             }
+                            Decoded::Incomplete(needed) if self.config.in_place_up_to > 0 && pos < input.len() => {
+                                // In place, a header cut short stays in the caller's buffer too,
+                                // so whether its frame waits never depends on where input was cut.
+                                self.wanted = needed;
+                                return Ok((pos, Found::Nothing));
+                            }
                             Decoded::Incomplete(_) => {
                                 let rest = &input[pos..];
                                 self.header[..rest.len()].copy_from_slice(rest);

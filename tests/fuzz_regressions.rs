@@ -92,3 +92,40 @@ fn deflate_error_does_not_depend_on_the_split() {
     // Expected: the same MessageTooLarge (1009); actual: InvalidCompressedData (1007).
     assert_eq!(whole, split);
 }
+
+/// fuzz: server_read crash-a05aba54 (in-place mode through a `RecvBuffer`). With
+/// `in_place_up_to`, a frame header cut short used to be staged inside the connection, after
+/// which its frame was no longer left to wait in place but streamed into the assembly buffer:
+/// a truncated text frame with bad UTF-8 failed (1007) when its first byte arrived alone and
+/// waited quietly when the header arrived whole. Now a short header waits in the caller's
+/// buffer as well (`wanted()` says how many header bytes), whatever the split.
+#[test]
+fn in_place_frames_wait_whatever_the_split_of_their_header() {
+    // A masked text frame of 93 bytes whose payload is invalid UTF-8 (0xFF), 40 bytes of it here.
+    let mut wire = vec![0x81, 0x80 | 93, 0, 0, 0, 0];
+    wire.extend_from_slice(&[0xFF; 40]);
+    for cut in 0..8 {
+        let mut conn = Connection::server(Config::default().in_place_up_to(300));
+        let mut buf = wsmachine::RecvBuffer::new();
+        for mut piece in [&wire[..cut], &wire[cut..]] {
+            while !piece.is_empty() {
+                let space = buf.spare(&conn);
+                let n = space.len().min(piece.len());
+                space[..n].copy_from_slice(&piece[..n]);
+                piece = &piece[n..];
+                buf.filled(n);
+                assert!(buf.next(&mut conn).unwrap().is_none(), "cut {cut}");
+                // Waiting for the rest of the header (2, then 6 bytes) or of the frame (99).
+                let unused = buf.unused().len();
+                let expect = match unused {
+                    0..=1 => 2,
+                    2..=5 => 6,
+                    _ => 99,
+                };
+                assert_eq!(conn.wanted(), expect, "cut {cut}, {unused} unused");
+            }
+        }
+        assert_eq!(buf.unused(), &wire[..], "cut {cut}: all of it waits in the buffer");
+        assert_eq!(conn.state(), State::Open, "cut {cut}: nothing fails before the frame is whole");
+    }
+}

@@ -6,9 +6,9 @@
 //! `splits >> 3` picks the size (1..=32) of the `poll_transmit` buffer in the split run.
 //! `cfg`: bit 0 Stream (else Assemble); bits 1-2 max_message_len 1000/125/16 MiB/0;
 //! bits 3-4 max_frame_payload = max_message_len/64/126/65536; bit 5 auto_pong off;
-//! bit 6 auto_close off.
+//! bit 6 auto_close off; bit 7 in-place delivery (`in_place_up_to` 300) through a `RecvBuffer`.
 
-use wsmachine::{Config, Connection, Delivery, Event, MaskSource, ProtocolError, Role, State};
+use wsmachine::{Config, Connection, Delivery, Event, MaskSource, ProtocolError, RecvBuffer, Role, State};
 
 use crate::{Norm, Normaliser};
 
@@ -31,6 +31,7 @@ pub fn config_from(byte: u8) -> Config {
         .delivery(delivery)
         .auto_pong(byte & 0x20 == 0)
         .auto_close(byte & 0x40 == 0)
+        .in_place_up_to(if byte & 0x80 != 0 { 300 } else { 0 })
 }
 
 /// A deterministic client mask source, so that two runs transmit identical bytes.
@@ -42,75 +43,150 @@ pub fn counter_mask() -> impl FnMut() -> [u8; 4] {
     }
 }
 
-/// Feeds `chunks` one `read` call at a time, draining `poll_transmit` after every call.
+/// Feeds `chunks` one `read` call at a time, draining `poll_transmit` after every call. With
+/// `in_place_up_to` set, the chunks go through a `RecvBuffer` instead (each chunk in as many
+/// transport reads as the room it offers needs), which keeps the bytes `read` leaves unused.
 pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: usize) -> Outcome {
-    let config = *conn.config();
-    let deflate = conn.deflate_enabled();
-    let mut norm = Normaliser::default();
-    let mut error = None;
-    let mut transmitted = Vec::new();
-    let mut out = vec![0u8; out_size];
-    // Set once the peer's Close was reported or `read` failed: from then on input is ignored.
-    let mut finished = false;
-    for chunk in chunks {
-        let mut buf = chunk.to_vec();
-        let mut start = 0;
-        loop {
-            let len = buf.len() - start;
-            let state_before = conn.state();
-            let result = conn.read(&mut buf[start..]);
-            match result {
-                Ok(r) => {
-                    assert!(r.consumed <= len, "consumed {} of {len}", r.consumed);
-                    if finished {
-                        assert_eq!(r.consumed, len, "input after the end must be consumed");
-                        assert!(r.event.is_none(), "event after the end: {:?}", r.event);
+    let mut run = Run {
+        config: *conn.config(),
+        deflate: conn.deflate_enabled(),
+        norm: Normaliser::default(),
+        error: None,
+        transmitted: Vec::new(),
+        out: vec![0u8; out_size],
+        finished: false,
+    };
+    if run.config.in_place_up_to == 0 {
+        for chunk in chunks {
+            let mut buf = chunk.to_vec();
+            let mut start = 0;
+            loop {
+                let len = buf.len() - start;
+                let state_before = conn.state();
+                let (consumed, had_event) = match conn.read(&mut buf[start..]) {
+                    Ok(r) => (r.consumed, run.event(r.event.as_ref())),
+                    Err(e) => {
+                        run.failed(conn, e);
+                        // The rest of this chunk must now be swallowed without an event.
+                        let r = conn.read(&mut buf[start..]).expect("read after failure");
+                        assert_eq!((r.consumed, r.event.is_none()), (len, true));
+                        break;
                     }
-                    match &r.event {
-                        None => assert_eq!(r.consumed, len, "no event but input left"),
-                        // An event needs at least one new byte, else a caller could spin forever.
-                        Some(_) => assert!(r.consumed > 0 || len == 0, "event without progress"),
-                    }
-                    if let Some(event) = &r.event {
-                        check_limits(event, &config, deflate);
-                        norm.push(event, config.max_message_len);
-                        if let Event::Close(_) = event {
-                            finished = true;
+                };
+                assert!(consumed <= len, "consumed {consumed} of {len}");
+                if !had_event {
+                    assert_eq!(consumed, len, "no event but input left");
+                }
+                start += consumed;
+                if !run.after(conn, len, consumed, had_event, state_before) {
+                    break;
+                }
+            }
+        }
+    } else {
+        let mut buf = RecvBuffer::with_read_size(64);
+        for chunk in chunks {
+            let mut rest = *chunk;
+            loop {
+                let space = buf.spare(conn);
+                assert!(!space.is_empty(), "no room offered");
+                let n = space.len().min(rest.len());
+                space[..n].copy_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                buf.filled(n);
+                loop {
+                    let len = buf.unused().len();
+                    let state_before = conn.state();
+                    let had_event = match buf.next(conn) {
+                        Ok(event) => run.event(event.as_ref()),
+                        Err(e) => {
+                            run.failed(conn, e);
+                            assert!(buf.next(conn).expect("read after failure").is_none());
+                            assert!(buf.unused().is_empty(), "input after a failure must be swallowed");
+                            break;
                         }
+                    };
+                    let consumed = len - buf.unused().len();
+                    if !had_event {
+                        let unused = buf.unused().len();
+                        assert!(unused == 0 || conn.wanted() > unused, "{unused} unused, wanted {}", conn.wanted());
                     }
-                    start += r.consumed;
-                    let more = r.event.is_some();
-                    drain(conn, &mut out, &mut transmitted);
-                    if finished && state_before == State::Open {
-                        let expect = if config.auto_close { State::Closed } else { State::CloseReceived };
-                        assert_eq!(conn.state(), expect, "state after the peer's Close");
-                    }
-                    if !more {
+                    if !run.after(conn, len, consumed, had_event, state_before) {
                         break;
                     }
                 }
-                Err(e) => {
-                    assert!(!finished, "error after the end");
-                    assert_eq!(conn.state(), State::Failed, "an error must leave the state Failed");
-                    assert!(conn.wants_write(), "a failure must queue a Close");
-                    error = Some(e);
-                    finished = true;
-                    drain(conn, &mut out, &mut transmitted);
-                    // The rest of this chunk must now be swallowed without an event.
-                    let r = conn.read(&mut buf[start..]).expect("read after failure");
-                    assert_eq!((r.consumed, r.event.is_none()), (len, true));
+                if rest.is_empty() {
                     break;
                 }
             }
         }
     }
-    if let (Some(e), Role::Server) = (error, conn.role()) {
+    if let (Some(e), Role::Server) = (run.error, conn.role()) {
         // The failure's Close frame carries the code the error names (it is the last frame out;
         // a client's is masked, so only the server's is checked byte for byte).
         let code = e.close_code().0.to_be_bytes();
-        assert!(transmitted.ends_with(&code), "failure close {code:?} not sent last: {transmitted:?}");
+        assert!(run.transmitted.ends_with(&code), "failure close {code:?} not sent last: {:?}", run.transmitted);
     }
-    Outcome { events: norm.events, error, transmitted, state: conn.state() }
+    Outcome { events: run.norm.events, error: run.error, transmitted: run.transmitted, state: conn.state() }
+}
+
+/// What one drive has observed so far, and the checks made on every `read`.
+struct Run {
+    config: Config,
+    deflate: bool,
+    norm: Normaliser,
+    error: Option<ProtocolError>,
+    transmitted: Vec<u8>,
+    out: Vec<u8>,
+    /// Set once the peer's Close was reported or `read` failed: from then on input is ignored.
+    finished: bool,
+}
+
+impl Run {
+    /// Records an event (checked against the limits); whether there was one.
+    fn event(&mut self, event: Option<&Event<'_>>) -> bool {
+        let Some(event) = event else { return false };
+        assert!(!self.finished, "event after the end: {event:?}");
+        check_limits(event, &self.config, self.deflate);
+        self.norm.push(event, self.config.max_message_len);
+        if let Event::Close(_) = event {
+            self.finished = true;
+        }
+        true
+    }
+
+    /// The checks after a successful `read` of `len` bytes; whether to call `read` again.
+    fn after<M: MaskSource>(
+        &mut self,
+        conn: &mut Connection<M>,
+        len: usize,
+        consumed: usize,
+        had_event: bool,
+        state_before: State,
+    ) -> bool {
+        if self.finished && !had_event {
+            assert_eq!(consumed, len, "input after the end must be consumed");
+        }
+        // An event needs at least one new byte, else a caller could spin forever.
+        if had_event {
+            assert!(consumed > 0 || len == 0, "event without progress");
+        }
+        drain(conn, &mut self.out, &mut self.transmitted);
+        if self.finished && had_event && state_before == State::Open {
+            let expect = if self.config.auto_close { State::Closed } else { State::CloseReceived };
+            assert_eq!(conn.state(), expect, "state after the peer's Close");
+        }
+        had_event
+    }
+
+    fn failed<M: MaskSource>(&mut self, conn: &mut Connection<M>, e: ProtocolError) {
+        assert!(!self.finished, "error after the end");
+        assert_eq!(conn.state(), State::Failed, "an error must leave the state Failed");
+        assert!(conn.wants_write(), "a failure must queue a Close");
+        self.error = Some(e);
+        self.finished = true;
+        drain(conn, &mut self.out, &mut self.transmitted);
+    }
 }
 
 /// With permessage-deflate a chunk is inflated output: bounded by the 16 KiB inflate step, not

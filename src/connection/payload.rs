@@ -23,8 +23,9 @@ impl<M: MaskSource> Connection<M> {
 
     /// With [`Config::in_place_up_to`](crate::Config::in_place_up_to): after a `read` that
     /// returned no event and left input unused, how many bytes, counted from the first unused
-    /// one, must be in the buffer before the next `read` can deliver the frame in place; 0 when
-    /// no frame is waiting.
+    /// one, must be in the buffer before the next `read` can go on: the whole frame, to deliver
+    /// it in place, or a whole frame header (at most 14 bytes), which waits in the buffer too;
+    /// 0 when nothing waits.
     ///
     /// A driver keeps the unused bytes, grows its buffer to hold `wanted()` of them, and appends
     /// the next read after them. It may also ask that read for no more than the missing bytes
