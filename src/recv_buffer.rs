@@ -120,6 +120,7 @@ impl RecvBuffer {
     ///
     /// # Panics
     /// If `n` is more than the room `spare` offered (a driver bug, not a peer's).
+    #[inline]
     pub fn filled(&mut self, n: usize) {
         assert!(n <= self.buf.len() - self.end, "filled({n}) beyond the spare room");
         self.end += n;
@@ -128,6 +129,7 @@ impl RecvBuffer {
     /// The next event from the bytes received so far, or `None` when the connection needs more
     /// input ([`spare`](Self::spare) and [`filled`](Self::filled) again). Errors are those of
     /// [`Connection::read`], with the failing Close already queued.
+    #[inline(always)]
     pub fn next<'a, M: MaskSource>(
         &'a mut self,
         conn: &'a mut Connection<M>,
