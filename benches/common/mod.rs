@@ -200,18 +200,6 @@ pub fn copy_fast(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// `buf.copy_within(from.., 0)` in pieces of 1 KiB (see [`copy_fast`]); moving down, so pieces
-/// copied in order never overwrite bytes still to be read.
-#[inline(always)]
-pub fn move_to_front(buf: &mut [u8], from: usize, to: usize) {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(1024);
-        buf.copy_within(at..at + n, at - from);
-        at += n;
-    }
-}
-
 /// The recv(2) model: the next at most `READ` bytes of `wire` starting at `*pos`, copied into `buf`.
 #[inline(always)]
 pub fn recv_into(wire: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {

@@ -21,15 +21,20 @@ pub struct Outcome {
     pub error: Option<ProtocolError>,
 }
 
+/// Where the pieces of a `len`-byte input cut at `cuts` (any order, clamped) end.
+fn piece_ends(len: usize, cuts: &[usize]) -> Vec<usize> {
+    let mut ends: Vec<usize> = cuts.iter().map(|&c| c.min(len)).collect();
+    ends.sort_unstable();
+    ends.push(len);
+    ends
+}
+
 /// Feeds `bytes` cut into pieces at `cuts` (sorted or not, clamped), draining `poll_transmit`
 /// after every `read` call, like a driver that reads from a socket.
 pub fn feed<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
-    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
-    cuts.sort_unstable();
-    cuts.push(bytes.len());
     let mut outcome = Outcome::default();
     let mut start = 0;
-    for end in cuts {
+    for end in piece_ends(bytes.len(), cuts) {
         let mut piece = bytes[start..end].to_vec();
         start = end;
         let mut at = 0;
@@ -66,13 +71,10 @@ pub fn feed<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize
 /// driver's buffer and the next piece is appended after them. Checks the `wanted()` contract on
 /// every `read` that returns no event: more than the unused bytes while a frame waits, else 0.
 pub fn feed_in_place<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
-    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
-    cuts.sort_unstable();
-    cuts.push(bytes.len());
     let mut outcome = Outcome::default();
     let mut kept: Vec<u8> = Vec::new();
     let mut start = 0;
-    for end in cuts {
+    for end in piece_ends(bytes.len(), cuts) {
         kept.extend_from_slice(&bytes[start..end]);
         start = end;
         let mut at = 0;
