@@ -258,6 +258,24 @@ mod tests {
         assert_eq!(buf.capacity(), 1000);
     }
 
+    #[cfg(feature = "std")]
+    #[test]
+    fn read_from_a_reader_until_end_of_stream() {
+        let wire = client_wire(&[3, 70_000, 0]);
+        let mut reader = &wire[..]; // `std::io::Read` for `&[u8]`: hands out what fits
+        let mut conn = Connection::server(Config::default().in_place_up_to(1 << 20));
+        let mut buf = RecvBuffer::with_read_size(1000);
+        let mut sizes = Vec::new();
+        while buf.read_from(&mut reader, &conn).unwrap() > 0 {
+            while let Some(event) = buf.next(&mut conn).unwrap() {
+                let Event::Message(m) = event else { panic!("{event:?}") };
+                sizes.push(m.as_bytes().len());
+            }
+        }
+        assert_eq!(sizes, [3, 70_000, 0]);
+        assert!(buf.unused().is_empty());
+    }
+
     #[test]
     #[should_panic(expected = "beyond the spare room")]
     fn filling_more_than_offered_is_a_driver_bug() {
