@@ -32,45 +32,19 @@ fn piece_ends(len: usize, cuts: &[usize]) -> Vec<usize> {
 /// Feeds `bytes` cut into pieces at `cuts` (sorted or not, clamped), draining `poll_transmit`
 /// after every `read` call, like a driver that reads from a socket.
 pub fn feed<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
-    let mut outcome = Outcome::default();
-    let mut start = 0;
-    for end in piece_ends(bytes.len(), cuts) {
-        let mut piece = bytes[start..end].to_vec();
-        start = end;
-        let mut at = 0;
-        loop {
-            let rest = piece.len() - at;
-            match conn.read(&mut piece[at..]) {
-                Ok(read) => {
-                    let done = read.event.is_none();
-                    assert!(read.consumed <= rest);
-                    at += read.consumed;
-                    if let Some(event) = read.event {
-                        outcome.events.push(event.into_owned());
-                    }
-                    conn.poll_transmit_vec(&mut outcome.transmitted);
-                    if done {
-                        assert_eq!(at, piece.len(), "None must mean all input was used");
-                        break;
-                    }
-                }
-                Err(e) => {
-                    if outcome.error.is_none() {
-                        outcome.error = Some(e);
-                    }
-                    conn.poll_transmit_vec(&mut outcome.transmitted);
-                    break;
-                }
-            }
-        }
-    }
-    outcome
+    feed_pieces(conn, bytes, cuts, false)
 }
 
 /// Like [`feed`], for `Config::in_place_up_to`: the bytes a `read` leaves unused stay in the
 /// driver's buffer and the next piece is appended after them. Checks the `wanted()` contract on
 /// every `read` that returns no event: more than the unused bytes while a frame waits, else 0.
 pub fn feed_in_place<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
+    feed_pieces(conn, bytes, cuts, true)
+}
+
+/// The driver behind [`feed`] (`in_place` false: "no event" must mean all input was used) and
+/// [`feed_in_place`] (unused bytes are kept for the next piece).
+fn feed_pieces<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize], in_place: bool) -> Outcome {
     let mut outcome = Outcome::default();
     let mut kept: Vec<u8> = Vec::new();
     let mut start = 0;
@@ -91,7 +65,9 @@ pub fn feed_in_place<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts
                     conn.poll_transmit_vec(&mut outcome.transmitted);
                     if done {
                         let unused = kept.len() - at;
-                        if unused == 0 {
+                        if !in_place {
+                            assert_eq!(unused, 0, "None must mean all input was used");
+                        } else if unused == 0 {
                             assert_eq!(conn.wanted(), 0, "nothing waits, yet wanted() is not 0");
                         } else {
                             assert!(conn.wanted() > unused, "wanted {} with {unused} unused", conn.wanted());
