@@ -10,7 +10,9 @@
 //!    bytes again: for 16-byte ASCII messages `core::str::from_utf8` doubled the receive cost
 //!    (12.5 vs 6.4 ns per message), and for a message assembled from pieces it is a second full
 //!    pass (the pieces were already validated as they arrived, to fail fast as RFC 6455 §8.1
-//!    asks; 64 KiB mixed text: 33 vs 19.5 µs per three messages).
+//!    asks; 64 KiB mixed text: 33 vs 19.5 µs per three messages), and for masked text that the
+//!    unmasking loop itself saw to be all ASCII (one OR per vector in that loop instead of a
+//!    second pass).
 //!
 //! Both are covered by unit tests and proptests against the safe versions, and run under Miri
 //! (`cargo +nightly miri test --lib accel`).
@@ -40,11 +42,11 @@ pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
 /// `bytes` as `&str`, for bytes already known to be valid UTF-8.
 ///
 /// # Safety
-/// `bytes` must be valid UTF-8. The one caller passes an assembled text message whose every
-/// byte went through the connection's [`Utf8Validator`](crate::utf8::Utf8Validator) in order as
-/// it was written, which accepted all of it and ended complete; debug builds (the fuzz targets
-/// and every test) check it again here.
-#[cfg(feature = "alloc")]
+/// `bytes` must be valid UTF-8. The callers pass an assembled text message whose every byte
+/// went through the connection's [`Utf8Validator`](crate::utf8::Utf8Validator) (or was seen to
+/// be ASCII by the loop that unmasked it) in order as it was written, which accepted all of it
+/// and ended complete; or a whole text frame that the unmasking loop saw to be all ASCII. Debug
+/// builds (the fuzz targets and every test) check it again here.
 #[inline]
 pub(crate) unsafe fn validated_str(bytes: &[u8]) -> &str {
     debug_assert!(core::str::from_utf8(bytes).is_ok(), "validated_str on invalid UTF-8");
@@ -65,37 +67,37 @@ pub(crate) mod avx2 {
 
     /// [`apply_mask_blocks_portable`], with AVX2 when the CPU has it.
     #[inline]
-    pub(crate) fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
+    pub(crate) fn apply_mask_blocks<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
         if has_avx2() {
             // SAFETY: the only requirement of calling a `#[target_feature(enable = "avx2")]`
             // function is that the CPU supports AVX2, which `has_avx2` has just checked.
-            unsafe { apply_mask_blocks_avx2(buf, key) }
+            unsafe { apply_mask_blocks_avx2::<ASCII>(buf, key) }
         } else {
-            apply_mask_blocks_portable(buf, key)
+            apply_mask_blocks_portable::<ASCII>(buf, key)
         }
     }
 
     /// [`copy_masked_blocks_portable`], with AVX2 when the CPU has it.
     #[inline]
-    pub(crate) fn copy_masked_blocks(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
+    pub(crate) fn copy_masked_blocks<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
         if has_avx2() {
             // SAFETY: as above, AVX2 support was checked at run time just before the call.
-            unsafe { copy_masked_blocks_avx2(src, dst, key) }
+            unsafe { copy_masked_blocks_avx2::<ASCII>(src, dst, key) }
         } else {
-            copy_masked_blocks_portable(src, dst, key)
+            copy_masked_blocks_portable::<ASCII>(src, dst, key)
         }
     }
 
     /// The portable loop compiled with AVX2 (its body is safe code, inlined here).
     #[target_feature(enable = "avx2")]
-    unsafe fn apply_mask_blocks_avx2(buf: &mut [u8], key: [u8; 4]) {
-        apply_mask_blocks_portable(buf, key)
+    unsafe fn apply_mask_blocks_avx2<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
+        apply_mask_blocks_portable::<ASCII>(buf, key)
     }
 
     /// The portable loop compiled with AVX2 (its body is safe code, inlined here).
     #[target_feature(enable = "avx2")]
-    unsafe fn copy_masked_blocks_avx2(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
-        copy_masked_blocks_portable(src, dst, key)
+    unsafe fn copy_masked_blocks_avx2<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
+        copy_masked_blocks_portable::<ASCII>(src, dst, key)
     }
 }
 
@@ -117,7 +119,6 @@ mod tests {
         assert_eq!(ascii_str(b"\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"), Some("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"));
     }
 
-    #[cfg(feature = "alloc")]
     #[test]
     fn validated_str_returns_the_same_text() {
         let text = "κόσμε 🌍 plain";
@@ -148,6 +149,33 @@ mod tests {
             let mut copied = vec![0u8; bytes.len()];
             crate::mask::copy_masked(&bytes, &mut copied, crate::mask::rotate(key, offset));
             prop_assert_eq!(&copied, &expected);
+        }
+
+        /// The ASCII-reporting loops unmask the same way and see a high bit wherever it lands
+        /// (head, wide blocks, tail), at any alignment; `validated_str` relies on the report.
+        #[test]
+        fn ascii_reporting_masking_sees_every_high_bit(
+            mut plain in proptest::collection::vec(0u8..0x80, 0..700),
+            high in proptest::option::of((any::<proptest::sample::Index>(), 0x80u8..=0xff)),
+            key in any::<[u8; 4]>(),
+            offset in 0usize..8,
+            shift in 0usize..32,
+        ) {
+            if let (Some((at, byte)), false) = (high, plain.is_empty()) {
+                let at = at.index(plain.len());
+                plain[at] = byte;
+            }
+            let masked: vec::Vec<u8> =
+                plain.iter().enumerate().map(|(i, b)| b ^ key[(offset + i) % 4]).collect();
+            let mut in_place = vec![0u8; shift + masked.len()];
+            in_place[shift..].copy_from_slice(&masked);
+            let ascii = crate::mask::apply_mask_ascii(&mut in_place[shift..], key, offset);
+            prop_assert_eq!(&in_place[shift..], &plain[..]);
+            prop_assert_eq!(ascii, plain.is_ascii());
+            let mut copied = vec![0u8; shift + masked.len()];
+            let ascii = crate::mask::copy_masked_ascii(&masked, &mut copied[shift..], crate::mask::rotate(key, offset));
+            prop_assert_eq!(&copied[shift..], &plain[..]);
+            prop_assert_eq!(ascii, plain.is_ascii());
         }
     }
 }

@@ -12,10 +12,11 @@ use crate::config::{Config, Delivery};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Chunk, Event, Message, MessageKind};
 use crate::frame::{self, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::mask::{apply_mask, copy_masked, MaskSource, NoMask};
+use crate::mask::{apply_mask, apply_mask_ascii, copy_masked, MaskSource, NoMask};
 use crate::utf8::{self, Utf8Validator};
 
 mod types;
+use payload::whole_message;
 use types::{ControlSlot, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
 
@@ -175,18 +176,13 @@ impl<M: MaskSource> Connection<M> {
     #[inline(always)]
     pub fn read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
-        if let Some((kind, start, end)) = self.whole_message_fast_path(input) {
+        if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
             self.received = self.received.wrapping_add(end as u64);
-            let input: &'a [u8] = input;
-            let payload = &input[start..end];
-            let message = match kind {
-                MessageKind::Binary => Message::Binary(payload),
-                MessageKind::Text => match utf8::validate(payload) {
-                    Some(text) => Message::Text(text),
-                    None => return Err(self.fail(ProtocolError::InvalidUtf8)),
-                },
+            let payload: &'a mut [u8] = &mut input[start..end];
+            return match whole_message(payload, kind, key) {
+                Some(message) => Ok(Read { consumed: end, event: Some(Event::Message(message)) }),
+                None => Err(self.fail(ProtocolError::InvalidUtf8)),
             };
-            return Ok(Read { consumed: end, event: Some(Event::Message(message)) });
         }
         self.read_general(input)
     }
@@ -206,14 +202,16 @@ impl<M: MaskSource> Connection<M> {
         };
         self.received = self.received.wrapping_add(consumed as u64);
         self.fast_ready = self.fast_path_allowed();
+        if let Found::Whole(kind, start, end, key) = found {
+            let payload: &'a mut [u8] = &mut input[start..end];
+            return match whole_message(payload, kind, key) {
+                Some(message) => Ok(Read { consumed, event: Some(Event::Message(message)) }),
+                None => Err(self.fail(ProtocolError::InvalidUtf8)),
+            };
+        }
         let input: &'a [u8] = input;
         let event = match found {
-            Found::Nothing => None,
-            Found::Whole(MessageKind::Binary, start, end) => Some(Event::Message(Message::Binary(&input[start..end]))),
-            Found::Whole(MessageKind::Text, start, end) => match utf8::validate(&input[start..end]) {
-                Some(text) => Some(Event::Message(Message::Text(text))),
-                None => return Err(self.fail(ProtocolError::InvalidUtf8)),
-            },
+            Found::Nothing | Found::Whole(..) => None,
             Found::Chunk(chunk, start, end) => Some(Event::Chunk(Chunk { data: &input[start..end], ..chunk })),
             #[cfg(feature = "alloc")]
             Found::Assembled(MessageKind::Binary) => {
@@ -326,13 +324,11 @@ impl<M: MaskSource> Connection<M> {
                         && !self.compressed
                     {
                         // Zero-copy path: a whole unfragmented message in the caller's buffer.
+                        // Unmasked (and validated) by `whole_message` on the way out.
                         let (start, end) = (pos, pos + header.payload_len as usize);
-                        if let Some(key) = header.mask {
-                            apply_mask(&mut input[start..end], key, 0);
-                        }
                         self.incoming = None;
                         let kind = if header.opcode == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
-                        return Ok((end, Found::Whole(kind, start, end)));
+                        return Ok((end, Found::Whole(kind, start, end, header.mask)));
                     } else {
                         self.phase = Phase::Data;
                         // Size the assembly buffer once for the announced frame, rather than

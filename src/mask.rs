@@ -20,10 +20,21 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate(key, offset);
     if buf.len() >= BLOCK {
-        return apply_mask_blocks(buf, key);
+        apply_mask_blocks::<false>(buf, key);
+        return;
     }
     // Small payloads (most messages): 8 bytes at a time in a u64, inlined into the caller.
-    xor_words(buf, key);
+    xor_words::<false>(buf, key);
+}
+
+/// [`apply_mask`] that also tells whether every unmasked byte is ASCII, for text: an ASCII
+/// payload is valid UTF-8 with no further pass over it (RFC 6455 §8.1), and the check costs
+/// one OR per vector in the loop that unmasks anyway.
+#[inline(always)]
+pub(crate) fn apply_mask_ascii(buf: &mut [u8], key: [u8; 4], offset: usize) -> bool {
+    let key = rotate(key, offset);
+    let high = if buf.len() >= BLOCK { apply_mask_blocks::<true>(buf, key) } else { xor_words::<true>(buf, key) };
+    high & 0x80 == 0
 }
 
 /// Bytes per block of the wide loops: two AVX2 or four SSE2 registers.
@@ -32,11 +43,11 @@ const BLOCK: usize = 64;
 /// The wide loop, out of line so that the small path stays small where it is inlined; AVX2 when the
 /// CPU has it (`crate::accel`).
 #[inline(never)]
-fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
+fn apply_mask_blocks<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-    return crate::accel::avx2::apply_mask_blocks(buf, key);
+    return crate::accel::avx2::apply_mask_blocks::<ASCII>(buf, key);
     #[allow(unreachable_code)]
-    apply_mask_blocks_portable(buf, key)
+    apply_mask_blocks_portable::<ASCII>(buf, key)
 }
 
 /// Vector loads and stores are aligned to this: one that straddles two cache lines costs about
@@ -49,44 +60,69 @@ fn head_len(ptr: *const u8, len: usize) -> usize {
     ((ptr as usize).wrapping_neg() & (ALIGN - 1)).min(len)
 }
 
-/// The safe, portable wide loop (also the body of the AVX2 build in `crate::accel`).
+/// The safe, portable wide loop (also the body of the AVX2 build in `crate::accel`). With
+/// `ASCII`, returns the OR of every output byte (its high bit is set unless all are ASCII); 0
+/// otherwise, and then the accumulator compiles away.
 #[inline(always)]
-pub(crate) fn apply_mask_blocks_portable(buf: &mut [u8], key: [u8; 4]) {
+pub(crate) fn apply_mask_blocks_portable<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
     // The first few bytes (u64 words, then single bytes), so that the blocks start aligned.
     let (head, buf) = buf.split_at_mut(head_len(buf.as_ptr(), buf.len()));
-    xor_words(head, key);
+    let mut high = xor_words::<ASCII>(head, key);
     let key = rotate(key, head.len());
     let wide = widen::<BLOCK>(key);
+    let mut lanes = [0u8; BLOCK];
     let mut blocks = buf.chunks_exact_mut(BLOCK);
     for block in &mut blocks {
         let block: &mut [u8; BLOCK] = block.try_into().expect("chunks_exact");
-        for (b, k) in block.iter_mut().zip(wide.iter()) {
+        for ((b, k), lane) in block.iter_mut().zip(wide.iter()).zip(lanes.iter_mut()) {
             *b ^= k;
+            if ASCII {
+                *lane |= *b;
+            }
         }
     }
     // BLOCK is a multiple of 4, so the tail starts key-aligned.
-    xor_words(blocks.into_remainder(), key);
+    high |= xor_words::<ASCII>(blocks.into_remainder(), key);
+    if ASCII {
+        high |= lanes.iter().fold(0, |all, lane| all | lane);
+    }
+    high
 }
 
-/// `buf` XOR the key a u64 at a time, then the last 0..=7 bytes.
+/// `buf` XOR the key a u64 at a time, then the last 0..=7 bytes; with `ASCII`, the OR of the
+/// output bytes' high bits.
 #[inline(always)]
-fn xor_words(buf: &mut [u8], key: [u8; 4]) {
+fn xor_words<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
     let k = u64::from_ne_bytes(widen::<8>(key));
+    let mut seen = 0u64;
     let mut words = buf.chunks_exact_mut(8);
     for w in &mut words {
         let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ k;
         w.copy_from_slice(&v.to_ne_bytes());
+        if ASCII {
+            seen |= v;
+        }
     }
     // 8 is a multiple of 4, so the tail starts key-aligned.
-    xor_tail(words.into_remainder(), key);
+    let tail = xor_tail::<ASCII>(words.into_remainder(), key);
+    if ASCII {
+        tail | seen.to_ne_bytes().iter().fold(0, |all, b| all | b) & 0x80
+    } else {
+        0
+    }
 }
 
 /// A few bytes (the last 0..=7, or the head before an aligned block), starting key-aligned.
 #[inline(always)]
-fn xor_tail(tail: &mut [u8], key: [u8; 4]) {
+fn xor_tail<const ASCII: bool>(tail: &mut [u8], key: [u8; 4]) -> u8 {
+    let mut high = 0;
     for (b, k) in tail.iter_mut().zip(key.iter().cycle()) {
         *b ^= k;
+        if ASCII {
+            high |= *b;
+        }
     }
+    high & 0x80
 }
 
 /// Copies `src` into `dst` (same length), in pieces of at most 1 KiB.
@@ -114,44 +150,73 @@ pub fn copy_masked(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
     let len = src.len().min(dst.len());
     let (src, dst) = (&src[..len], &mut dst[..len]);
     if len >= BLOCK {
-        return copy_masked_blocks(src, dst, key);
+        copy_masked_blocks::<false>(src, dst, key);
+    } else {
+        copy_masked_words::<false>(src, dst, key);
     }
-    copy_masked_words(src, dst, key);
+}
+
+/// [`copy_masked`] that also tells whether every unmasked byte is ASCII (see
+/// [`apply_mask_ascii`]).
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))] // used by message assembly
+#[inline]
+pub(crate) fn copy_masked_ascii(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> bool {
+    debug_assert_eq!(src.len(), dst.len());
+    let len = src.len().min(dst.len());
+    let (src, dst) = (&src[..len], &mut dst[..len]);
+    let high =
+        if len >= BLOCK { copy_masked_blocks::<true>(src, dst, key) } else { copy_masked_words::<true>(src, dst, key) };
+    high & 0x80 == 0
 }
 
 #[inline(always)]
-fn copy_masked_words(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
+fn copy_masked_words<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
     let k = u64::from_ne_bytes(widen::<8>(key));
+    let mut seen = 0u64;
     let mut d = dst.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
     for (o, i) in (&mut d).zip(&mut s) {
         let v = u64::from_ne_bytes([i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7]]) ^ k;
         o.copy_from_slice(&v.to_ne_bytes());
+        if ASCII {
+            seen |= v;
+        }
     }
+    let mut high = 0;
     for ((o, i), k) in d.into_remainder().iter_mut().zip(s.remainder()).zip(key.iter().cycle()) {
         *o = i ^ k;
+        if ASCII {
+            high |= *o;
+        }
+    }
+    if ASCII {
+        (high | seen.to_ne_bytes().iter().fold(0, |all, b| all | b)) & 0x80
+    } else {
+        0
     }
 }
 
 /// Out of line, AVX2 when the CPU has it (`crate::accel`).
 #[inline(never)]
-fn copy_masked_blocks(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
+fn copy_masked_blocks<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-    return crate::accel::avx2::copy_masked_blocks(src, dst, key);
+    return crate::accel::avx2::copy_masked_blocks::<ASCII>(src, dst, key);
     #[allow(unreachable_code)]
-    copy_masked_blocks_portable(src, dst, key)
+    copy_masked_blocks_portable::<ASCII>(src, dst, key)
 }
 
-/// The safe, portable wide copy loop (also the body of the AVX2 build in `crate::accel`).
+/// The safe, portable wide copy loop (also the body of the AVX2 build in `crate::accel`); with
+/// `ASCII`, returns the OR of the output bytes as [`apply_mask_blocks_portable`] does.
 #[inline(always)]
-pub(crate) fn copy_masked_blocks_portable(src: &[u8], dst: &mut [u8], key: [u8; 4]) {
+pub(crate) fn copy_masked_blocks_portable<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
     // Align the stores (the destination); the head goes in u64 words, then single bytes.
     let head = head_len(dst.as_ptr(), dst.len().min(src.len()));
     let (dst_head, dst) = dst.split_at_mut(head);
     let (src_head, src) = src.split_at(head);
-    copy_masked_words(src_head, dst_head, key);
+    let mut high = copy_masked_words::<ASCII>(src_head, dst_head, key);
     let key = rotate(key, head);
     let wide = widen::<BLOCK>(key);
+    let mut lanes = [0u8; BLOCK];
     let mut d = dst.chunks_exact_mut(BLOCK);
     let mut s = src.chunks_exact(BLOCK);
     for (o, i) in (&mut d).zip(&mut s) {
@@ -159,10 +224,17 @@ pub(crate) fn copy_masked_blocks_portable(src: &[u8], dst: &mut [u8], key: [u8; 
         let i: &[u8; BLOCK] = i.try_into().expect("chunks_exact");
         for j in 0..BLOCK {
             o[j] = i[j] ^ wide[j];
+            if ASCII {
+                lanes[j] |= o[j];
+            }
         }
     }
     // BLOCK is a multiple of 4, so the tail starts key-aligned.
-    copy_masked_words(s.remainder(), d.into_remainder(), key);
+    high |= copy_masked_words::<ASCII>(s.remainder(), d.into_remainder(), key);
+    if ASCII {
+        high |= lanes.iter().fold(0, |all, lane| all | lane);
+    }
+    high
 }
 
 #[inline]

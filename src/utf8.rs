@@ -27,6 +27,17 @@ pub fn validate(bytes: &[u8]) -> Option<&str> {
     }
 }
 
+/// [`validate`] for bytes already seen to hold a non-ASCII byte: skips the ASCII shortcut
+/// that small inputs would otherwise try first.
+#[inline]
+pub(crate) fn validate_not_ascii(bytes: &[u8]) -> Option<&str> {
+    #[cfg(feature = "simdutf8")]
+    if bytes.len() >= 64 {
+        return simdutf8::basic::from_utf8(bytes).ok();
+    }
+    core::str::from_utf8(bytes).ok()
+}
+
 /// How a slice ended: fully valid, valid up to an unfinished code point, or invalid.
 enum Prefix {
     Valid,

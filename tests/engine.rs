@@ -394,3 +394,83 @@ fn assembled_messages_carry_only_their_own_bytes_after_longer_ones() {
         assert_eq!(out.events, expected, "cuts {cuts:?}");
     }
 }
+
+/// A masked text frame carrying any bytes, valid UTF-8 or not.
+fn masked_text_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut frame = vec![0x81];
+    match payload.len() {
+        n @ 0..=125 => frame.push(0x80 | n as u8),
+        n @ 126..=0xFFFF => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+#[test]
+fn large_text_is_validated_wherever_its_non_ascii_bytes_are() {
+    // ASCII blocks skip the validator (the unmasking loop saw no high bit); these put the
+    // non-ASCII bytes at piece edges, after ASCII blocks, and at the very end (§8.1).
+    const EDGE: usize = 16 * 1024;
+    for len in [40_000usize, 70_000] {
+        let ascii = vec![b'a'; len];
+        let mut straddling = ascii.clone();
+        straddling[EDGE - 2..EDGE + 2].copy_from_slice("🌍".as_bytes());
+        let mut late_invalid = ascii.clone();
+        late_invalid[len - 1000] = 0xFF;
+        let mut cut_at_end = ascii.clone();
+        cut_at_end[len - 2..].copy_from_slice(&[0xE2, 0x82]);
+        let mut carry_then_ascii = ascii.clone();
+        carry_then_ascii[EDGE - 1] = 0xC3; // wants a continuation byte, gets 'a'
+        let cases: [(&[u8], bool); 5] = [
+            (&ascii, true),
+            (&straddling, true),
+            (&late_invalid, false),
+            (&cut_at_end, false),
+            (&carry_then_ascii, false),
+        ];
+        for (payload, valid) in cases {
+            let frame = masked_text_frame(payload, [0x37, 0xFA, 0x21, 0x3D]);
+            let header = frame.len() - len;
+            for config in [
+                Config::default(),
+                Config::default().delivery(Delivery::Stream),
+                Config::default().in_place_up_to(1 << 20),
+            ] {
+                // Whole, and in pieces of which one ends at payload byte EDGE.
+                for cuts in [&[][..], &[5, header + 1000, header + EDGE, header + 33_000][..]] {
+                    let mut s = Connection::server(config);
+                    let out = if config.in_place_up_to > 0 {
+                        feed_in_place(&mut s, &frame, cuts)
+                    } else {
+                        feed(&mut s, &frame, cuts)
+                    };
+                    let what = format!("len {len}, valid {valid}, {config:?}, cuts {cuts:?}");
+                    if valid {
+                        assert_eq!(out.error, None, "{what}");
+                        let text = String::from_utf8(payload.to_vec()).unwrap();
+                        assert_eq!(normalise(&out.events), vec![OwnedEvent::Text(text)], "{what}");
+                    } else {
+                        assert_eq!(out.error, Some(ProtocolError::InvalidUtf8), "{what}");
+                    }
+                }
+            }
+        }
+        // Fail fast: the unfinished code point at the end of one piece fails on the ASCII that
+        // starts the next, long before the frame ends.
+        let frame = masked_text_frame(&carry_then_ascii, [1, 2, 3, 4]);
+        let header = frame.len() - len;
+        for config in [Config::default(), Config::default().delivery(Delivery::Stream)] {
+            let mut s = Connection::server(config);
+            let out = feed(&mut s, &frame[..header + EDGE + 20], &[header + EDGE]);
+            assert_eq!(out.error, Some(ProtocolError::InvalidUtf8), "len {len}, {config:?}");
+        }
+    }
+}

@@ -81,10 +81,13 @@ impl<M: MaskSource> Connection<M> {
     #[inline]
     pub(super) fn take_payload(&mut self, piece: &mut [u8], kind: MessageKind) -> Result<(), ProtocolError> {
         const BLOCK: usize = 16 * 1024;
+        let text = kind == MessageKind::Text;
         let mut offset = self.frame_done as usize;
         for block in piece.chunks_mut(BLOCK) {
             let len = block.len();
-            let target: &mut [u8] = match self.config.delivery {
+            let key = self.frame.mask.map(|key| crate::mask::rotate(key, offset));
+            // Whether the unmasking loop saw only ASCII (checked for masked text only).
+            let (target, ascii): (&mut [u8], bool) = match self.config.delivery {
                 #[cfg(feature = "alloc")]
                 Delivery::Assemble => {
                     let at = self.assembled;
@@ -93,21 +96,34 @@ impl<M: MaskSource> Connection<M> {
                     }
                     self.assembled = at + len;
                     let target = &mut self.assembly[at..at + len];
-                    match self.frame.mask {
-                        Some(key) => copy_masked(block, target, crate::mask::rotate(key, offset)),
-                        None => crate::mask::copy_payload(target, block),
-                    }
-                    target
+                    let ascii = match key {
+                        Some(key) if text => crate::mask::copy_masked_ascii(block, target, key),
+                        Some(key) => {
+                            copy_masked(block, target, key);
+                            false
+                        }
+                        None => {
+                            crate::mask::copy_payload(target, block);
+                            false
+                        }
+                    };
+                    (target, ascii)
                 }
                 _ => {
-                    if let Some(key) = self.frame.mask {
-                        apply_mask(block, key, offset);
-                    }
-                    block
+                    let ascii = match key {
+                        Some(key) if text => apply_mask_ascii(block, key, 0),
+                        Some(key) => {
+                            apply_mask(block, key, 0);
+                            false
+                        }
+                        None => false,
+                    };
+                    (block, ascii)
                 }
             };
-            // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8.
-            if kind == MessageKind::Text && !self.utf8.feed(target) {
+            // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8. ASCII after
+            // a code point boundary needs no validator.
+            if text && !(ascii && self.utf8.is_complete()) && !self.utf8.feed(target) {
                 return Err(ProtocolError::InvalidUtf8);
             }
             offset += len;
@@ -120,7 +136,10 @@ impl<M: MaskSource> Connection<M> {
     /// limits. Every rule of `begin_frame` holds for such a frame by construction, so it is
     /// unmasked and delivered with no other bookkeeping. Anything else takes the general path.
     #[inline(always)]
-    pub(super) fn whole_message_fast_path(&mut self, input: &mut [u8]) -> Option<(MessageKind, usize, usize)> {
+    pub(super) fn whole_message_fast_path(
+        &mut self,
+        input: &[u8],
+    ) -> Option<(MessageKind, usize, usize, Option<[u8; 4]>)> {
         if !self.fast_ready {
             return None;
         }
@@ -157,9 +176,31 @@ impl<M: MaskSource> Connection<M> {
         if end > input.len() || len as u64 > self.fast_max_len {
             return None;
         }
-        if let Some(key) = key {
-            apply_mask(&mut input[start..end], key, 0);
+        Some((kind, start, end, key))
+    }
+}
+
+/// A whole message payload as its event: unmasked in place with `key` and, for text, validated
+/// (RFC 6455 §5.3, §8.1); `None` if the text is not UTF-8.
+#[inline(always)]
+pub(super) fn whole_message(payload: &mut [u8], kind: MessageKind, key: Option<[u8; 4]>) -> Option<Message<'_>> {
+    match (kind, key) {
+        (MessageKind::Binary, key) => {
+            if let Some(key) = key {
+                apply_mask(payload, key, 0);
+            }
+            Some(Message::Binary(payload))
         }
-        Some((kind, start, end))
+        (MessageKind::Text, Some(key)) => {
+            if !apply_mask_ascii(payload, key, 0) {
+                return utf8::validate_not_ascii(payload).map(Message::Text);
+            }
+            // SAFETY: `apply_mask_ascii` wrote every byte of `payload` and saw none with the high
+            // bit set, so all of it is ASCII, which is valid UTF-8; `payload` is borrowed mutably
+            // here, so nothing wrote it since.
+            #[allow(unsafe_code)]
+            Some(Message::Text(unsafe { crate::accel::validated_str(payload) }))
+        }
+        (MessageKind::Text, None) => utf8::validate(payload).map(Message::Text),
     }
 }

@@ -97,7 +97,8 @@ pub(super) enum Phase {
 /// What `read` found, as positions, so the event can borrow after the state is updated.
 pub(super) enum Found {
     Nothing,
-    Whole(MessageKind, usize, usize),
+    /// A whole message frame at `start..end` of the input, still masked with the key.
+    Whole(MessageKind, usize, usize, Option<[u8; 4]>),
     Chunk(Chunk<'static>, usize, usize),
     #[cfg(feature = "alloc")]
     Assembled(MessageKind),
