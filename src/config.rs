@@ -54,17 +54,19 @@ pub struct Config {
     pub keepalive_interval: Option<Duration>,
     /// After a keepalive ping, fail the connection if nothing arrives within this. Default 20 s.
     pub pong_timeout: Duration,
-    /// Keep at most this much assembly capacity between messages (memory per idle connection).
-    /// Default 1 MiB.
+    /// Keep at most this much assembly capacity between messages (memory per idle connection);
+    /// with a [`RecvBuffer`](crate::RecvBuffer) and no `in_place_up_to`, also the largest
+    /// message that waits in it to be delivered in place. Default 1 MiB.
     pub retain_capacity: usize,
-    /// Opt-in zero-copy for large frames: an unfragmented message frame of at most this many
-    /// bytes that is not yet whole in the buffer is left unread (`read` returns no event and
-    /// consumes only what precedes it), and so is any frame header cut short; the driver keeps
-    /// the unused bytes, makes room for
-    /// [`Connection::wanted`](crate::Connection::wanted) bytes, reads more, and gets the
-    /// message in place with no second copy ([`RecvBuffer`](crate::RecvBuffer) does this
-    /// bookkeeping). 0 (the default) turns it off, and then "no event" always means that all
-    /// input was used.
+    /// Zero-copy for large frames: an unfragmented message frame of at most this many bytes
+    /// that is not yet whole in the buffer is left unread (`read` returns no event and consumes
+    /// only what precedes it), and so is any frame header cut short; the driver keeps the
+    /// unused bytes, makes room for [`Connection::wanted`](crate::Connection::wanted) bytes,
+    /// reads more, and gets the message in place with no second copy.
+    /// [`RecvBuffer`](crate::RecvBuffer) does this bookkeeping, and with it 0 (the default)
+    /// means `retain_capacity` for whole-message delivery and off for streaming. With
+    /// [`Connection::read`](crate::Connection::read) on your own buffer, 0 turns it off, and
+    /// then "no event" always means that all input was used.
     pub in_place_up_to: usize,
     /// Accept frames with RSV1 set (an extension such as permessage-deflate owns the bit).
     /// Set by the extension layer, not usually by hand.

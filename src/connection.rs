@@ -175,6 +175,20 @@ impl<M: MaskSource> Connection<M> {
     /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
     #[inline(always)]
     pub fn read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
+        self.read_buffer(input, false)
+    }
+
+    /// [`read`](Self::read) for a driver that keeps what a read leaves unused
+    /// ([`RecvBuffer`](crate::RecvBuffer)): whole messages then wait in its buffer (see
+    /// `Connection::in_place_limit`).
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    pub(crate) fn read_keeping_unused<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
+        self.read_buffer(input, true)
+    }
+
+    #[inline(always)]
+    fn read_buffer<'a>(&'a mut self, input: &'a mut [u8], keeps_unused: bool) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
         if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
             self.received = self.received.wrapping_add(end as u64);
@@ -184,19 +198,19 @@ impl<M: MaskSource> Connection<M> {
                 None => Err(self.fail(ProtocolError::InvalidUtf8)),
             };
         }
-        self.read_general(input)
+        self.read_general(input, keeps_unused)
     }
 
     /// Everything but the fast path: staged headers, fragments, control frames, compression.
     #[inline(never)]
-    fn read_general<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
+    fn read_general<'a>(&'a mut self, input: &'a mut [u8], keeps_unused: bool) -> Result<Read<'a>, ProtocolError> {
         if self.failed || self.close_received || self.eof {
             return Ok(Read { consumed: input.len(), event: None });
         }
         // Every read that returns no event passes here, so `wanted()` never speaks of a frame
         // that was delivered since.
         self.wanted = 0;
-        let (consumed, found) = match self.advance(input) {
+        let (consumed, found) = match self.advance(input, keeps_unused) {
             Ok(found) => found,
             Err(e) => return Err(self.fail(e)),
         };
@@ -255,7 +269,8 @@ impl<M: MaskSource> Connection<M> {
     }
 
     /// Runs the receiver over `input` until it finds an event or uses all of it.
-    fn advance(&mut self, input: &mut [u8]) -> Result<(usize, Found), ProtocolError> {
+    fn advance(&mut self, input: &mut [u8], keeps_unused: bool) -> Result<(usize, Found), ProtocolError> {
+        let in_place_limit = self.in_place_limit(keeps_unused);
         let mut pos = 0;
         loop {
             match self.phase {
@@ -263,16 +278,16 @@ impl<M: MaskSource> Connection<M> {
                     let header = if self.header_len == 0 {
                         match frame::decode(&input[pos..])? {
                             Decoded::Complete(h, n) => {
-                                if self.wait_for_whole_frame(&h, input.len() - pos - n) {
-                                    // Opt-in (`Config::in_place_up_to`): leave the frame in the
-                                    // caller's buffer until all of it is there.
+                                if self.wait_for_whole_frame(&h, input.len() - pos - n, in_place_limit) {
+                                    // The driver keeps unused bytes: leave the frame in its
+                                    // buffer until all of it is there.
                                     self.wanted = n + h.payload_len as usize;
                                     return Ok((pos, Found::Nothing));
                                 }
                                 pos += n;
                                 h
                             }
-                            Decoded::Incomplete(needed) if self.config.in_place_up_to > 0 && pos < input.len() => {
+                            Decoded::Incomplete(needed) if in_place_limit > 0 && pos < input.len() => {
                                 // In place, a header cut short stays in the caller's buffer too,
                                 // so whether its frame waits never depends on where input was cut.
                                 self.wanted = needed;

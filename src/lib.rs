@@ -76,16 +76,17 @@
 //! [`Event::Chunk`]s (no allocation at all, [`Delivery::Stream`]) or assembled up to
 //! `max_message_len` ([`Delivery::Assemble`], feature `alloc`). Frame headers (≤ 14 bytes) and
 //! control payloads (≤ 125 bytes) are staged inline, so any split of the input works.
-//! Limits are checked on frame headers, before any payload byte is accepted. For large messages
-//! with no second copy at all, opt in to [`Config::in_place_up_to`]: a frame that is not whole
-//! yet stays in your buffer until [`Connection::wanted`] bytes are there. [`RecvBuffer`]
-//! (feature `alloc`) is a receive buffer that does this bookkeeping for you.
+//! Limits are checked on frame headers, before any payload byte is accepted. Large messages
+//! need no second copy either when the driver keeps what `read` left unused: a frame that is
+//! not whole yet then stays in its buffer until [`Connection::wanted`] bytes are there.
+//! [`RecvBuffer`] (feature `alloc`) is a receive buffer that does this bookkeeping, and with it
+//! the default `Config` delivers messages up to `retain_capacity` (1 MiB) in place; with your
+//! own buffer, opt in with [`Config::in_place_up_to`].
 //!
-//! Which mode is fastest: for small and medium messages all three are about the same. A message
-//! larger than your reads costs one more copy in `Assemble` mode (0.6–0.9× the throughput of
-//! `Stream` or in-place delivery at 64 KiB–1 MiB on the project's benchmark machine), so prefer
-//! `Stream` when you can consume chunks, and `in_place_up_to` with a [`RecvBuffer`] when you
-//! can let your buffer grow to the largest frame.
+//! Which way is fastest: for small and medium messages all are about the same. A message
+//! larger than your reads costs one more copy when `read` assembles it from a fixed buffer
+//! (about 0.7–0.9× the throughput of the others at 64 KiB–1 MiB on the project's benchmark
+//! machine), so use a [`RecvBuffer`], or [`Delivery::Stream`] when you can consume chunks.
 //!
 //! ## Errors
 //!

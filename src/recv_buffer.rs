@@ -1,15 +1,23 @@
-//! A receive buffer for drivers that want large messages delivered in place.
+//! A receive buffer that lets large messages be delivered in place.
 //!
-//! With [`Config::in_place_up_to`](crate::Config::in_place_up_to), [`Connection::read`] leaves a
-//! large frame unread until all of it is in the caller's buffer, so the message is unmasked
-//! and delivered where it arrived, with no second copy. The driver then has three things to
-//! get right: keep the bytes a `read` left unused, make room for
-//! [`Connection::wanted`] of them, and append the next transport read after them.
-//! [`RecvBuffer`] does that bookkeeping once, and one thing more: while a frame waits, it offers
-//! the transport room for exactly the frame's missing bytes, so that the data ends where the
-//! frame ends and nothing is left to move to the front once the message is delivered.
+//! A message larger than one transport read can be delivered where it arrived, unmasked there
+//! with no second copy, only if the driver keeps what a `read` left unused: the connection
+//! then leaves the frame unread until all of it is in the buffer. The driver has three things
+//! to get right: keep the bytes a `read` left unused, make room for [`Connection::wanted`] of
+//! them, and append the next transport read after them. [`RecvBuffer`] does that bookkeeping
+//! once, and one thing more: while a frame waits, it offers the transport room for exactly the
+//! frame's missing bytes, so that the data ends where the frame ends and nothing is left to
+//! move to the front once the message is delivered.
 //!
-//! With any other configuration it is simply a reusable read buffer.
+//! Because it keeps unused bytes, the connection lets frames wait in it with the default
+//! [`Config`](crate::Config) too: whole-message delivery ([`Delivery::Assemble`]) waits for
+//! frames up to `retain_capacity` (1 MiB by default), which is what a frame header can make the
+//! assembly buffer reserve anyway, and [`Config::in_place_up_to`](crate::Config::in_place_up_to)
+//! sets another bound. With [`Delivery::Stream`] (and no `in_place_up_to`) pieces are streamed
+//! as they arrive, and it is simply a reusable read buffer.
+//!
+//! [`Delivery::Assemble`]: crate::Delivery::Assemble
+//! [`Delivery::Stream`]: crate::Delivery::Stream
 
 use alloc::vec::Vec;
 
@@ -18,8 +26,9 @@ use crate::{Connection, Event, MaskSource, ProtocolError};
 /// A growable receive buffer that keeps what [`Connection::read`] left unused (feature `alloc`).
 ///
 /// Memory: at most `read_size` plus the largest frame the connection waits for, which
-/// `Config::in_place_up_to` bounds (checked on the frame header, before any of its payload is
-/// accepted). The buffer keeps its size between messages; [`shrink`](Self::shrink) gives the
+/// `Config::in_place_up_to`, or else `Config::retain_capacity`, bounds (checked on the frame
+/// header, before any of its payload is accepted); larger messages are assembled or streamed
+/// as without it. The buffer keeps its size between messages; [`shrink`](Self::shrink) gives the
 /// memory back. No allocation happens once it has reached the size the traffic needs.
 ///
 /// ```
@@ -30,7 +39,7 @@ use crate::{Connection, Event, MaskSource, ProtocolError};
 /// let mut wire = vec![0; client.encoded_len(100_000)];
 /// client.send_binary(&[7; 100_000], &mut wire).unwrap();
 ///
-/// let mut server = Connection::server(Config::default().in_place_up_to(1 << 20));
+/// let mut server = Connection::server(Config::default());
 /// let mut buf = RecvBuffer::with_read_size(16 * 1024);
 /// let mut transport = &wire[..];
 /// let mut received = 0;
@@ -129,13 +138,17 @@ impl RecvBuffer {
     /// The next event from the bytes received so far, or `None` when the connection needs more
     /// input ([`spare`](Self::spare) and [`filled`](Self::filled) again). Errors are those of
     /// [`Connection::read`], with the failing Close already queued.
+    ///
+    /// It tells the connection that this buffer keeps unused bytes, so frames may wait in it
+    /// (up to `Config::in_place_up_to`, or else, with whole-message delivery, up to
+    /// `Config::retain_capacity`); drive a connection through one `RecvBuffer` only.
     #[inline(always)]
     pub fn next<'a, M: MaskSource>(
         &'a mut self,
         conn: &'a mut Connection<M>,
     ) -> Result<Option<Event<'a>>, ProtocolError> {
         let RecvBuffer { buf, start, end, .. } = self;
-        let read = conn.read(&mut buf[*start..*end])?;
+        let read = conn.read_keeping_unused(&mut buf[*start..*end])?;
         *start += read.consumed;
         Ok(read.event)
     }
@@ -191,12 +204,13 @@ mod tests {
         wire
     }
 
-    /// Feeds `wire` in reads of at most `chunk`; returns (sizes seen, max capacity, whether
-    /// every large message was delivered inside the buffer).
-    fn run(wire: &[u8], config: Config, chunk: usize) -> (Vec<usize>, usize, bool) {
+    /// Feeds `wire` in reads of at most `chunk`; returns the size of each message seen and
+    /// whether it was delivered inside the buffer (streamed chunks are summed), and the
+    /// largest capacity the buffer reached.
+    fn run(wire: &[u8], config: Config, chunk: usize) -> (Vec<(usize, bool)>, usize) {
         let mut conn = Connection::server(config);
         let mut buf = RecvBuffer::with_read_size(chunk);
-        let (mut sizes, mut max_cap, mut in_place) = (Vec::new(), 0, true);
+        let (mut seen, mut max_cap, mut streamed) = (Vec::new(), 0, 0);
         let mut rest = wire;
         while !rest.is_empty() {
             let space = buf.spare(&conn);
@@ -207,33 +221,57 @@ mod tests {
             max_cap = max_cap.max(buf.capacity());
             let range = buf.buf.as_ptr_range();
             while let Some(event) = buf.next(&mut conn).unwrap() {
-                let Event::Message(Message::Binary(data)) = event else { panic!("{event:?}") };
-                assert!(data.iter().all(|&b| b == sizes.len() as u8), "payload of message {}", sizes.len());
-                in_place &= range.contains(&data.as_ptr()) || data.is_empty();
-                sizes.push(data.len());
+                let index = seen.len() as u8;
+                match event {
+                    Event::Message(Message::Binary(data)) => {
+                        assert!(data.iter().all(|&b| b == index), "payload of message {index}");
+                        seen.push((data.len(), range.contains(&data.as_ptr()) || data.is_empty()));
+                    }
+                    Event::Chunk(chunk) => {
+                        assert!(chunk.data.iter().all(|&b| b == index), "payload of message {index}");
+                        streamed += chunk.data.len();
+                        if chunk.last {
+                            seen.push((core::mem::take(&mut streamed), false));
+                        }
+                    }
+                    other => panic!("{other:?}"),
+                }
             }
         }
         assert!(buf.unused().is_empty());
-        (sizes, max_cap, in_place)
+        (seen, max_cap)
     }
 
     #[test]
     fn large_messages_arrive_in_place_and_the_buffer_stays_bounded() {
         let sizes = [100_000, 5, 70_000, 0, 1 << 20, 300];
         let wire = client_wire(&sizes);
-        let (seen, max_cap, in_place) = run(&wire, Config::default().in_place_up_to(2 << 20), 16 * 1024);
-        assert_eq!(seen, sizes);
-        assert!(in_place);
+        let (seen, max_cap) = run(&wire, Config::default().in_place_up_to(2 << 20), 16 * 1024);
+        assert_eq!(seen, sizes.map(|n| (n, true)));
         // The largest frame (header included) plus one read at most.
         assert!(max_cap <= (1 << 20) + 14 + 16 * 1024, "capacity {max_cap}");
     }
 
     #[test]
-    fn without_in_place_it_is_a_plain_read_buffer() {
+    fn by_default_messages_up_to_retain_capacity_wait_in_place() {
+        // `Config::default()`: no `in_place_up_to`, whole-message delivery, 1 MiB retained.
+        let sizes = [100_000, 5, (1 << 20) + 1, 70_000];
+        let wire = client_wire(&sizes);
+        let (seen, max_cap) = run(&wire, Config::default(), 16 * 1024);
+        assert_eq!(seen, [(100_000, true), (5, true), ((1 << 20) + 1, false), (70_000, true)]);
+        assert!(max_cap <= 100_000 + 14 + 16 * 1024, "capacity {max_cap}");
+        let (seen, max_cap) = run(&wire, Config::default().retain_capacity(50_000), 16 * 1024);
+        assert_eq!(seen, [(100_000, false), (5, true), ((1 << 20) + 1, false), (70_000, false)]);
+        assert_eq!(max_cap, 16 * 1024);
+    }
+
+    #[test]
+    fn streaming_it_is_a_plain_read_buffer() {
         let sizes = [100_000, 5, 70_000];
         let wire = client_wire(&sizes);
-        let (seen, max_cap, _) = run(&wire, Config::default(), 4096);
-        assert_eq!(seen, sizes);
+        let (seen, max_cap) = run(&wire, Config::default().delivery(crate::Delivery::Stream), 4096);
+        // Streamed in pieces as they arrive; a small message whole in one read, as always.
+        assert_eq!(seen, [(100_000, false), (5, true), (70_000, false)]);
         assert_eq!(max_cap, 4096);
     }
 

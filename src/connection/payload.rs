@@ -4,14 +4,29 @@
 use super::*;
 
 impl<M: MaskSource> Connection<M> {
+    /// The largest frame left to wait in the driver's buffer: `Config::in_place_up_to` when set;
+    /// else, for a driver that keeps unused bytes ([`RecvBuffer`](crate::RecvBuffer)) and wants
+    /// whole messages, `retain_capacity`, which is what a frame header can make the assembly
+    /// buffer reserve anyway, so waiting in place costs no more memory than assembling; 0 (never
+    /// wait) otherwise.
+    #[cfg_attr(not(feature = "alloc"), allow(unused_variables))]
+    #[inline]
+    pub(super) fn in_place_limit(&self, keeps_unused: bool) -> usize {
+        match self.config.in_place_up_to {
+            #[cfg(feature = "alloc")]
+            0 if keeps_unused && self.config.delivery == Delivery::Assemble => self.config.retain_capacity,
+            limit => limit,
+        }
+    }
+
     /// Whether to leave a frame unread until it is whole: only for a frame the fast path will then
     /// deliver in place (final, unextended text or binary, not inside a fragmented message,
-    /// masked as the role requires, within the limits) and no larger than `in_place_up_to`.
+    /// masked as the role requires, within the limits) and no larger than `limit`.
     #[inline]
-    pub(super) fn wait_for_whole_frame(&self, h: &FrameHeader, available: usize) -> bool {
-        self.config.in_place_up_to > 0
+    pub(super) fn wait_for_whole_frame(&self, h: &FrameHeader, available: usize, limit: usize) -> bool {
+        limit > 0
             && h.payload_len > available as u64
-            && h.payload_len <= self.config.in_place_up_to as u64
+            && h.payload_len <= limit as u64
             && h.fin
             && h.rsv == 0
             && matches!(h.opcode, OpCode::Text | OpCode::Binary)
@@ -21,8 +36,9 @@ impl<M: MaskSource> Connection<M> {
             && h.payload_len <= self.config.max_message_len
     }
 
-    /// With [`Config::in_place_up_to`](crate::Config::in_place_up_to): after a `read` that
-    /// returned no event and left input unused, how many bytes, counted from the first unused
+    /// When frames wait in the driver's buffer ([`RecvBuffer`](crate::RecvBuffer), or
+    /// [`Config::in_place_up_to`](crate::Config::in_place_up_to) with your own): after a `read`
+    /// that returned no event and left input unused, how many bytes, counted from the first unused
     /// one, must be in the buffer before the next `read` can go on: the whole frame, to deliver
     /// it in place, or a whole frame header (at most 14 bytes), which waits in the buffer too;
     /// 0 when nothing waits.
