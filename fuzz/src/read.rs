@@ -6,7 +6,8 @@
 //! `splits >> 3` picks the size (1..=32) of the `poll_transmit` buffer in the split run.
 //! `cfg`: bit 0 Stream (else Assemble); bits 1-2 max_message_len 1000/125/16 MiB/0;
 //! bits 3-4 max_frame_payload = max_message_len/64/126/65536; bit 5 auto_pong off;
-//! bit 6 auto_close off; bit 7 in-place delivery (`in_place_up_to` 300) through a `RecvBuffer`.
+//! bit 6 auto_close off; bit 7 through a `RecvBuffer`, which lets frames wait in place (with
+//! Stream: `in_place_up_to` 300; with Assemble: the default bound, `retain_capacity`).
 
 use wsmachine::{Config, Connection, Delivery, Event, MaskSource, ProtocolError, RecvBuffer, Role, State};
 
@@ -31,7 +32,12 @@ pub fn config_from(byte: u8) -> Config {
         .delivery(delivery)
         .auto_pong(byte & 0x20 == 0)
         .auto_close(byte & 0x40 == 0)
-        .in_place_up_to(if byte & 0x80 != 0 { 300 } else { 0 })
+        .in_place_up_to(if byte & 0x80 != 0 && delivery == Delivery::Stream { 300 } else { 0 })
+}
+
+/// Whether `cfg` bit 7 asks for a `RecvBuffer` driver.
+pub fn uses_recv_buffer(byte: u8) -> bool {
+    byte & 0x80 != 0
 }
 
 /// A deterministic client mask source, so that two runs transmit identical bytes.
@@ -44,9 +50,9 @@ pub fn counter_mask() -> impl FnMut() -> [u8; 4] {
 }
 
 /// Feeds `chunks` one `read` call at a time, draining `poll_transmit` after every call. With
-/// `in_place_up_to` set, the chunks go through a `RecvBuffer` instead (each chunk in as many
-/// transport reads as the room it offers needs), which keeps the bytes `read` leaves unused.
-pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: usize) -> Outcome {
+/// `recv_buffer`, the chunks go through a `RecvBuffer` instead (each chunk in as many transport
+/// reads as the room it offers needs), which keeps the bytes `read` leaves unused.
+pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: usize, recv_buffer: bool) -> Outcome {
     let mut run = Run {
         config: *conn.config(),
         deflate: conn.deflate_enabled(),
@@ -56,7 +62,7 @@ pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size
         out: vec![0u8; out_size],
         finished: false,
     };
-    if run.config.in_place_up_to == 0 {
+    if !recv_buffer {
         for chunk in chunks {
             let mut buf = chunk.to_vec();
             let mut start = 0;
@@ -232,8 +238,9 @@ pub fn split_invariance<M: MaskSource>(data: &[u8], new: impl Fn(Config) -> Conn
         at = end;
     }
     chunks.push(&wire[at..]);
-    let split = drive(&mut new(config), &chunks, (*splits >> 3) as usize + 1);
-    let mut whole = drive(&mut new(config), &[wire], 256);
+    let recv_buffer = uses_recv_buffer(*cfg);
+    let split = drive(&mut new(config), &chunks, (*splits >> 3) as usize + 1, recv_buffer);
+    let mut whole = drive(&mut new(config), &[wire], 256, recv_buffer);
     // With permessage-deflate, where corrupt compressed data stops the inflater can move with the
     // split, so inflated text just before it may or may not be seen as invalid UTF-8 first. Both
     // are 1007 with the same Close frame; the limit (1009) is always judged in stream order.
