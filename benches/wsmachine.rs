@@ -9,9 +9,9 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{copy_fast, drive_memcpy, drive_recv, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
+use common::{copy_fast, drive_memcpy, drive_recv, drive_recv_buffer, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use wsmachine::{ChaChaMask, Config, Connection, Event, MaskSource};
+use wsmachine::{ChaChaMask, Config, Connection, Event, MaskSource, RecvBuffer};
 
 fn recv(c: &mut Criterion) {
     for kind in Kind::ALL {
@@ -28,6 +28,13 @@ fn recv(c: &mut Criterion) {
             drive_recv(&mut conn, &w.wire, &mut buf, true).assert_matches(&w, "wsmachine");
             group
                 .bench_function("wsmachine", |b| b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false)));
+            // The same through a `RecvBuffer`: messages that span reads wait in it, no assembly copy.
+            let mut conn = Connection::server(Config::default());
+            let mut recv_buffer = RecvBuffer::new();
+            drive_recv_buffer(&mut conn, &w.wire, &mut recv_buffer, true).assert_matches(&w, "wsmachine_recv_buffer");
+            group.bench_function("wsmachine_recv_buffer", |b| {
+                b.iter(|| drive_recv_buffer(&mut conn, black_box(&w.wire), &mut recv_buffer, false))
+            });
             group.bench_function("memcpy", |b| b.iter(|| drive_memcpy(black_box(&w.wire), &mut buf)));
             group.finish();
         }

@@ -221,12 +221,12 @@ pub fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
     total
 }
 
-/// Like [`drive_recv`], for a connection with `Config::in_place_up_to`, through the crate's
-/// [`wsmachine::RecvBuffer`]: the unused rest of each read stays in the buffer and the next read
-/// of at most 64 KiB is appended after it; while a frame waits, the read asks for no more than
-/// its missing bytes (a recv(2) with a shorter length), so nothing needs moving after it.
+/// Like [`drive_recv`], through the crate's [`wsmachine::RecvBuffer`]: the unused rest of each
+/// read stays in the buffer and the next read of at most 64 KiB is appended after it; while a
+/// frame waits to be delivered in place, the read asks for no more than its missing bytes (a
+/// recv(2) with a shorter length), so nothing needs moving after it.
 #[inline(always)]
-pub fn drive_recv_in_place(
+pub fn drive_recv_buffer(
     conn: &mut wsmachine::Connection,
     wire: &[u8],
     buf: &mut wsmachine::RecvBuffer,
