@@ -128,6 +128,11 @@ fn mask_and_utf8(c: &mut Criterion) {
             group.bench_function(format!("utf8_validate/{}/{}", kind.name(), common::size_name(size)), |b| {
                 b.iter(|| wsmachine::utf8::validate(black_box(&text)).is_some())
             });
+            // The crate's validator next to simdutf8 alone, on the same bytes in the same run.
+            #[cfg(feature = "simdutf8")]
+            group.bench_function(format!("simdutf8/{}/{}", kind.name(), common::size_name(size)), |b| {
+                b.iter(|| simdutf8::basic::from_utf8(black_box(&text)).is_ok())
+            });
             group.bench_function(format!("utf8_feed/{}/{}", kind.name(), common::size_name(size)), |b| {
                 b.iter(|| {
                     let mut v = wsmachine::utf8::Utf8Validator::new();

@@ -4,37 +4,38 @@
 //! bytes of an unfinished code point and fails on the first byte that can never become valid, so a
 //! connection can be failed before the rest of a bad frame arrives (Autobahn cases 6.4.x).
 
-/// Validates a whole buffer, returning it as `&str` (simdutf8 when the feature is on).
+/// Validates a whole buffer, returning it as `&str`: AVX-512 when the CPU has it (feature
+/// `std`, x86-64), else simdutf8 when the feature is on, else core.
 #[inline]
 pub fn validate(bytes: &[u8]) -> Option<&str> {
-    #[cfg(feature = "simdutf8")]
-    {
-        // Below a few SIMD blocks the setup costs more than it saves; core's ASCII-aware loop
-        // wins there (measured on 16-byte messages).
-        if bytes.len() < 64 {
-            return crate::accel::ascii_str(bytes).or_else(|| core::str::from_utf8(bytes).ok());
-        }
-        simdutf8::basic::from_utf8(bytes).ok()
+    // Below a few SIMD blocks the setup costs more than it saves; core's ASCII-aware loop
+    // wins there (measured on 16-byte messages).
+    if bytes.len() < 64 {
+        return crate::accel::ascii_str(bytes).or_else(|| core::str::from_utf8(bytes).ok());
     }
-    #[cfg(not(feature = "simdutf8"))]
-    {
-        if bytes.len() < 64 {
-            if let Some(text) = crate::accel::ascii_str(bytes) {
-                return Some(text);
-            }
-        }
-        core::str::from_utf8(bytes).ok()
-    }
+    validate_wide(bytes)
 }
 
 /// [`validate`] for bytes already seen to hold a non-ASCII byte: skips the ASCII shortcut
 /// that small inputs would otherwise try first.
 #[inline]
 pub(crate) fn validate_not_ascii(bytes: &[u8]) -> Option<&str> {
-    #[cfg(feature = "simdutf8")]
-    if bytes.len() >= 64 {
-        return simdutf8::basic::from_utf8(bytes).ok();
+    if bytes.len() < 64 {
+        return core::str::from_utf8(bytes).ok();
     }
+    validate_wide(bytes)
+}
+
+/// The fastest whole-buffer validator this build and CPU have, for 64 bytes or more.
+#[inline]
+fn validate_wide(bytes: &[u8]) -> Option<&str> {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(result) = crate::accel::utf8_avx512::validate(bytes) {
+        return result;
+    }
+    #[cfg(feature = "simdutf8")]
+    return simdutf8::basic::from_utf8(bytes).ok();
+    #[allow(unreachable_code)]
     core::str::from_utf8(bytes).ok()
 }
 
