@@ -99,9 +99,9 @@
 //!
 //! | feature    | default | what it adds |
 //! |------------|---------|--------------|
-//! | `std`      | yes     | [`ChaChaMask::from_entropy`] (OS-seeded mask keys), `std::error::Error` |
+//! | `std`      | yes     | [`ChaChaMask::from_entropy`] (OS-seeded mask keys), `std::error::Error`, run-time CPU detection on x86-64 (AVX2 masking, AVX-512 UTF-8 validation) |
 //! | `alloc`    | via std | [`Delivery::Assemble`], `*_vec` helpers, [`OwnedEvent`] |
-//! | `simdutf8` | yes     | SIMD UTF-8 validation (about 10× std on non-ASCII text) |
+//! | `simdutf8` | yes     | SIMD UTF-8 validation (about 10× std on non-ASCII text) where the CPU lacks AVX-512, which `std` builds detect and use first |
 //! | `deflate`  | yes     | permessage-deflate (RFC 7692) through [`deflate`] (flate2, zlib-rs backend) |
 //! | `http`     | no      | conversions from and to `http::Request<()>` / `http::Response<()>` |
 //! | `arbitrary`| no      | `arbitrary::Arbitrary` for [`Config`] (fuzzing) |
@@ -109,7 +109,7 @@
 //! Without default features the crate is `no_std` and heap-free: the streaming engine, the
 //! handshake parsers and encoders all work on caller-owned buffers.
 #![no_std]
-// `unsafe` is denied everywhere but `accel` (AVX2 masking, `&str` without a second validation).
+// `unsafe` is denied everywhere but `accel` (AVX2 masking, AVX-512 UTF-8 validation, `&str` without a second validation).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
