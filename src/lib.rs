@@ -85,7 +85,7 @@
 //!
 //! Which way is fastest: for small and medium messages all are about the same. A message
 //! larger than your reads costs one more copy when `read` assembles it from a fixed buffer
-//! (about 0.8–0.9× the throughput of the others at 64 KiB–1 MiB on the project's benchmark
+//! (about 0.75–0.9× the throughput of the others at 64 KiB–1 MiB on the project's benchmark
 //! machine), so use a [`RecvBuffer`], or [`Delivery::Stream`] when you can consume chunks.
 //!
 //! ## Errors
