@@ -10,6 +10,8 @@ import sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "target", "criterion")
 PEERS = ["tungstenite", "tokio-websockets", "fastwebsockets"]
+# Reference rows, listed after the peers: the recv copies alone, and the minimal receiver.
+BASELINES = ["memcpy", "memcpy_region", "minimal_loop"]
 rows = {}
 for dirpath, dirnames, filenames in os.walk(root):
     if os.path.basename(dirpath) == "new" and "estimates.json" in filenames:
@@ -36,7 +38,7 @@ print("|---|---|---:|---:|---:|---:|")
 for group in sorted(rows, key=order):
     funcs = rows[group]
     best = min((funcs[p][0] for p in PEERS if p in funcs), default=None)
-    for func in sorted(funcs, key=lambda f: (not f.startswith("wsmachine"), f == "memcpy", f)):
+    for func in sorted(funcs, key=lambda f: (not f.startswith("wsmachine"), f in BASELINES, f)):
         ns, elems, nbytes = funcs[func]
         t = f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.1f} ns"
         ratio = f"{best / ns:.2f}×" if best else ""

@@ -29,6 +29,7 @@ use common::{
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use wsmachine::{ChaChaMask, Config, Connection};
+use wsmachine_peers::minimal::Receiver;
 
 /// Runs a future that never waits (in-memory I/O) to completion with one poll.
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -194,6 +195,31 @@ fn recv_fastwebsockets(ws: &mut fastwebsockets::WebSocket<Sock>, sock: &Sock, w:
     })
 }
 
+/// The minimal receiver (`wsmachine_peers::minimal`) over the recv(2) model.
+fn drive_minimal(rx: &mut Receiver, wire: &[u8], hash: bool) -> Seen {
+    let mut seen = Seen::new();
+    let mut pos = 0;
+    while pos < wire.len() {
+        let n = recv_into(wire, &mut pos, rx.spare(READ));
+        rx.filled(n);
+        while let Some(payload) = rx.message() {
+            seen.add(payload, hash);
+        }
+    }
+    seen
+}
+
+/// The recv copies of one iteration, each at the next offset of `region` (as large as the wire).
+fn drive_memcpy_region(wire: &[u8], region: &mut [u8]) -> usize {
+    let mut pos = 0;
+    while pos < wire.len() {
+        let at = pos;
+        recv_into(wire, &mut pos, &mut region[at..]);
+        black_box(&mut *region);
+    }
+    pos
+}
+
 /// Benchmarks `run` with a state made by `make` for every sample, each verified first (`check`,
 /// with checksums) and warmed up by one untimed run. Every sample's state stays allocated until
 /// the group ends, so each sample runs on new memory.
@@ -283,6 +309,35 @@ fn recv(c: &mut Criterion) {
             bench_fresh(&mut group, "fastwebsockets", &w, fastwebsockets, |(ws, sock), hash| {
                 recv_fastwebsockets(ws, sock, &w, hash)
             });
+
+            // The floor: a minimal hand-written receiver that knows the workload (no RFC checks),
+            // in place like the default row (`wsmachine_peers::minimal`).
+            bench_fresh(
+                &mut group,
+                "minimal_loop",
+                &w,
+                || (w.wire.clone(), Receiver::new()),
+                |(wire, rx), hash| drive_minimal(rx, wire, hash),
+            );
+
+            // Messages larger than a read: the recv copies into a region as large as the message,
+            // where any implementation that delivers it whole and in place puts them (`memcpy`
+            // copies into one hot 64 KiB buffer).
+            if w.size > READ {
+                let mut kept = Vec::new();
+                group.bench_function("memcpy_region", |b| {
+                    b.iter_custom(|iters| {
+                        let (wire, mut region) = (w.wire.clone(), vec![0u8; w.wire.len()]);
+                        let start = std::time::Instant::now();
+                        for _ in 0..iters {
+                            black_box(drive_memcpy_region(black_box(&wire), &mut region));
+                        }
+                        let elapsed = start.elapsed();
+                        kept.push((wire, region));
+                        elapsed
+                    })
+                });
+            }
 
             // The recv copies alone (checked by the number of bytes copied), on fresh memory too.
             assert_eq!(drive_memcpy(&w.wire, &mut vec![0u8; READ]), w.wire.len());
