@@ -1,6 +1,6 @@
 //! Criterion benchmarks of wsmachine alone: receive (server role, masked client frames), server
 //! send, client send (with ChaCha20 mask keys), each next to a memcpy baseline of the same bytes;
-//! masking and UTF-8 kernels; compressed echo; the server handshake.
+//! the floor of in-place receive for 1 MiB; masking and UTF-8 kernels; compressed echo; the server handshake.
 //!
 //! Run: `cargo bench --bench wsmachine -- --warm-up-time 1 --measurement-time 3`.
 //! The comparison with other crates is in `benches/peers` (its own workspace).
@@ -76,6 +76,53 @@ fn recv_in_place(c: &mut Criterion) {
         });
         group.finish();
     }
+}
+
+/// The floor of an in-place receiver for a 1 MiB binary message (the peers tie there, see
+/// `benches/peers/README.md`): the recv copies into a message-sized region, then one unmasking
+/// pass, run at three points: over the whole frame at the end (what `RecvBuffer` does), after
+/// each 64 KiB read, after each 16 KiB (with 16 KiB reads). `copy_to_hot_64KiB` is the copy alone
+/// into one reused buffer (the `memcpy` row of `recv`).
+fn floor_1mib(c: &mut Criterion) {
+    let w = Recv::new(Kind::Binary, 1 << 20);
+    assert_eq!(w.messages, 1);
+    let header = w.wire.len() - w.size;
+    let key: [u8; 4] = w.wire[header - 4..header].try_into().unwrap();
+    let mut group = c.benchmark_group("floor/binary/1MiB");
+    group.throughput(Throughput::Bytes(w.size as u64));
+    let mut region = vec![0u8; w.wire.len()];
+    let copy_unmasking_every = |region: &mut [u8], piece: usize, unmask: bool| {
+        for (at, src) in (0..).step_by(piece).zip(w.wire.chunks(piece)) {
+            copy_fast(&mut region[at..at + src.len()], src);
+            if unmask {
+                // The payload bytes of this piece, at their offset in the payload.
+                let from = at.max(header);
+                wsmachine::mask::apply_mask(&mut region[from..at + src.len()], key, from - header);
+            }
+            black_box(&mut *region);
+        }
+    };
+    let whole = |region: &mut [u8]| {
+        copy_unmasking_every(region, READ, false);
+        wsmachine::mask::apply_mask(&mut region[header..], key, 0);
+    };
+    // Verify every variant that unmasks before timing it.
+    for run in [&whole as &dyn Fn(&mut [u8]), &|r: &mut [u8]| copy_unmasking_every(r, READ, true), &|r: &mut [u8]| {
+        copy_unmasking_every(r, 16 * 1024, true)
+    }] {
+        region.fill(0);
+        run(&mut region);
+        assert_eq!(common::fnv(common::FNV_START, &region[header..]), w.checksum);
+    }
+    group.bench_function("copy_to_region", |b| b.iter(|| copy_unmasking_every(&mut region, READ, false)));
+    group.bench_function("copy_then_unmask_whole", |b| b.iter(|| whole(&mut region)));
+    group.bench_function("unmask_after_each_64KiB_read", |b| b.iter(|| copy_unmasking_every(&mut region, READ, true)));
+    group.bench_function("unmask_after_each_16KiB_read", |b| {
+        b.iter(|| copy_unmasking_every(&mut region, 16 * 1024, true))
+    });
+    let mut hot = vec![0u8; READ];
+    group.bench_function("copy_to_hot_64KiB", |b| b.iter(|| drive_memcpy(black_box(&w.wire), &mut hot)));
+    group.finish();
 }
 
 fn send(c: &mut Criterion) {
@@ -196,5 +243,5 @@ fn handshake(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, recv, recv_in_place, send, mask_and_utf8, deflate_echo, handshake);
+criterion_group!(benches, recv, recv_in_place, floor_1mib, send, mask_and_utf8, deflate_echo, handshake);
 criterion_main!(benches);
