@@ -124,12 +124,12 @@ pub(crate) mod utf8_avx512 {
     /// and then the caller uses another validator.
     #[inline]
     pub(crate) fn validate(bytes: &[u8]) -> Option<Option<&str>> {
-        if !std::is_x86_feature_detected!("avx512bw") {
+        // Both bits, although every CPU with BW has F: a hypervisor may mask CPUID bits one by one.
+        if !(std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")) {
             return None;
         }
         // SAFETY: the only requirement of calling a function with `#[target_feature(enable =
-        // "avx512f,avx512bw")]` is CPU support; AVX-512BW was just detected, and every CPU
-        // with AVX-512BW has AVX-512F.
+        // "avx512f,avx512bw")]` is CPU support, and both features were just detected.
         let valid = unsafe { is_utf8(bytes) };
         // SAFETY: `is_utf8` returned true, so `bytes` is valid UTF-8 (checked against
         // `core::str::from_utf8` by the tests below and re-checked in debug builds).

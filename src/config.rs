@@ -10,7 +10,8 @@ use core::time::Duration;
 #[non_exhaustive]
 pub enum Delivery {
     /// Fragmented or split messages come as [`Event::Chunk`](crate::Event::Chunk)s borrowed
-    /// from the input: no allocation at all (embedded targets, huge messages, proxies).
+    /// from the input: no allocation at all (embedded targets, huge messages, proxies). Chunks of
+    /// a compressed (permessage-deflate) message come from the inflater's reusable buffer instead.
     Stream,
     /// Fragmented or split messages are assembled internally (up to `max_message_len`) and come
     /// as one [`Event::Message`](crate::Event::Message). Needs the `alloc` feature.
@@ -53,6 +54,7 @@ pub struct Config {
     /// Send a ping after this long without receiving anything. Default off.
     pub keepalive_interval: Option<Duration>,
     /// After a keepalive ping, fail the connection if nothing arrives within this. Default 20 s.
+    /// Deadlines saturate, so `Duration::MAX` here or in the timers above means "never".
     pub pong_timeout: Duration,
     /// Keep at most this much assembly capacity between messages (memory per idle connection);
     /// with a [`RecvBuffer`](crate::RecvBuffer) and no `in_place_up_to`, also the largest

@@ -167,7 +167,9 @@ impl<M: MaskSource> Connection<M> {
     /// Feeds received bytes; returns how many were used and at most one event.
     ///
     /// Payloads are unmasked in place, so the input is `&mut`. Call again with the unused rest
-    /// until `event` is `None` (then every byte was used: keep nothing, read more). Drain
+    /// until `event` is `None`: then every byte was used (keep nothing, read more), unless
+    /// [`Config::in_place_up_to`](crate::Config::in_place_up_to) lets frames wait in your buffer
+    /// (keep the rest, see [`wanted`](Self::wanted)). Drain
     /// [`poll_transmit`](Self::poll_transmit) after each call so that automatic pongs and close
     /// echoes go out before later data.
     ///
@@ -633,7 +635,7 @@ impl<M: MaskSource> Connection<M> {
                     self.close_sent = true;
                     self.pong.pending = false;
                     self.ping.pending = false;
-                    self.close_deadline = self.config.close_timeout.map(|t| self.now + t);
+                    self.close_deadline = self.config.close_timeout.map(|t| self.now.saturating_add(t));
                 }
             }
             let payload = &slot.payload[..slot.len as usize];
@@ -682,9 +684,9 @@ impl<M: MaskSource> Connection<M> {
             return Some(Timeout::PeerUnresponsive);
         }
         if let (Some(interval), None, false) = (self.config.keepalive_interval, self.pong_deadline, self.close_queued) {
-            if !self.failed && now >= self.last_received + interval {
+            if !self.failed && now >= self.last_received.saturating_add(interval) {
                 self.ping.set(&[]);
-                self.pong_deadline = Some(now + self.config.pong_timeout);
+                self.pong_deadline = Some(now.saturating_add(self.config.pong_timeout));
                 return Some(Timeout::KeepalivePing);
             }
         }

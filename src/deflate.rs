@@ -243,7 +243,13 @@ struct Offer {
 impl Offer {
     fn parse<'a>(params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Option<Offer> {
         let mut o = Offer::default();
-        let bits = |v: &str| v.trim_matches('"').parse::<u8>().ok().filter(|b| (8..=15).contains(b));
+        // RFC 7692 §7.1.2.1, §7.1.2.2: a decimal 8..=15 "without leading zeroes" (so no sign,
+        // no `09`); the parameter parser has already taken off any quotes (RFC 6455 §9.1).
+        let bits = |v: &str| match *v.as_bytes() {
+            [d @ b'8'..=b'9'] => Some(d - b'0'),
+            [b'1', d @ b'0'..=b'5'] => Some(10 + d - b'0'),
+            _ => None,
+        };
         for (name, value) in params {
             match (name.to_ascii_lowercase().as_str(), value) {
                 ("server_no_context_takeover", None) if !o.server_no_context_takeover => {

@@ -50,7 +50,8 @@ impl<'a> Message<'a> {
 pub struct Chunk<'a> {
     /// The kind of the message this chunk belongs to.
     pub kind: MessageKind,
-    /// Payload bytes, unmasked in place in the caller's buffer.
+    /// Payload bytes, unmasked in place in the caller's buffer; for a compressed
+    /// (permessage-deflate) message, inflated bytes in the connection's reusable buffer.
     pub data: &'a [u8],
     /// The first chunk of its message.
     pub first: bool,

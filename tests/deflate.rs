@@ -87,6 +87,11 @@ fn negotiation_matrix() {
         vec![("server_max_window_bits", None)],
         vec![("client_max_window_bits", Some("abc"))],
         vec![("server_no_context_takeover", Some("1"))],
+        // §7.1.2.1: no leading zeroes, no sign.
+        vec![("server_max_window_bits", Some("09"))],
+        vec![("server_max_window_bits", Some("010"))],
+        vec![("client_max_window_bits", Some("+9"))],
+        vec![("client_max_window_bits", Some(""))],
     ] {
         assert_eq!(cfg.accept_offer(bad.clone()), None, "{bad:?}");
     }
@@ -109,6 +114,19 @@ fn negotiation_matrix() {
         .is_ok());
     assert!(small.accept_response([("server_max_window_bits", Some("10"))]).is_err(), "takeover was refused");
     assert!(cfg.accept_response([("foo", None)]).is_err());
+    // §7.1.2.2: the client fails the connection on a malformed value.
+    for bad in ["012", "+12", "0x0c", "12 "] {
+        assert!(cfg.accept_response([("client_max_window_bits", Some(bad))]).is_err(), "{bad}");
+    }
+    // Every well-formed value is accepted, by the server and (within the offer) by the client.
+    for bits in 8..=15u8 {
+        let v = bits.to_string();
+        assert_eq!(
+            cfg.accept_offer([("server_max_window_bits", Some(v.as_str()))]).unwrap().server_max_window_bits,
+            bits
+        );
+        assert!(cfg.accept_response([("client_max_window_bits", Some(v.as_str()))]).is_ok());
+    }
 }
 
 fn round_trip(server_params: &DeflateParams, client_params: &DeflateParams, delivery: Delivery, messages: &[Vec<u8>]) {

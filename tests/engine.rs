@@ -333,6 +333,30 @@ fn close_handshake_timeout() {
     assert!(c.should_close_transport());
 }
 
+/// `Duration::MAX` reads as "never": deadlines saturate instead of overflowing.
+#[test]
+fn timers_of_duration_max_never_fire_and_never_overflow() {
+    let cfg = Config::default().close_timeout(Some(Duration::MAX)).keepalive(Some(Duration::MAX), Duration::MAX);
+    let mut c = Connection::client(cfg, counter_mask());
+    let late = Duration::from_secs(1 << 40);
+    assert_eq!(c.handle_timeout(late), None);
+    feed(&mut c, &[0x8a, 0x00], &[]); // traffic moves the keepalive base to `late`
+    assert_eq!(c.poll_timeout(), Some(Duration::MAX));
+    assert_eq!(c.handle_timeout(late + Duration::from_secs(1)), None);
+    c.close(CloseCode::NORMAL, "").unwrap();
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), Some(Duration::MAX));
+    assert_eq!(c.handle_timeout(Duration::MAX - Duration::from_secs(1)), None);
+    assert!(!c.should_close_transport());
+
+    // A ping due at once, with a pong timeout of "never".
+    let cfg = Config::default().keepalive(Some(Duration::from_secs(1)), Duration::MAX);
+    let mut s = Connection::server(cfg);
+    assert_eq!(s.handle_timeout(late), Some(Timeout::KeepalivePing));
+    assert_eq!(s.poll_timeout(), Some(Duration::MAX));
+    assert_eq!(s.handle_timeout(Duration::MAX - Duration::from_secs(1)), None);
+}
+
 #[test]
 fn auto_replies_can_be_turned_off() {
     let mut s = Connection::server(Config::default().auto_pong(false).auto_close(false));

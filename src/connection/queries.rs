@@ -72,7 +72,7 @@ impl<M: MaskSource> Connection<M> {
         let keepalive = match (self.config.keepalive_interval, self.pong_deadline) {
             (Some(interval), None) if !self.close_queued && !self.failed => {
                 let last = if self.received != self.received_seen { self.now } else { self.last_received };
-                Some(last + interval)
+                Some(last.saturating_add(interval))
             }
             _ => None,
         };

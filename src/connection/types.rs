@@ -46,7 +46,10 @@ pub enum Timeout {
 pub struct Read<'a> {
     /// How many bytes of the input were used; the caller drops them from its buffer.
     pub consumed: usize,
-    /// The event found, or `None` when all of the input was used and more is needed.
+    /// The event found, or `None` when more input is needed: then all of the input was used,
+    /// except with [`Config::in_place_up_to`](crate::Config::in_place_up_to), where a frame
+    /// may be left unused to wait in the caller's buffer (see
+    /// [`Connection::wanted`](crate::Connection::wanted)).
     pub event: Option<Event<'a>>,
 }
 

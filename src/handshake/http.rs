@@ -33,18 +33,37 @@ use super::server::{AcceptOptions, Rejection};
 use super::{accept_key, has_token, BuildError, Extensions, HandshakeError, Protocols};
 
 /// The values of one header in a `HeaderMap`, trimmed.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MapValues<'a> {
     map: &'a HeaderMap,
     name: &'static str,
+    /// How many values `values` has yielded (to clone it: `ValueIter` is not `Clone`).
     pos: usize,
+    values: http::header::ValueIter<'a, http::HeaderValue>,
+}
+
+impl<'a> MapValues<'a> {
+    fn new(map: &'a HeaderMap, name: &'static str) -> Self {
+        MapValues { map, name, pos: 0, values: map.get_all(name).iter() }
+    }
+}
+
+impl Clone for MapValues<'_> {
+    /// Walks the field's values up to the same place: linear, and rare (one walk per clone),
+    /// while iteration itself stays linear in the number of repeated fields.
+    fn clone(&self) -> Self {
+        let mut values = self.map.get_all(self.name).iter();
+        for _ in 0..self.pos {
+            values.next();
+        }
+        MapValues { values, ..*self }
+    }
 }
 
 impl<'a> Iterator for MapValues<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
-        // Repeated fields are few; re-walking them keeps this iterator `Clone`.
-        let v = self.map.get_all(self.name).iter().nth(self.pos)?;
+        let v = self.values.next()?;
         self.pos += 1;
         Some(trim_ows(v.as_bytes()))
     }
@@ -59,7 +78,7 @@ impl<'a> Fields<'a> for MapFields<'a> {
     type Values = MapValues<'a>;
     type All = core::iter::Map<http::header::Iter<'a, http::HeaderValue>, fn(MapEntry<'a>) -> (&'a str, &'a [u8])>;
     fn values(self, name: &'static str) -> MapValues<'a> {
-        MapValues { map: self.0, name, pos: 0 }
+        MapValues::new(self.0, name)
     }
     fn all(self) -> Self::All {
         self.0.iter().map(|(name, value)| (name.as_str(), trim_ows(value.as_bytes())))
@@ -241,5 +260,28 @@ mod tests {
         assert_eq!(check_response(&client, &resp), Err(HandshakeError::AcceptMismatch));
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         assert_eq!(check_response(&client, &resp), Ok(Reply::Rejected { status: 401 }));
+    }
+
+    #[test]
+    fn repeated_fields_iterate_in_order_and_clone_at_their_place() {
+        let mut map = HeaderMap::new();
+        for v in [" a ", "b", "c\t"] {
+            map.append("x-test", HeaderValue::from_str(v).unwrap());
+        }
+        map.append("other", HeaderValue::from_static("z"));
+        let mut values = MapFields(&map).values("x-test");
+        assert_eq!(values.next(), Some(&b"a"[..]));
+        let rest = values.clone();
+        assert_eq!(values.collect::<Vec<_>>(), [&b"b"[..], &b"c"[..]]);
+        assert_eq!(rest.collect::<Vec<_>>(), [&b"b"[..], &b"c"[..]]);
+
+        // Many repeated extension fields: every value is seen once, in order.
+        let client = ClientRequest::new("h", "/", [7; 16]);
+        let mut req = client.to_http().unwrap();
+        for _ in 0..5000 {
+            req.headers_mut().append("sec-websocket-extensions", HeaderValue::from_static("x-one"));
+        }
+        let incoming = parse_request(&req).unwrap();
+        assert_eq!(incoming.extensions().count(), 5000);
     }
 }

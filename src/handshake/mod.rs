@@ -216,8 +216,8 @@ pub enum BuildError {
     InvalidProtocol,
     /// The extensions value breaks the RFC 6455 §9.1 grammar.
     InvalidExtensions,
-    /// The status code is not a three-digit code from 100 to 599, or is 101 for a
-    /// rejection.
+    /// A refusal's status code is outside 200..=599 (a 1xx status, 101 included, is not a
+    /// final answer that refuses the upgrade).
     InvalidStatus,
 }
 
