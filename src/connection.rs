@@ -19,6 +19,7 @@ mod types;
 use payload::whole_message;
 use types::{ControlSlot, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
+pub(crate) use waiting::Waiting;
 
 /// A WebSocket connection after the opening handshake: a sans-IO state machine.
 ///
@@ -85,6 +86,9 @@ pub struct Connection<M: MaskSource = NoMask> {
     received_seen: u64,
     /// See [`Connection::wanted`].
     wanted: usize,
+    /// Bytes of the waiting frame seen at the last look, and `received` then (`note_waiting`).
+    waiting_seen: usize,
+    waiting_mark: u64,
     close_deadline: Option<Duration>,
     pong_deadline: Option<Duration>,
 }
@@ -154,6 +158,8 @@ impl<M: MaskSource> Connection<M> {
             received: 0,
             received_seen: 0,
             wanted: 0,
+            waiting_seen: 0,
+            waiting_mark: 0,
             close_deadline: None,
             pong_deadline: None,
             config,
@@ -177,7 +183,7 @@ impl<M: MaskSource> Connection<M> {
     /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
     #[inline(always)]
     pub fn read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, false)
+        self.read_buffer(input, None)
     }
 
     /// [`read`](Self::read) for a driver that keeps what a read leaves unused
@@ -185,12 +191,22 @@ impl<M: MaskSource> Connection<M> {
     /// `Connection::in_place_limit`).
     #[cfg(feature = "alloc")]
     #[inline(always)]
-    pub(crate) fn read_keeping_unused<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, true)
+    pub(crate) fn read_keeping_unused<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        waiting: &mut Waiting,
+    ) -> Result<Read<'a>, ProtocolError> {
+        self.read_buffer(input, Some(waiting))
     }
 
+    /// `waiting`: from a driver that keeps unused bytes, where a waiting text frame's progress
+    /// is kept.
     #[inline(always)]
-    fn read_buffer<'a>(&'a mut self, input: &'a mut [u8], keeps_unused: bool) -> Result<Read<'a>, ProtocolError> {
+    fn read_buffer<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        waiting: Option<&mut Waiting>,
+    ) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
         if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
             self.received = self.received.wrapping_add(end as u64);
@@ -200,24 +216,39 @@ impl<M: MaskSource> Connection<M> {
                 None => Err(self.fail(ProtocolError::InvalidUtf8)),
             };
         }
-        self.read_general(input, keeps_unused)
+        self.read_general(input, waiting)
     }
 
     /// Everything but the fast path: staged headers, fragments, control frames, compression.
     #[inline(never)]
-    fn read_general<'a>(&'a mut self, input: &'a mut [u8], keeps_unused: bool) -> Result<Read<'a>, ProtocolError> {
+    fn read_general<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        mut waiting: Option<&mut Waiting>,
+    ) -> Result<Read<'a>, ProtocolError> {
+        #[cfg(feature = "alloc")]
+        if let Some(w) = waiting.as_deref_mut().filter(|w| w.has_note()) {
+            if w.is_started() {
+                return self.read_waiting(input, w);
+            }
+            w.clear(); // stale: something else used the buffer since (a driver bug)
+        }
         if self.failed || self.close_received || self.eof {
             return Ok(Read { consumed: input.len(), event: None });
         }
         // Every read that returns no event passes here, so `wanted()` never speaks of a frame
         // that was delivered since.
         self.wanted = 0;
-        let (consumed, found) = match self.advance(input, keeps_unused) {
+        let (consumed, found) = match self.advance(input, waiting.as_deref_mut()) {
             Ok(found) => found,
             Err(e) => return Err(self.fail(e)),
         };
         self.received = self.received.wrapping_add(consumed as u64);
-        self.fast_ready = self.fast_path_allowed();
+        if self.wanted > 0 {
+            self.note_waiting(input.len() - consumed);
+        }
+        // A frame whose text is checked in part must come back here (`read_waiting`).
+        self.fast_ready = self.fast_path_allowed() && !waiting.is_some_and(|w| w.has_note());
         if let Found::Whole(kind, start, end, key) = found {
             let payload: &'a mut [u8] = &mut input[start..end];
             return match whole_message(payload, kind, key) {
@@ -271,8 +302,8 @@ impl<M: MaskSource> Connection<M> {
     }
 
     /// Runs the receiver over `input` until it finds an event or uses all of it.
-    fn advance(&mut self, input: &mut [u8], keeps_unused: bool) -> Result<(usize, Found), ProtocolError> {
-        let in_place_limit = self.in_place_limit(keeps_unused);
+    fn advance(&mut self, input: &mut [u8], waiting: Option<&mut Waiting>) -> Result<(usize, Found), ProtocolError> {
+        let in_place_limit = self.in_place_limit(waiting.is_some());
         let mut pos = 0;
         loop {
             match self.phase {
@@ -282,8 +313,12 @@ impl<M: MaskSource> Connection<M> {
                             Decoded::Complete(h, n) => {
                                 if self.wait_for_whole_frame(&h, input.len() - pos - n, in_place_limit) {
                                     // The driver keeps unused bytes: leave the frame in its
-                                    // buffer until all of it is there.
+                                    // buffer until all of it is there; text is checked as it
+                                    // arrives where the driver keeps that progress (§8.1).
                                     self.wanted = n + h.payload_len as usize;
+                                    if let (Some(w), OpCode::Text) = (waiting, h.opcode) {
+                                        waiting::check_waiting_text(&mut input[pos + n..], h.mask, w, pos)?;
+                                    }
                                     return Ok((pos, Found::Nothing));
                                 }
                                 pos += n;
@@ -549,34 +584,6 @@ impl<M: MaskSource> Connection<M> {
     // Control commands and output
     // ----------------------------------------------------------------------------------------
 
-    fn check_open(&self) -> Result<(), SendError> {
-        if self.close_queued || self.failed || self.eof {
-            Err(SendError::Closed)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Queues a ping (at most 125 bytes, §5.5); it goes out through `poll_transmit`.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.check_open()?;
-        if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlPayloadTooLong(payload.len()));
-        }
-        self.ping.set(&[payload]);
-        Ok(())
-    }
-
-    /// Queues an unsolicited pong (a heartbeat, §5.5.3), replacing any pong not yet sent.
-    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.check_open()?;
-        if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlPayloadTooLong(payload.len()));
-        }
-        self.pong.set(&[payload]);
-        Ok(())
-    }
-
     /// Starts (or answers) the closing handshake with `code` and a UTF-8 `reason` (§5.5.1).
     ///
     /// After this no data may be sent. Codes that may not be sent (1005, 1006, 1015, reserved
@@ -699,3 +706,4 @@ mod inflate;
 mod payload;
 mod queries;
 mod send;
+mod waiting;

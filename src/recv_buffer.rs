@@ -21,6 +21,7 @@
 
 use alloc::vec::Vec;
 
+use crate::connection::Waiting;
 use crate::{Connection, Event, MaskSource, ProtocolError};
 
 /// A growable receive buffer that keeps what [`Connection::read`] left unused (feature `alloc`).
@@ -66,6 +67,8 @@ pub struct RecvBuffer {
     /// The end of the bytes received.
     end: usize,
     read_size: usize,
+    /// The connection's progress with the text frame waiting at `start` (see `Waiting`).
+    waiting: Waiting,
 }
 
 impl Default for RecvBuffer {
@@ -88,7 +91,7 @@ impl RecvBuffer {
     /// An empty buffer offering `read_size` bytes (at least 1) per read when no frame waits.
     pub const fn with_read_size(read_size: usize) -> Self {
         let read_size = if read_size == 0 { 1 } else { read_size };
-        RecvBuffer { buf: Vec::new(), start: 0, end: 0, read_size }
+        RecvBuffer { buf: Vec::new(), start: 0, end: 0, read_size, waiting: Waiting::new() }
     }
 
     /// The bytes received and not yet used by the connection (a waiting frame, usually).
@@ -147,9 +150,17 @@ impl RecvBuffer {
         &'a mut self,
         conn: &'a mut Connection<M>,
     ) -> Result<Option<Event<'a>>, ProtocolError> {
-        let RecvBuffer { buf, start, end, .. } = self;
-        let read = conn.read_keeping_unused(&mut buf[*start..*end])?;
+        let RecvBuffer { buf, start, end, waiting, .. } = self;
+        let read = match conn.read_keeping_unused(&mut buf[*start..*end], waiting) {
+            Ok(read) => read,
+            Err(e) => {
+                // A failed read may have unmasked bytes it did not use: no note survives it.
+                waiting.clear();
+                return Err(e);
+            }
+        };
         *start += read.consumed;
+        waiting.used(read.consumed);
         Ok(read.event)
     }
 
@@ -294,6 +305,164 @@ mod tests {
         assert_eq!(buf.spare(&conn).len(), wire.len()); // all room again, from the front
         buf.shrink();
         assert_eq!(buf.capacity(), 1000);
+    }
+
+    /// A masked text frame of `payload`, which may be invalid UTF-8 (`send_text` takes `&str`).
+    fn masked_text_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+        let mut wire = alloc::vec![0x81];
+        match payload.len() {
+            n @ 0..=125 => wire.push(0x80 | n as u8),
+            n @ 126..=0xFFFF => {
+                wire.push(0x80 | 126);
+                wire.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                wire.push(0x80 | 127);
+                wire.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        wire.extend_from_slice(&key);
+        wire.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        wire
+    }
+
+    /// Copies the next at most `n` bytes of `rest` into `buf`, as a transport read would.
+    fn transport_read<M: MaskSource>(buf: &mut RecvBuffer, conn: &Connection<M>, rest: &mut &[u8], n: usize) {
+        let space = buf.spare(conn);
+        let n = space.len().min(rest.len()).min(n);
+        space[..n].copy_from_slice(&rest[..n]);
+        *rest = &rest[n..];
+        buf.filled(n);
+    }
+
+    #[test]
+    fn waiting_text_fails_as_soon_as_a_bad_byte_arrives() {
+        // RFC 6455 §8.1 (Autobahn 6.4.x): a 100 000-byte text frame whose byte 500 cannot be
+        // UTF-8 fails with the read that brings it, not once the frame is whole.
+        let mut payload = alloc::vec![b'a'; 100_000];
+        payload[500] = 0xFF;
+        let wire = masked_text_frame(&payload, [1, 2, 3, 4]);
+        let mut conn = Connection::server(Config::default());
+        let mut buf = RecvBuffer::with_read_size(400);
+        let mut rest = &wire[..];
+        transport_read(&mut buf, &conn, &mut rest, 400);
+        assert!(buf.next(&mut conn).unwrap().is_none(), "bytes 0..386 are good: the frame waits");
+        transport_read(&mut buf, &conn, &mut rest, 400);
+        assert_eq!(buf.next(&mut conn).unwrap_err(), ProtocolError::InvalidUtf8);
+        let mut out = Vec::new();
+        conn.poll_transmit_vec(&mut out);
+        assert_eq!(out, [0x88, 0x02, 0x03, 0xEF]); // 1007
+        assert_eq!(conn.state(), crate::State::Failed);
+
+        // A bad last byte, and a text that ends inside a character: both fail with the read
+        // that completes the frame, after every earlier read left it waiting.
+        for last in [&[0xFF][..], &[b'a', 0xC3][..]] {
+            let mut payload = alloc::vec![b'a'; 3000 - last.len()];
+            payload.extend_from_slice(last);
+            let wire = masked_text_frame(&payload, [1, 2, 3, 4]);
+            let mut conn = Connection::server(Config::default());
+            let mut buf = RecvBuffer::with_read_size(400);
+            let mut rest = &wire[..];
+            let mut result = Ok(None);
+            while !rest.is_empty() {
+                assert!(matches!(result, Ok(None)), "{last:?}: only the last read fails");
+                transport_read(&mut buf, &conn, &mut rest, 400);
+                result = buf.next(&mut conn).map(|e| e.map(|_| ()));
+            }
+            assert_eq!(result, Err(ProtocolError::InvalidUtf8), "{last:?}");
+        }
+    }
+
+    #[test]
+    fn waiting_text_is_checked_piece_by_piece_and_delivered_in_place() {
+        // Two-, three- and four-byte characters cut by reads of every size from 1 to 9 bytes,
+        // in both roles (a client's frames arrive masked, a server's do not).
+        let text: alloc::string::String = "aé€😀".repeat(300);
+        let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
+        let mut server = Connection::server(Config::default());
+        let (mut masked, mut plain) = (Vec::new(), Vec::new());
+        client.send_text_vec(&text, &mut masked).unwrap();
+        server.send_text_vec(&text, &mut plain).unwrap();
+        fn receive<M: MaskSource>(mut conn: Connection<M>, wire: &[u8], read: usize) -> alloc::string::String {
+            let mut buf = RecvBuffer::with_read_size(read);
+            let mut rest = wire;
+            let mut got = None;
+            while !rest.is_empty() {
+                transport_read(&mut buf, &conn, &mut rest, read);
+                let range = buf.buf.as_ptr_range();
+                if let Some(Event::Message(Message::Text(t))) = buf.next(&mut conn).unwrap() {
+                    assert!(range.contains(&t.as_ptr()), "delivered in place");
+                    got = Some(t.into());
+                }
+            }
+            assert!(buf.unused().is_empty());
+            got.expect("one message")
+        }
+        for read in 1..10 {
+            assert_eq!(receive(Connection::server(Config::default()), &masked, read), text, "read size {read}");
+            let client = Connection::client(Config::default(), || [0; 4]);
+            assert_eq!(receive(client, &plain, read), text, "read size {read}");
+        }
+    }
+
+    #[test]
+    fn a_checked_frame_the_connection_cannot_take_is_given_back_as_it_arrived() {
+        let text: alloc::string::String = "é".repeat(2500);
+        let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
+        let mut wire = Vec::new();
+        client.send_text_vec(&text, &mut wire).unwrap();
+        let mut conn = Connection::server(Config::default());
+        let mut buf = RecvBuffer::with_read_size(1000);
+        let mut rest = &wire[..];
+        transport_read(&mut buf, &conn, &mut rest, 1000);
+        assert!(buf.next(&mut conn).unwrap().is_none());
+        assert_ne!(buf.unused(), &wire[..1000], "checked bytes are unmasked in place");
+        // A misuse: the connection reads another stream in between, which starts a fragmented
+        // message, so the waiting frame is no longer one it can deliver whole.
+        let mut other = Vec::new();
+        let mut c2 = Connection::client(Config::default(), || [5, 5, 5, 5]);
+        let mut frame = [0u8; 16];
+        let n = c2.send_fragment(crate::MessageKind::Text, b"x", false, &mut frame).unwrap();
+        other.extend_from_slice(&frame[..n]);
+        assert!(conn.read(&mut other).unwrap().event.is_none());
+        assert_eq!(buf.next(&mut conn).unwrap_err(), ProtocolError::ExpectedContinuation);
+        assert_eq!(buf.unused(), &wire[..1000], "masked again, exactly as it arrived");
+    }
+
+    /// Driver bugs cannot make a stale note trusted. One buffer driven by two connections: the
+    /// first notes all but the last byte of a text frame as checked; the second, whole frame in
+    /// hand, unmasks all of it again in place and fails on the prefix (or, if it can, takes
+    /// it). Had the first trusted its note, it would have checked the last byte only and handed
+    /// out a `&str` of invalid UTF-8 (debug builds re-check every one, so this would panic).
+    #[test]
+    fn a_buffer_shared_by_two_connections_never_trusts_a_stale_note() {
+        // "é" is C3 A9; unmasked twice with 0x40 its first byte becomes 0x83, never a lead byte.
+        let payload: Vec<u8> = "é".repeat(50).bytes().chain(*b"a").collect();
+        let wire = masked_text_frame(&payload, [0x40; 4]);
+        for key in [[0x40; 4], [0; 4]] {
+            let wire = if key == [0; 4] { masked_text_frame(&payload, key) } else { wire.clone() };
+            let (mut a, mut b) = (Connection::server(Config::default()), Connection::server(Config::default()));
+            let mut buf = RecvBuffer::with_read_size(wire.len() - 1);
+            let mut rest = &wire[..];
+            transport_read(&mut buf, &a, &mut rest, wire.len() - 1);
+            assert!(buf.next(&mut a).unwrap().is_none()); // the note: all but the last byte
+            transport_read(&mut buf, &a, &mut rest, 1);
+            // `b` has read a message elsewhere, so its fast path is armed and knows no note.
+            let mut other = masked_text_frame(b"hi", [1, 2, 3, 4]);
+            assert!(b.read(&mut other).unwrap().event.is_some());
+            match buf.next(&mut b) {
+                // A key of zeros unmasks to the same bytes: `b` takes the frame, validly.
+                Ok(Some(Event::Message(Message::Text(t)))) => assert_eq!((key, t.len()), ([0; 4], payload.len())),
+                Err(e) => assert_eq!((key, e), ([0x40; 4], ProtocolError::InvalidUtf8)),
+                other => panic!("{other:?}"),
+            }
+            // Whatever `a` gets now, it was checked in this read.
+            match buf.next(&mut a) {
+                Ok(Some(Event::Message(Message::Text(t)))) => assert!(core::str::from_utf8(t.as_bytes()).is_ok()),
+                Ok(None) | Err(_) => {}
+                Ok(Some(other)) => panic!("{other:?}"),
+            }
+        }
     }
 
     #[cfg(feature = "std")]

@@ -333,6 +333,65 @@ fn close_handshake_timeout() {
     assert!(c.should_close_transport());
 }
 
+/// A large frame arriving slowly waits unused in a `RecvBuffer`, yet its bytes are traffic: no
+/// keepalive ping and no dead-peer verdict while they keep coming. Looking again at the same
+/// bytes is not traffic: a peer that goes silent mid-frame is still found out.
+#[test]
+fn a_frame_waiting_in_a_recv_buffer_counts_as_traffic() {
+    let cfg = Config::default().keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
+    for text in [false, true] {
+        let mut client = Connection::client(Config::default(), counter_mask());
+        let mut wire = Vec::new();
+        for _ in 0..2 {
+            if text {
+                client.send_text_vec(&"a".repeat(100_000), &mut wire).unwrap();
+            } else {
+                client.send_binary_vec(&[7; 100_000], &mut wire).unwrap();
+            }
+        }
+        let mut s = Connection::server(cfg);
+        let mut buf = RecvBuffer::new();
+        let mut rest = &wire[..];
+        let (mut t, mut messages) = (0, 0);
+        // 2 KiB a second: the first frame takes 50 s, more than interval and timeout together.
+        while messages == 0 {
+            t += 1;
+            assert_eq!(s.handle_timeout(Duration::from_secs(t)), None, "t = {t} s");
+            let space = buf.spare(&s);
+            let n = space.len().min(2048);
+            space[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            buf.filled(n);
+            while let Some(event) = buf.next(&mut s).unwrap() {
+                assert!(matches!(event, Event::Message(m) if m.as_bytes().len() == 100_000));
+                messages += 1;
+            }
+        }
+        assert!(t >= 49, "{t}");
+        // The second frame stops after a few reads; the driver keeps polling what it has.
+        for _ in 0..3 {
+            t += 1;
+            s.handle_timeout(Duration::from_secs(t));
+            let space = buf.spare(&s);
+            let n = space.len().min(2048);
+            space[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            buf.filled(n);
+            assert!(buf.next(&mut s).unwrap().is_none());
+        }
+        let last = t;
+        let mut timeouts = Vec::new();
+        while s.state() != State::Failed && t < last + 100 {
+            t += 1;
+            assert!(buf.next(&mut s).unwrap().is_none());
+            if let Some(timeout) = s.handle_timeout(Duration::from_secs(t)) {
+                timeouts.push((timeout, t - last));
+            }
+        }
+        assert_eq!(timeouts, [(Timeout::KeepalivePing, 30), (Timeout::PeerUnresponsive, 40)], "text: {text}");
+    }
+}
+
 /// `Duration::MAX` reads as "never": deadlines saturate instead of overflowing.
 #[test]
 fn timers_of_duration_max_never_fire_and_never_overflow() {

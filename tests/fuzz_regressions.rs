@@ -98,7 +98,9 @@ fn deflate_error_does_not_depend_on_the_split() {
 /// which its frame was no longer left to wait in place but streamed into the assembly buffer:
 /// a truncated text frame with bad UTF-8 failed (1007) when its first byte arrived alone and
 /// waited quietly when the header arrived whole. Now a short header waits in the caller's
-/// buffer as well (`wanted()` says how many header bytes), whatever the split.
+/// buffer as well (`wanted()` says how many header bytes), whatever the split, and the frame's
+/// text is checked as it arrives: every split fails with the read that brings the first bad
+/// payload byte.
 #[test]
 fn in_place_frames_wait_whatever_the_split_of_their_header() {
     // A masked text frame of 93 bytes whose payload is invalid UTF-8 (0xFF), 40 bytes of it here.
@@ -107,14 +109,24 @@ fn in_place_frames_wait_whatever_the_split_of_their_header() {
     for cut in 0..8 {
         let mut conn = Connection::server(Config::default().in_place_up_to(300));
         let mut buf = wsmachine::RecvBuffer::new();
-        for mut piece in [&wire[..cut], &wire[cut..]] {
+        let mut received = 0;
+        let mut failed_at = None;
+        'feed: for mut piece in [&wire[..cut], &wire[cut..]] {
             while !piece.is_empty() {
                 let space = buf.spare(&conn);
                 let n = space.len().min(piece.len());
                 space[..n].copy_from_slice(&piece[..n]);
                 piece = &piece[n..];
                 buf.filled(n);
-                assert!(buf.next(&mut conn).unwrap().is_none(), "cut {cut}");
+                received += n;
+                match buf.next(&mut conn) {
+                    Err(e) => {
+                        assert_eq!(e, wsmachine::ProtocolError::InvalidUtf8, "cut {cut}");
+                        failed_at = Some(received);
+                        break 'feed;
+                    }
+                    Ok(event) => assert!(event.is_none(), "cut {cut}"),
+                }
                 // Waiting for the rest of the header (2, then 6 bytes) or of the frame (99).
                 let unused = buf.unused().len();
                 let expect = match unused {
@@ -125,7 +137,9 @@ fn in_place_frames_wait_whatever_the_split_of_their_header() {
                 assert_eq!(conn.wanted(), expect, "cut {cut}, {unused} unused");
             }
         }
-        assert_eq!(buf.unused(), &wire[..], "cut {cut}: all of it waits in the buffer");
-        assert_eq!(conn.state(), State::Open, "cut {cut}: nothing fails before the frame is whole");
+        // The first read that brings payload bytes is the one that fails.
+        let first_payload_read = if cut > 6 { cut } else { wire.len() };
+        assert_eq!(failed_at, Some(first_payload_read), "cut {cut}");
+        assert_eq!(conn.state(), State::Failed, "cut {cut}");
     }
 }

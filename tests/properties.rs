@@ -124,6 +124,48 @@ proptest! {
         prop_assert_eq!(normalise(&out.events), expected);
     }
 
+    /// (a''') Through a `RecvBuffer`, where a text frame waits until it is whole, its text is
+    /// still checked as it arrives (RFC 6455 §8.1): on any stream, also one cut short inside a
+    /// corrupted text frame, the events, the error and the bytes sent back are those of plain
+    /// `read`, which fails on the first byte that cannot be UTF-8. Both roles.
+    #[test]
+    fn recv_buffer_fails_as_fast_as_plain_read(before in prop::collection::vec(op(), 0..3), text in "\\PC{0,300}", flips in prop::collection::vec((any::<usize>(), 0u8..8), 0..3), keep in any::<usize>(), reads in prop::collection::vec(1usize..300, 1..6), client_role in any::<bool>()) {
+        let mut wire;
+        let start = if client_role {
+            let mut server = Connection::server(Config::default());
+            wire = encode(&mut server, &before).0;
+            let at = wire.len();
+            server.send_text_vec(&text, &mut wire).unwrap();
+            at
+        } else {
+            let mut client = Connection::client(Config::default(), counter_mask());
+            wire = encode(&mut client, &before).0;
+            let at = wire.len();
+            client.send_text_vec(&text, &mut wire).unwrap();
+            at
+        };
+        // Flip bits of the text payload (masked or not, a flipped wire bit flips that bit of the
+        // text), then cut the stream anywhere.
+        let payload_start = wire.len() - text.len();
+        prop_assert!(payload_start > start);
+        for (at, bit) in flips {
+            if !text.is_empty() {
+                wire[payload_start + at % text.len()] ^= 1 << bit;
+            }
+        }
+        wire.truncate(keep % (wire.len() + 1));
+        let run = |plain: bool| {
+            let out = match (client_role, plain) {
+                (true, true) => feed(&mut Connection::client(Config::default(), counter_mask()), &wire, &[]),
+                (true, false) => feed_recv_buffer(&mut Connection::client(Config::default(), counter_mask()), &wire, &reads),
+                (false, true) => feed(&mut Connection::server(Config::default()), &wire, &[]),
+                (false, false) => feed_recv_buffer(&mut Connection::server(Config::default()), &wire, &reads),
+            };
+            (normalise(&out.events), out.error, out.transmitted)
+        };
+        prop_assert_eq!(run(false), run(true));
+    }
+
     /// (b') Split invariance in place, on arbitrary (mostly valid) streams.
     #[test]
     fn split_invariance_in_place(ops in prop::collection::vec(op(), 0..8), junk in prop::collection::vec(any::<u8>(), 0..40), cuts in prop::collection::vec(any::<usize>(), 0..8), up_to in 0usize..400) {

@@ -24,8 +24,13 @@ impl<M: MaskSource> Connection<M> {
     /// masked as the role requires, within the limits) and no larger than `limit`.
     #[inline]
     pub(super) fn wait_for_whole_frame(&self, h: &FrameHeader, available: usize, limit: usize) -> bool {
+        h.payload_len > available as u64 && self.may_wait(h, limit)
+    }
+
+    /// Everything `wait_for_whole_frame` asks but that the frame is still incomplete.
+    #[inline]
+    pub(super) fn may_wait(&self, h: &FrameHeader, limit: usize) -> bool {
         limit > 0
-            && h.payload_len > available as u64
             && h.payload_len <= limit as u64
             && h.fin
             && h.rsv == 0

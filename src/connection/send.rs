@@ -3,6 +3,34 @@
 use super::*;
 
 impl<M: MaskSource> Connection<M> {
+    pub(super) fn check_open(&self) -> Result<(), SendError> {
+        if self.close_queued || self.failed || self.eof {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues a ping (at most 125 bytes, §5.5); it goes out through `poll_transmit`.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.ping.set(&[payload]);
+        Ok(())
+    }
+
+    /// Queues an unsolicited pong (a heartbeat, §5.5.3), replacing any pong not yet sent.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.pong.set(&[payload]);
+        Ok(())
+    }
+
     /// The number of bytes [`send_text`](Self::send_text) or [`send_binary`](Self::send_binary)
     /// needs for a payload of `payload_len` bytes, counting the headers of automatic fragments
     /// (`fragment_size`) and client masking keys. Exact without compression; with
