@@ -69,6 +69,10 @@ pub struct Config {
     /// means `retain_capacity` for whole-message delivery and off for streaming. With
     /// [`Connection::read`](crate::Connection::read) on your own buffer, 0 turns it off, and
     /// then "no event" always means that all input was used.
+    ///
+    /// Text waiting in a `RecvBuffer` is unmasked and validated as it arrives, so bad UTF-8
+    /// fails the connection at once (RFC 6455 §8.1); in your own buffer it is validated once
+    /// the frame is whole (the connection cannot know that you kept its bytes unchanged).
     pub in_place_up_to: usize,
     /// Accept frames with RSV1 set (an extension such as permessage-deflate owns the bit).
     /// Set by the extension layer, not usually by hand.

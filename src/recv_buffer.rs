@@ -16,6 +16,11 @@
 //! sets another bound. With [`Delivery::Stream`] (and no `in_place_up_to`) pieces are streamed
 //! as they arrive, and it is simply a reusable read buffer.
 //!
+//! A waiting frame is not a blind spot: text is unmasked and validated as it arrives, so bad
+//! UTF-8 fails the connection with the read that brings it (RFC 6455 §8.1), and its bytes count
+//! as traffic for the keepalive timer. The connection keeps that progress in the buffer, beside
+//! the bytes it describes, so nothing is unmasked or validated twice.
+//!
 //! [`Delivery::Assemble`]: crate::Delivery::Assemble
 //! [`Delivery::Stream`]: crate::Delivery::Stream
 

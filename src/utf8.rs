@@ -2,7 +2,8 @@
 //!
 //! Text may arrive split anywhere, even inside a code point. The validator carries at most three
 //! bytes of an unfinished code point and fails on the first byte that can never become valid, so a
-//! connection can be failed before the rest of a bad frame arrives (Autobahn cases 6.4.x).
+//! connection is failed before the rest of a bad frame arrives (Autobahn cases 6.4.x): in every
+//! delivery mode, and for frames waiting in a [`RecvBuffer`](crate::RecvBuffer) too.
 
 /// Validates a whole buffer, returning it as `&str`: AVX-512 when the CPU has it (feature
 /// `std`, x86-64), else simdutf8 when the feature is on, else core.
