@@ -6,7 +6,9 @@
 //!
 //! Asks `/getCaseCount`, runs `/runCase?case=N&agent=AGENT` for every case (echoing each
 //! message, offering permessage-deflate), then calls `/updateReports?agent=AGENT`. Every case
-//! has a deadline, so a stuck case cannot hang the run.
+//! has a deadline, so a stuck case cannot hang the run. Each connection is driven through a
+//! `RecvBuffer` (the README's first drive loop), where `echo_server` uses one shared read
+//! buffer: between the two roles, Autobahn covers both ways of driving the connection.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::client::{ClientRequest, Reply};
-use wsmachine::{ChaChaMask, Config, Connection, Event, Message};
+use wsmachine::{ChaChaMask, Config, Connection, Event, Message, RecvBuffer};
 
 const CONFIG: Config = Config::new().max_len(64 << 20);
 /// The longest a single case may take (9.* sends up to 16 MiB per message, many times).
@@ -110,18 +112,24 @@ impl Ws {
         deadline: Instant,
         mut on_message: impl FnMut(Message<'_>) -> bool,
     ) -> io::Result<()> {
-        let mut buf = vec![0u8; 256 * 1024];
+        // The README's first drive loop: a `RecvBuffer` keeps a large frame until it is whole
+        // and delivers it in place, checking its text as it arrives (Autobahn 6.4.x).
+        let mut rb = RecvBuffer::with_read_size(256 * 1024);
         let mut out = Vec::new();
         let (mut text, mut binary) = (String::new(), Vec::new());
-        let mut data = std::mem::take(&mut self.pending);
+        let mut pending = &std::mem::take(&mut self.pending)[..];
+        while !pending.is_empty() {
+            let space = rb.spare(&self.conn);
+            let n = space.len().min(pending.len());
+            space[..n].copy_from_slice(&pending[..n]);
+            rb.filled(n);
+            pending = &pending[n..];
+        }
         loop {
-            let mut start = 0;
             // On a protocol error the failing Close is queued; input from then on is ignored.
-            while let Ok(r) = self.conn.read(&mut data[start..]) {
-                start += r.consumed;
-                let echo = match r.event {
-                    None => break,
-                    Some(Event::Message(m)) if on_message(m) => match m {
+            while let Ok(Some(event)) = rb.next(&mut self.conn) {
+                let echo = match event {
+                    Event::Message(m) if on_message(m) => match m {
                         Message::Text(t) => {
                             text.clear();
                             text.push_str(t);
@@ -134,7 +142,7 @@ impl Ws {
                         }
                         _ => None,
                     },
-                    Some(_) => None,
+                    _ => None,
                 };
                 self.flush_control(&mut out)?;
                 if let Some(is_text) = echo {
@@ -157,7 +165,7 @@ impl Ws {
                 return Err(err("case deadline passed"));
             }
             let n = loop {
-                match self.sock.read(&mut buf) {
+                match rb.read_from(&mut self.sock, &self.conn) {
                     Ok(n) => break n,
                     Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                         self.conn.handle_timeout(self.origin.elapsed());
@@ -178,8 +186,6 @@ impl Ws {
                 let _ = self.conn.read_eof();
                 return Ok(());
             }
-            data.clear();
-            data.extend_from_slice(&buf[..n]);
         }
     }
 }
