@@ -19,7 +19,7 @@ mod types;
 use payload::whole_message;
 use types::{ControlSlot, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
-pub(crate) use waiting::Waiting;
+pub(crate) use waiting::{Kept, Waiting};
 
 /// A WebSocket connection after the opening handshake: a sans-IO state machine.
 ///
@@ -194,19 +194,14 @@ impl<M: MaskSource> Connection<M> {
     pub(crate) fn read_keeping_unused<'a>(
         &'a mut self,
         input: &'a mut [u8],
-        waiting: &mut Waiting,
+        kept: Kept<'_>,
     ) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, Some(waiting))
+        self.read_buffer(input, Some(kept))
     }
 
-    /// `waiting`: from a driver that keeps unused bytes, where a waiting text frame's progress
-    /// is kept.
+    /// `kept`: from a driver that keeps unused bytes, with its note on a waiting text frame.
     #[inline(always)]
-    fn read_buffer<'a>(
-        &'a mut self,
-        input: &'a mut [u8],
-        waiting: Option<&mut Waiting>,
-    ) -> Result<Read<'a>, ProtocolError> {
+    fn read_buffer<'a>(&'a mut self, input: &'a mut [u8], kept: Option<Kept<'_>>) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
         if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
             self.received = self.received.wrapping_add(end as u64);
@@ -216,7 +211,7 @@ impl<M: MaskSource> Connection<M> {
                 None => Err(self.fail(ProtocolError::InvalidUtf8)),
             };
         }
-        self.read_general(input, waiting)
+        self.read_general(input, kept)
     }
 
     /// Everything but the fast path: staged headers, fragments, control frames, compression.
@@ -224,14 +219,14 @@ impl<M: MaskSource> Connection<M> {
     fn read_general<'a>(
         &'a mut self,
         input: &'a mut [u8],
-        mut waiting: Option<&mut Waiting>,
+        mut kept: Option<Kept<'_>>,
     ) -> Result<Read<'a>, ProtocolError> {
         #[cfg(feature = "alloc")]
-        if let Some(w) = waiting.as_deref_mut().filter(|w| w.has_note()) {
-            if w.is_started() {
-                return self.read_waiting(input, w);
+        if let Some(k) = kept.as_mut().filter(|k| k.has_note()) {
+            if k.is_started() {
+                return self.read_waiting(input, k);
             }
-            w.clear(); // stale: something else used the buffer since (a driver bug)
+            k.clear_note(); // stale: something else used the buffer since (a driver bug)
         }
         if self.failed || self.close_received || self.eof {
             return Ok(Read { consumed: input.len(), event: None });
@@ -239,7 +234,7 @@ impl<M: MaskSource> Connection<M> {
         // Every read that returns no event passes here, so `wanted()` never speaks of a frame
         // that was delivered since.
         self.wanted = 0;
-        let (consumed, found) = match self.advance(input, waiting.as_deref_mut()) {
+        let (consumed, found) = match self.advance(input, kept.as_mut().map(Kept::reborrow)) {
             Ok(found) => found,
             Err(e) => return Err(self.fail(e)),
         };
@@ -248,7 +243,7 @@ impl<M: MaskSource> Connection<M> {
             self.note_waiting(input.len() - consumed);
         }
         // A frame whose text is checked in part must come back here (`read_waiting`).
-        self.fast_ready = self.fast_path_allowed() && !waiting.is_some_and(|w| w.has_note());
+        self.fast_ready = self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note());
         if let Found::Whole(kind, start, end, key) = found {
             let payload: &'a mut [u8] = &mut input[start..end];
             return match whole_message(payload, kind, key) {
@@ -302,8 +297,8 @@ impl<M: MaskSource> Connection<M> {
     }
 
     /// Runs the receiver over `input` until it finds an event or uses all of it.
-    fn advance(&mut self, input: &mut [u8], waiting: Option<&mut Waiting>) -> Result<(usize, Found), ProtocolError> {
-        let in_place_limit = self.in_place_limit(waiting.is_some());
+    fn advance(&mut self, input: &mut [u8], kept: Option<Kept<'_>>) -> Result<(usize, Found), ProtocolError> {
+        let in_place_limit = self.in_place_limit(kept.is_some());
         let mut pos = 0;
         loop {
             match self.phase {
@@ -316,8 +311,8 @@ impl<M: MaskSource> Connection<M> {
                                     // buffer until all of it is there; text is checked as it
                                     // arrives where the driver keeps that progress (§8.1).
                                     self.wanted = n + h.payload_len as usize;
-                                    if let (Some(w), OpCode::Text) = (waiting, h.opcode) {
-                                        waiting::check_waiting_text(&mut input[pos + n..], h.mask, w, pos)?;
+                                    if let (Some(mut k), OpCode::Text) = (kept, h.opcode) {
+                                        waiting::check_waiting_text(&mut input[pos + n..], h.mask, &mut k, pos)?;
                                     }
                                     return Ok((pos, Found::Nothing));
                                 }

@@ -26,7 +26,7 @@
 
 use alloc::vec::Vec;
 
-use crate::connection::Waiting;
+use crate::connection::{Kept, Waiting};
 use crate::{Connection, Event, MaskSource, ProtocolError};
 
 /// A growable receive buffer that keeps what [`Connection::read`] left unused (feature `alloc`).
@@ -74,6 +74,9 @@ pub struct RecvBuffer {
     read_size: usize,
     /// The connection's progress with the text frame waiting at `start` (see `Waiting`).
     waiting: Waiting,
+    /// Bytes dropped from the front so far: `base + start` is the position of the first unused
+    /// byte in everything ever received, which names a waiting frame for its note.
+    base: u64,
 }
 
 impl Default for RecvBuffer {
@@ -96,7 +99,7 @@ impl RecvBuffer {
     /// An empty buffer offering `read_size` bytes (at least 1) per read when no frame waits.
     pub const fn with_read_size(read_size: usize) -> Self {
         let read_size = if read_size == 0 { 1 } else { read_size };
-        RecvBuffer { buf: Vec::new(), start: 0, end: 0, read_size, waiting: Waiting::new() }
+        RecvBuffer { buf: Vec::new(), start: 0, end: 0, read_size, waiting: Waiting::new(), base: 0 }
     }
 
     /// The bytes received and not yet used by the connection (a waiting frame, usually).
@@ -117,6 +120,7 @@ impl RecvBuffer {
     /// part of one frame at most), and the buffer grows only when that is not enough either.
     pub fn spare<M: MaskSource>(&mut self, conn: &Connection<M>) -> &mut [u8] {
         if self.start == self.end {
+            self.base = self.base.wrapping_add(self.start as u64);
             (self.start, self.end) = (0, 0);
         }
         let unused = self.end - self.start;
@@ -124,6 +128,7 @@ impl RecvBuffer {
         let room = if missing > 0 { missing } else { self.read_size };
         if self.buf.len() - self.end < room {
             move_to_front(&mut self.buf, self.start, self.end);
+            self.base = self.base.wrapping_add(self.start as u64);
             (self.start, self.end) = (0, unused);
             if self.buf.len() - self.end < room {
                 self.buf.resize(self.end + room, 0);
@@ -155,8 +160,9 @@ impl RecvBuffer {
         &'a mut self,
         conn: &'a mut Connection<M>,
     ) -> Result<Option<Event<'a>>, ProtocolError> {
-        let RecvBuffer { buf, start, end, waiting, .. } = self;
-        let read = match conn.read_keeping_unused(&mut buf[*start..*end], waiting) {
+        let RecvBuffer { buf, start, end, waiting, base, .. } = self;
+        let position = base.wrapping_add(*start as u64);
+        let read = match conn.read_keeping_unused(&mut buf[*start..*end], Kept::new(waiting, position)) {
             Ok(read) => read,
             Err(e) => {
                 // A failed read may have unmasked bytes it did not use: no note survives it.
@@ -165,7 +171,6 @@ impl RecvBuffer {
             }
         };
         *start += read.consumed;
-        waiting.used(read.consumed);
         Ok(read.event)
     }
 
@@ -185,6 +190,7 @@ impl RecvBuffer {
     /// Gives back memory beyond the unused bytes and one read (after a burst of large frames).
     pub fn shrink(&mut self) {
         move_to_front(&mut self.buf, self.start, self.end);
+        self.base = self.base.wrapping_add(self.start as u64);
         (self.start, self.end) = (0, self.end - self.start);
         self.buf.truncate(self.end + self.read_size);
         self.buf.shrink_to_fit();
@@ -411,6 +417,33 @@ mod tests {
     }
 
     #[test]
+    fn a_checked_frame_keeps_its_note_when_the_buffer_moves_it() {
+        // A small frame first, so that the text frame waits behind used bytes: the buffer
+        // moves it to the front to make room, and its note must move with it.
+        let text: alloc::string::String = "aé€😀".repeat(200);
+        let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
+        let mut wire = Vec::new();
+        client.send_binary_vec(&[1; 10], &mut wire).unwrap();
+        client.send_text_vec(&text, &mut wire).unwrap();
+        for shrink in [false, true] {
+            let mut conn = Connection::server(Config::default());
+            let mut buf = RecvBuffer::with_read_size(100);
+            let mut rest = &wire[..];
+            let mut got = Vec::new();
+            while !rest.is_empty() {
+                transport_read(&mut buf, &conn, &mut rest, 100);
+                while let Some(event) = buf.next(&mut conn).unwrap() {
+                    got.push(event.into_owned());
+                }
+                if shrink {
+                    buf.shrink(); // moves the waiting frame to the front as well
+                }
+            }
+            assert_eq!(got, [crate::OwnedEvent::Binary(alloc::vec![1; 10]), crate::OwnedEvent::Text(text.clone())]);
+        }
+    }
+
+    #[test]
     fn a_checked_frame_the_connection_cannot_take_is_given_back_as_it_arrived() {
         let text: alloc::string::String = "é".repeat(2500);
         let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
@@ -460,6 +493,17 @@ mod tests {
                 Ok(Some(Event::Message(Message::Text(t)))) => assert_eq!((key, t.len()), ([0; 4], payload.len())),
                 Err(e) => assert_eq!((key, e), ([0x40; 4], ProtocolError::InvalidUtf8)),
                 other => panic!("{other:?}"),
+            }
+            if key == [0; 4] {
+                // `b` used the whole buffer, which then starts again at its front: a new frame
+                // of the same shape lands where the noted one was, bad bytes where it was
+                // checked and one good byte after. It is a new frame all the same.
+                let mut bad = alloc::vec![0xFF; payload.len() - 1];
+                bad.push(b'a');
+                let next = masked_text_frame(&bad, key);
+                let mut rest = &next[..];
+                transport_read(&mut buf, &a, &mut rest, usize::MAX);
+                assert!(rest.is_empty());
             }
             // Whatever `a` gets now, it was checked in this read.
             match buf.next(&mut a) {

@@ -10,46 +10,65 @@ use super::*;
 /// unmasked in place and `utf8` accepted them.
 ///
 /// It is kept by the `RecvBuffer`, beside the bytes it speaks of, because that is what makes
-/// trusting it sound: only the buffer's own methods write those bytes, and they keep them (or
-/// move them together with the frame start) until a `read` reports them used. It speaks of the
-/// frame that starts `at` bytes into everything ever used from the buffer (`used`, which the
-/// buffer counts): once anything is used, whichever path used it, the note is stale and never
-/// trusted again. That costs the buffer one addition per event, where checking the note on the
-/// fast path of every small message would cost a branch.
+/// trusting it sound: only reads through that buffer write those bytes, and the buffer keeps
+/// them (or moves them together with the frame start) until a read reports them used. The note
+/// names its frame by where it starts in everything the buffer ever received (`at`); the buffer
+/// hands each read that position of its first unused byte (`Kept::position`), which moves
+/// whenever anything is used, whichever path used it, so a stale note is never trusted. A
+/// failed read (which may have unmasked bytes it did not use) drops the note.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Waiting {
     checked: usize,
     utf8: Utf8Validator,
     at: u64,
-    used: u64,
 }
 
-impl Waiting {
-    #[cfg(feature = "alloc")]
-    pub(crate) const fn new() -> Self {
-        Waiting { checked: 0, utf8: Utf8Validator::new(), at: 0, used: 0 }
-    }
+/// What a driver that keeps unused bytes hands to `read`: its note, and the position of the
+/// input's first byte in everything it ever received (computed from the buffer's offsets, so
+/// keeping it costs the buffer nothing per message).
+pub(crate) struct Kept<'w> {
+    note: &'w mut Waiting,
+    position: u64,
+}
 
-    /// The buffer used `n` more bytes (what a `read` reported consumed).
+impl<'w> Kept<'w> {
     #[cfg(feature = "alloc")]
     #[inline(always)]
-    pub(crate) fn used(&mut self, n: usize) {
-        self.used = self.used.wrapping_add(n as u64);
+    pub(crate) fn new(note: &'w mut Waiting, position: u64) -> Self {
+        Kept { note, position }
     }
 
-    /// Whether the frame at the start of the unused bytes has its text checked in part.
-    #[inline]
-    pub(super) fn is_started(&self) -> bool {
-        self.checked > 0 && self.at == self.used
+    /// The same, for a call that returns before this one uses it again.
+    #[inline(always)]
+    pub(super) fn reborrow(&mut self) -> Kept<'_> {
+        Kept { note: &mut *self.note, position: self.position }
     }
 
     /// Whether a note was taken, current or stale.
     #[inline]
     pub(super) fn has_note(&self) -> bool {
-        self.checked > 0
+        self.note.checked > 0
     }
 
-    /// Forgets the frame (the count of bytes used stays).
+    /// Forgets the note.
+    pub(super) fn clear_note(&mut self) {
+        self.note.clear();
+    }
+
+    /// Whether the frame at the start of the input has its text checked in part.
+    #[inline]
+    pub(super) fn is_started(&self) -> bool {
+        self.note.checked > 0 && self.note.at == self.position
+    }
+}
+
+impl Waiting {
+    #[cfg(feature = "alloc")]
+    pub(crate) const fn new() -> Self {
+        Waiting { checked: 0, utf8: Utf8Validator::new(), at: 0 }
+    }
+
+    /// Forgets the frame.
     pub(crate) fn clear(&mut self) {
         self.checked = 0;
         self.utf8 = Utf8Validator::new();
@@ -69,15 +88,15 @@ impl<M: MaskSource> Connection<M> {
     pub(super) fn read_waiting<'a>(
         &'a mut self,
         input: &'a mut [u8],
-        waiting: &mut Waiting,
+        kept: &mut Kept<'_>,
     ) -> Result<Read<'a>, ProtocolError> {
-        let checked = waiting.checked;
+        let checked = kept.note.checked;
         let Ok(Decoded::Complete(h, n)) = frame::decode(input) else {
             // Cannot happen: these bytes decoded whole when the frame was first checked, and the
             // RecvBuffer keeps them. Were it to, the ordinary path would fail the connection.
             debug_assert!(false, "a RecvBuffer keeps a waiting frame's bytes");
-            waiting.clear();
-            return self.read_buffer(input, Some(waiting));
+            kept.note.clear();
+            return self.read_buffer(input, Some(kept.reborrow()));
         };
         let len = h.payload_len as usize;
         let ours = h.opcode == OpCode::Text
@@ -89,20 +108,20 @@ impl<M: MaskSource> Connection<M> {
             if let (Some(key), Some(prefix)) = (h.mask, input.get_mut(n..n + checked)) {
                 apply_mask(prefix, key, 0);
             }
-            waiting.clear();
-            return self.read_buffer(input, Some(waiting));
+            kept.note.clear();
+            return self.read_buffer(input, Some(kept.reborrow()));
         }
         if n + len > input.len() {
             self.note_waiting(input.len());
             self.wanted = n + len;
-            if let Err(e) = check_waiting_text(&mut input[n..], h.mask, waiting, 0) {
+            if let Err(e) = check_waiting_text(&mut input[n..], h.mask, kept, 0) {
                 return Err(self.fail(e));
             }
             return Ok(Read { consumed: 0, event: None });
         }
         // Whole: the bookkeeping of any whole frame (`advance`), then the unchecked rest.
-        let mut utf8 = waiting.utf8;
-        waiting.clear();
+        let mut utf8 = kept.note.utf8;
+        kept.note.clear();
         self.wanted = 0;
         if let Err(e) = self.begin_frame(&h) {
             return Err(self.fail(e));
@@ -146,18 +165,19 @@ impl<M: MaskSource> Connection<M> {
 pub(super) fn check_waiting_text(
     part: &mut [u8],
     mask: Option<[u8; 4]>,
-    waiting: &mut Waiting,
+    kept: &mut Kept<'_>,
     before: usize,
 ) -> Result<(), ProtocolError> {
-    if !waiting.is_started() {
-        waiting.clear();
+    if !kept.is_started() {
+        kept.note.clear();
     }
-    let Some(new) = part.get_mut(waiting.checked..) else { return Ok(()) };
-    let ascii = mask.is_some_and(|key| apply_mask_ascii(new, key, waiting.checked));
-    if !(ascii && waiting.utf8.is_complete() || waiting.utf8.feed(new)) {
+    let note = &mut *kept.note;
+    let Some(new) = part.get_mut(note.checked..) else { return Ok(()) };
+    let ascii = mask.is_some_and(|key| apply_mask_ascii(new, key, note.checked));
+    if !(ascii && note.utf8.is_complete() || note.utf8.feed(new)) {
         return Err(ProtocolError::InvalidUtf8);
     }
-    waiting.checked = part.len();
-    waiting.at = waiting.used.wrapping_add(before as u64);
+    note.checked = part.len();
+    note.at = kept.position.wrapping_add(before as u64);
     Ok(())
 }
