@@ -11,22 +11,25 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
-    /// Queues a ping (at most 125 bytes, §5.5); it goes out through `poll_transmit`.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    /// A user's control frame may go out: the connection is open and the payload fits (§5.5).
+    fn check_control(&self, payload: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
+        Ok(())
+    }
+
+    /// Queues a ping (at most 125 bytes, §5.5); it goes out through `poll_transmit`.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_control(payload)?;
         self.ping.set(&[payload]);
         Ok(())
     }
 
     /// Queues an unsolicited pong (a heartbeat, §5.5.3), replacing any pong not yet sent.
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.check_open()?;
-        if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlPayloadTooLong(payload.len()));
-        }
+        self.check_control(payload)?;
         self.pong.set(&[payload]);
         Ok(())
     }
