@@ -56,24 +56,11 @@ pub struct Config {
     /// After a keepalive ping, fail the connection if nothing arrives within this. Default 20 s.
     /// Deadlines saturate, so `Duration::MAX` here or in the timers above means "never".
     pub pong_timeout: Duration,
-    /// Keep at most this much assembly capacity between messages (memory per idle connection);
-    /// with a [`RecvBuffer`](crate::RecvBuffer) and no `in_place_up_to`, also the largest
-    /// message that waits in it to be delivered in place. Default 1 MiB.
+    /// Memory kept between messages, for the next large one: after a message larger than
+    /// this, the [`Assembly`](crate::Assembly) and the [`RecvBuffer`](crate::RecvBuffer) give
+    /// back all but this much (the buffer all but one read) once they are empty again, so an
+    /// idle connection holds at most one read plus this. Default 1 MiB.
     pub retain_capacity: usize,
-    /// Zero-copy for large frames: an unfragmented message frame of at most this many bytes
-    /// that is not yet whole in the buffer is left unread (`read` returns no event and consumes
-    /// only what precedes it), and so is any frame header cut short; the driver keeps the
-    /// unused bytes, makes room for [`Connection::wanted`](crate::Connection::wanted) bytes,
-    /// reads more, and gets the message in place with no second copy.
-    /// [`RecvBuffer`](crate::RecvBuffer) does this bookkeeping, and with it 0 (the default)
-    /// means `retain_capacity` for whole-message delivery and off for streaming. With
-    /// [`Connection::read`](crate::Connection::read) on your own buffer, 0 turns it off, and
-    /// then "no event" always means that all input was used.
-    ///
-    /// Text waiting in a `RecvBuffer` is unmasked and validated as it arrives, so bad UTF-8
-    /// fails the connection at once (RFC 6455 §8.1); in your own buffer it is validated once
-    /// the frame is whole (the connection cannot know that you kept its bytes unchanged).
-    pub in_place_up_to: usize,
     /// Accept frames with RSV1 set (an extension such as permessage-deflate owns the bit).
     /// Set by the extension layer, not usually by hand.
     pub(crate) allow_rsv1: bool,
@@ -96,7 +83,6 @@ impl Config {
             keepalive_interval: None,
             pong_timeout: Duration::from_secs(20),
             retain_capacity: 1 << 20,
-            in_place_up_to: 0,
             allow_rsv1: false,
         }
     }
@@ -152,12 +138,6 @@ impl Config {
     pub const fn keepalive(mut self, interval: Option<Duration>, pong_timeout: Duration) -> Self {
         self.keepalive_interval = interval;
         self.pong_timeout = pong_timeout;
-        self
-    }
-
-    /// Sets [`in_place_up_to`](Config::in_place_up_to).
-    pub const fn in_place_up_to(mut self, bytes: usize) -> Self {
-        self.in_place_up_to = bytes;
         self
     }
 

@@ -4,28 +4,50 @@
 //! commands are the `send_*` encoders, [`Connection::ping`], [`Connection::pong`] and
 //! [`Connection::close`]; outputs are [`Connection::poll_transmit`], [`Connection::poll_timeout`]
 //! and [`Connection::should_close_transport`].
+//!
+//! The closing handshake (RFC 6455 §7) is one enum, [`State`], changed only in this file:
+//!
+//! ```text
+//!                 close()                    peer's Close (ours already written)
+//!   Open ──────────────────────► CloseSent ──────────────────────────────────────┐
+//!    │                               │ peer's Close (ours still queued)          │
+//!    │ peer's Close                  ▼                                           ▼
+//!    └───────────────────────► CloseReceived ──── our Close written ─────────► Closed
+//!
+//!   any state but Closed ── peer breaks the RFC ──► Failed(code)   (our Close queued, §7.1.7)
+//!   Open / CloseSent ──────── end of stream ──────► Failed(1006)   (§7.1.5)
+//!   any state ── close or pong deadline passes ───► TimedOut
+//! ```
+//!
+//! Deadlines are armed only by calls that are given the time ([`Connection::handle_timeout`],
+//! [`Connection::poll_timeout`]): an event without a clock (a Close written, bytes read) marks
+//! its timer, and the next call that knows `now` arms it from then, so no deadline is ever
+//! earlier than the moment it was armed.
 
 use core::time::Duration;
 
+use crate::assembly::Assembly;
 use crate::close::{parse_close_payload, CloseCode, MAX_REASON_LEN};
 use crate::config::{Config, Delivery};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Chunk, Event, Message, MessageKind};
 use crate::frame::{self, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::mask::{apply_mask, apply_mask_ascii, copy_masked, MaskSource, NoMask};
+use crate::mask::{apply_mask, apply_mask_ascii, copy_masked, MaskSource, Masking, NoMask};
 use crate::utf8::{self, Utf8Validator};
 
 mod types;
 use payload::whole_message;
 use types::{ControlSlot, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
-pub(crate) use waiting::{Kept, Waiting};
+pub(crate) use waiting::Kept;
+#[cfg(feature = "alloc")]
+pub(crate) use waiting::Waiting;
 
 /// A WebSocket connection after the opening handshake: a sans-IO state machine.
 ///
 /// See the [crate documentation](crate) for the drive loop. `M` is the source of client masking
 /// keys; a server uses [`NoMask`].
-pub struct Connection<M: MaskSource = NoMask> {
+pub struct Connection<M: Masking = NoMask> {
     role: Role,
     config: Config,
     mask: M,
@@ -43,16 +65,8 @@ pub struct Connection<M: MaskSource = NoMask> {
     incoming: Option<MessageKind>,
     message_len: u64,
     first_chunk: bool,
+    /// Validates streamed text (whole frames and assembled messages are validated elsewhere).
     utf8: Utf8Validator,
-    control: [u8; MAX_CONTROL_PAYLOAD],
-    control_len: u8,
-    /// The message being assembled is `assembly[..assembled]`. Bytes past it are left from
-    /// earlier messages: keeping them initialised lets payload be unmasked straight into the
-    /// buffer in one pass, with no zero-filling and no `unsafe`.
-    #[cfg(feature = "alloc")]
-    assembly: alloc::vec::Vec<u8>,
-    #[cfg(feature = "alloc")]
-    assembled: usize,
     /// The message being received has RSV1 set: its payload goes through the extension.
     compressed: bool,
     /// Payload bytes at the start of the next input that were already unmasked in place.
@@ -69,17 +83,14 @@ pub struct Connection<M: MaskSource = NoMask> {
     staged: [u8; MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN],
     staged_len: u8,
     staged_pos: u8,
-    // Closing handshake.
-    close_queued: bool,
-    close_sent: bool,
-    close_received: bool,
+    // Closing handshake: the state, and two facts beside it.
+    state: State,
     peer_code: Option<CloseCode>,
-    failed: bool,
+    /// The transport reached end of stream.
     eof: bool,
-    timed_out: bool,
-    // Timers, in the caller's monotonic time.
-    now: Duration,
-    last_received: Duration,
+    // Timers, in the caller's monotonic time: when input was last noticed (at the first timed
+    // call after it arrived; `None` before any timed call).
+    last_received: Option<Duration>,
     /// Bytes taken by `read` so far, and at the last timer update: activity is noticed there,
     /// so the receive path pays one addition rather than clock bookkeeping.
     received: u64,
@@ -89,8 +100,16 @@ pub struct Connection<M: MaskSource = NoMask> {
     /// Bytes of the waiting frame seen at the last look, and `received` then (`note_waiting`).
     waiting_seen: usize,
     waiting_mark: u64,
-    close_deadline: Option<Duration>,
+    close_deadline: Deadline,
     pong_deadline: Option<Duration>,
+}
+
+/// A timer that an event without a clock can start: `Armed` from the next `now` given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Deadline {
+    Off,
+    Pending,
+    At(Duration),
 }
 
 impl Connection<NoMask> {
@@ -104,11 +123,24 @@ impl<M: MaskSource> Connection<M> {
     /// A client-side connection, masking every frame with keys from `mask` (RFC 6455 §5.3).
     ///
     /// With `std`, [`ChaChaMask::from_entropy`](crate::ChaChaMask::from_entropy) is the
-    /// unpredictable source the RFC asks for; tests may pass a closure.
+    /// unpredictable source the RFC asks for; on `no_std`, seed a [`ChaChaMask`](crate::ChaChaMask)
+    /// or implement [`MaskSource`] over your hardware RNG. [`NoMask`] is no `MaskSource`, so
+    /// `Connection::client(config, NoMask)` does not compile.
     pub fn client(config: Config, mask: M) -> Self {
         Connection::new(Role::Client, config, mask)
     }
+}
 
+impl<F: FnMut() -> [u8; 4]> Connection<crate::mask::TestMasks<F>> {
+    /// A client whose masking keys come from `keys`, for tests and fuzzing that need the same
+    /// bytes every run. Predictable keys break RFC 6455 §5.3 (they let a page poison proxies'
+    /// caches, §10.3): never use this with a real peer.
+    pub fn client_with_test_masks(config: Config, keys: F) -> Self {
+        Connection::new(Role::Client, config, crate::mask::TestMasks(keys))
+    }
+}
+
+impl<M: Masking> Connection<M> {
     fn new(role: Role, config: Config, mask: M) -> Self {
         Connection {
             role,
@@ -128,12 +160,6 @@ impl<M: MaskSource> Connection<M> {
             message_len: 0,
             first_chunk: true,
             utf8: Utf8Validator::new(),
-            control: [0; MAX_CONTROL_PAYLOAD],
-            control_len: 0,
-            #[cfg(feature = "alloc")]
-            assembly: alloc::vec::Vec::new(),
-            #[cfg(feature = "alloc")]
-            assembled: 0,
             compressed: false,
             unmasked_ahead: 0,
             inflated_len: 0,
@@ -146,21 +172,16 @@ impl<M: MaskSource> Connection<M> {
             staged: [0; MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN],
             staged_len: 0,
             staged_pos: 0,
-            close_queued: false,
-            close_sent: false,
-            close_received: false,
+            state: State::Open,
             peer_code: None,
-            failed: false,
             eof: false,
-            timed_out: false,
-            now: Duration::ZERO,
-            last_received: Duration::ZERO,
+            last_received: None,
             received: 0,
             received_seen: 0,
             wanted: 0,
             waiting_seen: 0,
             waiting_mark: 0,
-            close_deadline: None,
+            close_deadline: Deadline::Off,
             pong_deadline: None,
             config,
         }
@@ -172,69 +193,97 @@ impl<M: MaskSource> Connection<M> {
 
     /// Feeds received bytes; returns how many were used and at most one event.
     ///
-    /// Payloads are unmasked in place, so the input is `&mut`. Call again with the unused rest
-    /// until `event` is `None`: then every byte was used (keep nothing, read more), unless
-    /// [`Config::in_place_up_to`](crate::Config::in_place_up_to) lets frames wait in your buffer
-    /// (keep the rest, see [`wanted`](Self::wanted)). Drain
-    /// [`poll_transmit`](Self::poll_transmit) after each call so that automatic pongs and close
-    /// echoes go out before later data.
+    /// Payloads are unmasked in place, so the input is `&mut`. The one contract: call again
+    /// with the unused rest until `event` is `None`; then every byte was used, so keep nothing
+    /// and read more. Events borrow `input` and `assembly` (your memory, where pieces that are
+    /// not whole in `input` are put together), never the connection: you can send, even echo
+    /// the very message, while you hold an event. Drain [`poll_transmit`](Self::poll_transmit)
+    /// after each call so that automatic pongs and close echoes go out before later data.
     ///
     /// On `Err`, the connection has failed: the Close frame with the error's code is queued and
     /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
+    ///
+    /// ```
+    /// use wsmachine::{Assembly, Config, Connection, Event, Message};
+    ///
+    /// let mut server = Connection::server(Config::default());
+    /// let mut assembly = Assembly::new();
+    /// // A masked "Hello" from a client (RFC 6455 §5.7), then an echo of it.
+    /// let mut input = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+    /// let mut out = [0u8; 16];
+    /// let read = server.read(&mut input, &mut assembly).unwrap();
+    /// if let Some(Event::Message(Message::Text(text))) = read.event {
+    ///     let n = server.send_text(text, &mut out).unwrap(); // no copy, no second validation
+    ///     assert_eq!(&out[..n], b"\x81\x05Hello");
+    /// }
+    /// ```
     #[inline(always)]
-    pub fn read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, None)
+    pub fn read<'a>(&mut self, input: &'a mut [u8], assembly: &'a mut Assembly) -> Result<Read<'a>, ProtocolError> {
+        self.read_buffer(input, None, assembly)
     }
 
     /// [`read`](Self::read) for a driver that keeps what a read leaves unused
     /// ([`RecvBuffer`](crate::RecvBuffer)): whole messages then wait in its buffer (see
-    /// `Connection::in_place_limit`).
+    /// `Connection::in_place_limit`), and a read may leave a waiting frame unused, saying how
+    /// many bytes it wants ([`wanted`](Self::wanted)).
     #[cfg(feature = "alloc")]
     #[inline(always)]
     pub(crate) fn read_keeping_unused<'a>(
-        &'a mut self,
+        &mut self,
         input: &'a mut [u8],
         kept: Kept<'_>,
+        assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, Some(kept))
+        self.read_buffer(input, Some(kept), assembly)
     }
 
     /// `kept`: from a driver that keeps unused bytes, with its note on a waiting text frame.
     #[inline(always)]
-    fn read_buffer<'a>(&'a mut self, input: &'a mut [u8], kept: Option<Kept<'_>>) -> Result<Read<'a>, ProtocolError> {
+    fn read_buffer<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        kept: Option<Kept<'_>>,
+        assembly: &'a mut Assembly,
+    ) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
         if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
             self.received = self.received.wrapping_add(end as u64);
             let payload: &'a mut [u8] = &mut input[start..end];
-            return match whole_message(payload, kind, key) {
-                Some(message) => Ok(Read { consumed: end, event: Some(Event::Message(message)) }),
+            return match whole_message(payload, kind, key, self.config.delivery) {
+                Some(event) => Ok(Read { consumed: end, event: Some(event) }),
                 None => Err(self.fail(ProtocolError::InvalidUtf8)),
             };
         }
-        self.read_general(input, kept)
+        self.read_general(input, kept, assembly)
     }
 
     /// Everything but the fast path: staged headers, fragments, control frames, compression.
     #[inline(never)]
     fn read_general<'a>(
-        &'a mut self,
+        &mut self,
         input: &'a mut [u8],
         mut kept: Option<Kept<'_>>,
+        assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
         #[cfg(feature = "alloc")]
         if let Some(k) = kept.as_mut().filter(|k| k.has_note()) {
             if k.is_started() {
-                return self.read_waiting(input, k);
+                return self.read_waiting(input, k, assembly);
             }
             k.clear_note(); // stale: something else used the buffer since (a driver bug)
         }
-        if self.failed || self.close_received || self.eof {
+        if !self.reading() {
             return Ok(Read { consumed: input.len(), event: None });
+        }
+        // Between messages, memory a larger earlier message needed goes back (idle stays small).
+        #[cfg(feature = "alloc")]
+        if self.incoming.is_none() {
+            assembly.shrink_to(self.config.retain_capacity);
         }
         // Every read that returns no event passes here, so `wanted()` never speaks of a frame
         // that was delivered since.
         self.wanted = 0;
-        let (consumed, found) = match self.advance(input, kept.as_mut().map(Kept::reborrow)) {
+        let (consumed, found) = match self.advance(input, kept.as_mut().map(Kept::reborrow), assembly) {
             Ok(found) => found,
             Err(e) => return Err(self.fail(e)),
         };
@@ -246,44 +295,27 @@ impl<M: MaskSource> Connection<M> {
         self.fast_ready = self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note());
         if let Found::Whole(kind, start, end, key) = found {
             let payload: &'a mut [u8] = &mut input[start..end];
-            return match whole_message(payload, kind, key) {
-                Some(message) => Ok(Read { consumed, event: Some(Event::Message(message)) }),
+            return match whole_message(payload, kind, key, self.config.delivery) {
+                Some(event) => Ok(Read { consumed, event: Some(event) }),
                 None => Err(self.fail(ProtocolError::InvalidUtf8)),
             };
         }
         let input: &'a [u8] = input;
+        let assembly: &'a Assembly = assembly;
         let event = match found {
             Found::Nothing | Found::Whole(..) => None,
             Found::Chunk(chunk, start, end) => Some(Event::Chunk(Chunk { data: &input[start..end], ..chunk })),
             #[cfg(feature = "alloc")]
-            Found::Assembled(MessageKind::Binary) => {
-                let this: &'a Self = self;
-                Some(Event::Message(Message::Binary(&this.assembly[..this.assembled])))
-            }
-            #[cfg(feature = "alloc")]
-            Found::Assembled(MessageKind::Text) => {
-                let this: &'a Self = self;
-                let bytes = &this.assembly[..this.assembled];
-                // SAFETY: every byte of an assembled text message was fed in order to `self.utf8`
-                // as it was written (`take_payload`, or the inflater for compressed messages),
-                // which accepted all of it; `Found::Assembled` is returned only once the message
-                // is complete and the validator ended at a code point boundary (§8.1). Nothing
-                // writes `assembly[..assembled]` after its bytes were validated.
-                #[allow(unsafe_code)]
-                let text = unsafe { crate::accel::validated_str(bytes) };
-                Some(Event::Message(Message::Text(text)))
-            }
+            Found::Assembled(kind) => match assembly.message(kind) {
+                Some(message) => Some(Event::Message(message)),
+                None => return Err(self.fail(ProtocolError::InvalidUtf8)),
+            },
             #[cfg(feature = "deflate")]
-            Found::Inflated(chunk) => {
-                let this: &'a Self = self;
-                let data = this.codec.as_deref().map_or(&[][..], |c| &c.scratch[..]);
-                Some(Event::Chunk(Chunk { data, ..chunk }))
-            }
+            Found::Inflated(chunk) => Some(Event::Chunk(Chunk { data: assembly.chunk(), ..chunk })),
             Found::Control(opcode, range) => {
-                let this: &'a Self = self;
                 let payload = match range {
                     Some((start, end)) => &input[start..end],
-                    None => &this.control[..this.control_len as usize],
+                    None => assembly.control(),
                 };
                 Some(match opcode {
                     OpCode::Ping => Event::Ping(payload),
@@ -297,7 +329,12 @@ impl<M: MaskSource> Connection<M> {
     }
 
     /// Runs the receiver over `input` until it finds an event or uses all of it.
-    fn advance(&mut self, input: &mut [u8], kept: Option<Kept<'_>>) -> Result<(usize, Found), ProtocolError> {
+    fn advance(
+        &mut self,
+        input: &mut [u8],
+        kept: Option<Kept<'_>>,
+        assembly: &mut Assembly,
+    ) -> Result<(usize, Found), ProtocolError> {
         let in_place_limit = self.in_place_limit(kept.is_some());
         let mut pos = 0;
         loop {
@@ -352,7 +389,7 @@ impl<M: MaskSource> Connection<M> {
                             self.header_len += take as u8;
                         }
                     };
-                    self.begin_frame(&header)?;
+                    self.begin_frame(&header, assembly)?;
                     let available = (input.len() - pos) as u64;
                     if header.opcode.is_control() {
                         if header.payload_len <= available {
@@ -364,7 +401,7 @@ impl<M: MaskSource> Connection<M> {
                             return Ok((end, Found::Control(header.opcode, Some((start, end)))));
                         }
                         self.phase = Phase::Control;
-                        self.control_len = 0;
+                        assembly.begin_control();
                     } else if header.fin
                         && header.opcode != OpCode::Continuation
                         && header.payload_len <= available
@@ -386,32 +423,25 @@ impl<M: MaskSource> Connection<M> {
                             && !self.compressed
                             && header.payload_len <= self.config.retain_capacity as u64
                         {
-                            let need = self.assembled + header.payload_len as usize;
-                            self.assembly.reserve(need.saturating_sub(self.assembly.len()));
+                            assembly.reserve(header.payload_len as usize);
                         }
                     }
                 }
                 Phase::Control => {
-                    let have = self.control_len as usize;
-                    let take = (self.frame.payload_len as usize - have).min(input.len() - pos);
-                    self.control[have..have + take].copy_from_slice(&input[pos..pos + take]);
-                    pos += take;
-                    self.control_len += take as u8;
-                    if (self.control_len as u64) < self.frame.payload_len {
+                    pos += assembly.push_control(&input[pos..], self.frame.payload_len as usize);
+                    if (assembly.control_len() as u64) < self.frame.payload_len {
                         return Ok((input.len(), Found::Nothing));
                     }
-                    let len = self.control_len as usize;
                     if let Some(key) = self.frame.mask {
-                        apply_mask(&mut self.control[..len], key, 0);
+                        apply_mask(assembly.control_mut(), key, 0);
                     }
                     self.phase = Phase::Header;
-                    let payload = self.control;
-                    self.on_control(self.frame.opcode, &payload[..len])?;
+                    self.on_control(self.frame.opcode, assembly.control())?;
                     return Ok((pos, Found::Control(self.frame.opcode, None)));
                 }
                 #[cfg(feature = "deflate")]
                 Phase::Data if self.compressed => {
-                    if let Some(found) = self.read_compressed(input, &mut pos)? {
+                    if let Some(found) = self.read_compressed(input, &mut pos, assembly)? {
                         return Ok((pos, found));
                     }
                     if pos == input.len() && self.phase == Phase::Data {
@@ -423,7 +453,7 @@ impl<M: MaskSource> Connection<M> {
                     let take = remaining.min((input.len() - pos) as u64) as usize;
                     let (start, end) = (pos, pos + take);
                     let kind = self.incoming.unwrap_or(MessageKind::Binary);
-                    self.take_payload(&mut input[start..end], kind)?;
+                    self.take_payload(&mut input[start..end], kind, assembly)?;
                     pos = end;
                     self.frame_done += take as u64;
                     let frame_end = self.frame_done == self.frame.payload_len;
@@ -432,7 +462,7 @@ impl<M: MaskSource> Connection<M> {
                         self.phase = Phase::Header;
                     }
                     if message_end {
-                        if !self.utf8.is_complete() {
+                        if !self.text_complete(assembly) {
                             return Err(ProtocolError::InvalidUtf8);
                         }
                         self.incoming = None;
@@ -465,7 +495,7 @@ impl<M: MaskSource> Connection<M> {
 
     /// Checks a new frame header against the connection's state and limits.
     #[inline]
-    fn begin_frame(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
+    fn begin_frame(&mut self, h: &FrameHeader, assembly: &mut Assembly) -> Result<(), ProtocolError> {
         // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them.
         let allowed =
             if self.config.allow_rsv1 && matches!(h.opcode, OpCode::Text | OpCode::Binary) { 0b100 } else { 0 };
@@ -502,7 +532,9 @@ impl<M: MaskSource> Connection<M> {
                 self.first_chunk = true;
                 self.utf8.reset();
                 #[cfg(feature = "alloc")]
-                self.reset_assembly();
+                assembly.begin(self.config.retain_capacity);
+                #[cfg(not(feature = "alloc"))]
+                let _ = assembly;
             }
         }
         // Limits are checked on the header, before any payload byte is accepted.
@@ -520,12 +552,15 @@ impl<M: MaskSource> Connection<M> {
         Ok(())
     }
 
-    #[cfg(feature = "alloc")]
-    fn reset_assembly(&mut self) {
-        self.assembled = 0;
-        if self.assembly.capacity() > self.config.retain_capacity {
-            self.assembly.clear();
-            self.assembly.shrink_to(self.config.retain_capacity);
+    /// Whether the text of the message ending now ends at a code point boundary (§8.1).
+    fn text_complete(&self, assembly: &Assembly) -> bool {
+        match self.config.delivery {
+            #[cfg(feature = "alloc")]
+            Delivery::Assemble => assembly.utf8_complete(),
+            _ => {
+                let _ = assembly;
+                self.utf8.is_complete()
+            }
         }
     }
 
@@ -533,15 +568,19 @@ impl<M: MaskSource> Connection<M> {
     fn on_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), ProtocolError> {
         match opcode {
             // §5.5.2: answer with a pong carrying the same payload; only the latest counts.
-            OpCode::Ping if self.config.auto_pong && !self.close_queued => self.pong.set(&[payload]),
+            OpCode::Ping if self.config.auto_pong && !self.close_queued() => self.pong.set(&[payload]),
             OpCode::Close => {
                 let frame = parse_close_payload(payload)?;
-                self.close_received = true;
                 self.peer_code = Some(frame.map_or(CloseCode::NO_STATUS, |f| f.code));
+                self.state = match self.state {
+                    // Ours is on the wire already: both Close frames are exchanged (§7.1.4).
+                    State::CloseSent if !self.close_frame.pending => State::Closed,
+                    _ => State::CloseReceived,
+                };
                 // §5.5.1: echo the status code; nothing but the Close may follow it.
-                if self.config.auto_close && !self.close_queued {
+                if self.config.auto_close && !self.close_queued() {
                     let code = frame.map(|f| f.code.0.to_be_bytes());
-                    self.queue_close(code.as_ref().map_or(&[][..], |c| &c[..]), &[]);
+                    self.close_frame.set(&[code.as_ref().map_or(&[][..], |c| &c[..])]);
                 }
             }
             _ => {}
@@ -551,27 +590,36 @@ impl<M: MaskSource> Connection<M> {
 
     /// Fails the connection (RFC 6455 §7.1.7): queues the Close and stops reading.
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
-        self.failed = true;
+        let queued = self.close_queued();
+        self.state = State::Failed(error.close_code());
         self.fast_ready = false;
         self.pong.pending = false;
         self.ping.pending = false;
-        if !self.close_queued {
-            self.queue_close(&error.close_code().0.to_be_bytes(), &[]);
+        if !queued {
+            self.close_frame.set(&[&error.close_code().0.to_be_bytes()]);
         }
         error
     }
 
     /// Reports that the transport reached end of stream.
     ///
-    /// `Ok` when the peer's Close came first; otherwise the closure is abnormal (1006, §7.1.5).
+    /// `Ok` when the peer's Close came first (or the connection had failed already); otherwise
+    /// the closure is abnormal (1006, §7.1.5) and the state becomes `Failed(1006)`.
     pub fn read_eof(&mut self) -> Result<(), ProtocolError> {
         self.eof = true;
         self.fast_ready = false;
-        if self.close_received || self.failed {
-            Ok(())
-        } else {
-            self.peer_code = Some(CloseCode::ABNORMAL);
-            Err(ProtocolError::AbnormalClosure)
+        match self.state {
+            State::Closed | State::CloseReceived => {
+                self.state = State::Closed;
+                Ok(())
+            }
+            State::Failed(_) => Ok(()),
+            State::TimedOut => Err(ProtocolError::AbnormalClosure),
+            State::Open | State::CloseSent => {
+                self.peer_code = Some(CloseCode::ABNORMAL);
+                self.state = State::Failed(CloseCode::ABNORMAL);
+                Err(ProtocolError::AbnormalClosure)
+            }
         }
     }
 
@@ -582,7 +630,8 @@ impl<M: MaskSource> Connection<M> {
     /// Starts (or answers) the closing handshake with `code` and a UTF-8 `reason` (§5.5.1).
     ///
     /// After this no data may be sent. Codes that may not be sent (1005, 1006, 1015, reserved
-    /// ranges) and reasons over 123 bytes are refused.
+    /// ranges) and reasons over 123 bytes are refused. The close timer starts when the Close
+    /// is written by [`poll_transmit`](Self::poll_transmit), from the next `now` you give.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.check_open()?;
         if !code.is_valid_on_wire() {
@@ -591,13 +640,28 @@ impl<M: MaskSource> Connection<M> {
         if reason.len() > MAX_REASON_LEN {
             return Err(SendError::ReasonTooLong(reason.len()));
         }
-        self.queue_close(&code.0.to_be_bytes(), reason.as_bytes());
+        self.close_frame.set(&[&code.0.to_be_bytes(), reason.as_bytes()]);
+        if self.state == State::Open {
+            self.state = State::CloseSent;
+        }
         Ok(())
     }
 
-    fn queue_close(&mut self, code: &[u8], reason: &[u8]) {
-        self.close_frame.set(&[code, reason]);
-        self.close_queued = true;
+    /// Whether this end's Close is queued or written (then no data may follow it, §5.5.1).
+    #[inline]
+    pub(super) fn close_queued(&self) -> bool {
+        match self.state {
+            State::Open => false,
+            State::CloseReceived => self.close_frame.pending,
+            _ => true,
+        }
+    }
+
+    /// Whether input is still taken: not after the peer's Close (§5.5.1), a failure, a timeout
+    /// or the end of the stream.
+    #[inline]
+    pub(super) fn reading(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseSent) && !self.eof
     }
 
     /// Writes queued control frames (pongs, pings, Close) into `out`; returns the bytes written.
@@ -618,7 +682,7 @@ impl<M: MaskSource> Connection<M> {
                 }
             }
             // §5.5.1: after the Close, nothing more; pongs first since they answer the peer.
-            let (opcode, slot) = if self.close_sent {
+            let (opcode, slot) = if self.close_queued() && !self.close_frame.pending {
                 return written;
             } else if self.pong.pending {
                 (OpCode::Pong, self.pong)
@@ -634,10 +698,15 @@ impl<M: MaskSource> Connection<M> {
                 OpCode::Ping => self.ping.pending = false,
                 _ => {
                     self.close_frame.pending = false;
-                    self.close_sent = true;
                     self.pong.pending = false;
                     self.ping.pending = false;
-                    self.close_deadline = self.config.close_timeout.map(|t| self.now.saturating_add(t));
+                    if self.state == State::CloseReceived {
+                        self.state = State::Closed;
+                    }
+                    // Armed from the next `now` given (`sync_clock`).
+                    if self.config.close_timeout.is_some() {
+                        self.close_deadline = Deadline::Pending;
+                    }
                 }
             }
             let payload = &slot.payload[..slot.len as usize];
@@ -660,39 +729,74 @@ impl<M: MaskSource> Connection<M> {
 
     /// Tells the connection the time (any monotonic origin) and fires expired timers.
     ///
-    /// Call it whenever the driver wakes, before [`poll_timeout`](Self::poll_timeout); the
-    /// connection keeps no clock and measures its timers from the last `now` it was given.
+    /// Call it whenever the driver wakes, then sleep until [`poll_timeout`](Self::poll_timeout).
+    /// `now` must not go backwards. The connection keeps no clock: timers started by events
+    /// since the last timed call (a Close written, input read) count from this `now`.
     pub fn handle_timeout(&mut self, now: Duration) -> Option<Timeout> {
-        if self.received != self.received_seen {
-            // Input arrived since the last call: it counts from the time known then.
-            self.received_seen = self.received;
-            self.last_received = self.now;
-            self.pong_deadline = None;
-        }
-        self.now = now;
-        if self.timed_out || self.eof {
+        self.sync_clock(now);
+        if self.state == State::TimedOut || self.eof {
             return None;
         }
-        if self.close_deadline.is_some_and(|d| now >= d) {
-            self.close_deadline = None;
-            self.timed_out = true;
+        if matches!(self.close_deadline, Deadline::At(d) if now >= d) {
+            self.close_deadline = Deadline::Off;
+            self.state = State::TimedOut;
+            self.fast_ready = false;
             return Some(Timeout::CloseHandshake);
         }
         if self.pong_deadline.is_some_and(|d| now >= d) {
             self.pong_deadline = None;
-            self.timed_out = true;
-            self.failed = true;
+            self.state = State::TimedOut;
             self.fast_ready = false;
             return Some(Timeout::PeerUnresponsive);
         }
-        if let (Some(interval), None, false) = (self.config.keepalive_interval, self.pong_deadline, self.close_queued) {
-            if !self.failed && now >= self.last_received.saturating_add(interval) {
+        if let (Some(interval), None, State::Open) = (self.config.keepalive_interval, self.pong_deadline, self.state) {
+            if now >= self.last_received.unwrap_or(now).saturating_add(interval) {
                 self.ping.set(&[]);
                 self.pong_deadline = Some(now.saturating_add(self.config.pong_timeout));
                 return Some(Timeout::KeepalivePing);
             }
         }
         None
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do,
+    /// given that it is `now`; `None` when no timer runs.
+    ///
+    /// Call it after each round of input and output, and sleep until the answer. Timers that
+    /// events started since the last timed call are armed from this `now`, so the answer is
+    /// never earlier than the moment they were armed.
+    pub fn poll_timeout(&mut self, now: Duration) -> Option<Duration> {
+        self.sync_clock(now);
+        if self.state == State::TimedOut || self.eof {
+            return None;
+        }
+        let close = match self.close_deadline {
+            Deadline::At(d) => Some(d),
+            _ => None,
+        };
+        let keepalive = match (self.config.keepalive_interval, self.pong_deadline, self.state) {
+            (Some(interval), None, State::Open) => Some(self.last_received.unwrap_or(now).saturating_add(interval)),
+            _ => None,
+        };
+        [close, self.pong_deadline, keepalive].into_iter().flatten().min()
+    }
+
+    /// Brings the timers up to `now`: input that arrived since the last timed call counts as
+    /// traffic at `now`, and a close timer started since is armed from `now`.
+    fn sync_clock(&mut self, now: Duration) {
+        if self.received != self.received_seen || self.last_received.is_none() {
+            self.received_seen = self.received;
+            self.last_received = Some(now);
+            if self.received != 0 {
+                self.pong_deadline = None;
+            }
+        }
+        if self.close_deadline == Deadline::Pending {
+            self.close_deadline = match self.config.close_timeout {
+                Some(timeout) => Deadline::At(now.saturating_add(timeout)),
+                None => Deadline::Off,
+            };
+        }
     }
 }
 

@@ -552,6 +552,15 @@ impl Codec {
         len + len / 16 + 64 + 12 * pieces
     }
 
+    /// Heap bytes held: the zlib states that exist now, by zlib's own formulas (deflate:
+    /// `2^(bits+2) + 2^(memLevel+9)` with memLevel 8; inflate: `2^bits` plus about 7 KiB of
+    /// tables), and the compressed output buffer.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let deflate = if self.compressor.is_some() { (1 << (self.compress_bits + 2)) + (1 << 17) } else { 0 };
+        let inflate = if self.inflater.is_some() { (1 << self.inflate_bits) + 7 * 1024 } else { 0 };
+        deflate + inflate + self.scratch.capacity()
+    }
+
     /// Forgets the compressor's history (after a message had to go out uncompressed).
     pub(crate) fn reset_compressor(&mut self) {
         if let Some(compressor) = self.compressor.as_mut() {

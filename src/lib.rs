@@ -124,6 +124,7 @@ extern crate alloc;
 extern crate std;
 
 mod accel;
+mod assembly;
 pub mod close;
 pub mod config;
 mod connection;
@@ -138,6 +139,7 @@ pub mod mask;
 mod recv_buffer;
 pub mod utf8;
 
+pub use assembly::Assembly;
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Delivery};
 pub use connection::{Connection, FrameHead, Read, Role, State, Timeout};
@@ -145,6 +147,6 @@ pub use error::{ProtocolError, SendError};
 #[cfg(feature = "alloc")]
 pub use event::OwnedEvent;
 pub use event::{Chunk, Event, Message, MessageKind};
-pub use mask::{ChaChaMask, MaskSource, NoMask};
+pub use mask::{ChaChaMask, MaskSource, Masking, NoMask, TestMasks};
 #[cfg(feature = "alloc")]
 pub use recv_buffer::RecvBuffer;

@@ -273,28 +273,60 @@ fn widen<const N: usize>(key: [u8; 4]) -> [u8; N] {
 
 /// Where a client gets its masking keys (RFC 6455 §5.3: "unpredictable", from a strong source).
 ///
-/// Implemented by [`ChaChaMask`] (a ChaCha20 keystream), by [`NoMask`] (for the server role, which
-/// never masks), and by any `FnMut() -> [u8; 4]` closure, which is handy in tests.
+/// Implemented by [`ChaChaMask`] (a ChaCha keystream seeded from the OS or your seed). On a
+/// `no_std` target, implement it over your hardware RNG. [`Connection::client`] takes any
+/// `MaskSource`; constant keys need a constructor that says what they are for,
+/// [`Connection::client_with_test_masks`].
+///
+/// [`Connection::client`]: crate::Connection::client
+/// [`Connection::client_with_test_masks`]: crate::Connection::client_with_test_masks
 pub trait MaskSource {
     /// Returns the key for the next client frame.
     fn next_key(&mut self) -> [u8; 4];
 }
 
-impl<F: FnMut() -> [u8; 4]> MaskSource for F {
-    #[inline]
-    fn next_key(&mut self) -> [u8; 4] {
-        self()
+/// The mask parameter of a [`Connection`](crate::Connection): [`NoMask`] for a server, any
+/// [`MaskSource`] for a client. Sealed: the two cases are all there is.
+pub trait Masking: sealed::Sealed {
+    /// The key for the next frame (never called for a server).
+    #[doc(hidden)]
+    fn next_mask_key(&mut self) -> [u8; 4];
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::NoMask {}
+    impl<M: super::MaskSource> Sealed for M {}
+}
+
+impl<M: MaskSource> Masking for M {
+    #[inline(always)]
+    fn next_mask_key(&mut self) -> [u8; 4] {
+        self.next_key()
     }
 }
 
-/// The mask source of a server, which never masks (RFC 6455 §5.1). Yields zero keys if misused.
+/// The mask parameter of a server, which never masks (RFC 6455 §5.1). It is no
+/// [`MaskSource`], so a client cannot be built with it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoMask;
 
-impl MaskSource for NoMask {
+impl Masking for NoMask {
+    #[inline]
+    fn next_mask_key(&mut self) -> [u8; 4] {
+        [0; 4]
+    }
+}
+
+/// Predictable keys from a closure, for tests and fuzzing only: see
+/// [`Connection::client_with_test_masks`](crate::Connection::client_with_test_masks).
+#[derive(Clone, Copy, Debug)]
+pub struct TestMasks<F>(pub F);
+
+impl<F: FnMut() -> [u8; 4]> MaskSource for TestMasks<F> {
     #[inline]
     fn next_key(&mut self) -> [u8; 4] {
-        [0; 4]
+        (self.0)()
     }
 }
 

@@ -2,19 +2,16 @@
 //!
 //! A message larger than one transport read can be delivered where it arrived, unmasked there
 //! with no second copy, only if the driver keeps what a `read` left unused: the connection
-//! then leaves the frame unread until all of it is in the buffer. The driver has three things
-//! to get right: keep the bytes a `read` left unused, make room for [`Connection::wanted`] of
-//! them, and append the next transport read after them. [`RecvBuffer`] does that bookkeeping
-//! once, and one thing more: while a frame waits, it offers the transport room for exactly the
-//! frame's missing bytes, so that the data ends where the frame ends and nothing is left to
-//! move to the front once the message is delivered.
+//! then leaves the frame unread until all of it is in the buffer. [`RecvBuffer`] does that
+//! bookkeeping: it keeps the unused bytes, offers the transport room after them (never more
+//! than one read beyond the bytes that arrived, so a header announcing 16 MiB commits nothing
+//! until the bytes come), and, while a frame waits, no more room than the frame still misses,
+//! so that the data ends where the frame ends and nothing is left to move once it is delivered.
 //!
-//! Because it keeps unused bytes, the connection lets frames wait in it with the default
-//! [`Config`](crate::Config) too: whole-message delivery ([`Delivery::Assemble`]) waits for
-//! frames up to `retain_capacity` (1 MiB by default), which is what a frame header can make the
-//! assembly buffer reserve anyway, and [`Config::in_place_up_to`](crate::Config::in_place_up_to)
-//! sets another bound. With [`Delivery::Stream`] (and no `in_place_up_to`) pieces are streamed
-//! as they arrive, and it is simply a reusable read buffer.
+//! With whole-message delivery ([`Delivery::Assemble`], the default) any unfragmented frame
+//! within the limits waits in it; fragmented messages are put together in its [`Assembly`].
+//! With [`Delivery::Stream`] pieces are streamed as they arrive, and it is simply a reusable
+//! read buffer.
 //!
 //! A waiting frame is not a blind spot: text is unmasked and validated as it arrives, so bad
 //! UTF-8 fails the connection with the read that brings it (RFC 6455 §8.1), and its bytes count
@@ -27,42 +24,46 @@
 use alloc::vec::Vec;
 
 use crate::connection::{Kept, Waiting};
-use crate::{Connection, Event, MaskSource, ProtocolError};
+use crate::{mask::Masking, Assembly, Connection, Event, ProtocolError};
 
-/// A growable receive buffer that keeps what [`Connection::read`] left unused (feature `alloc`).
+/// A growable receive buffer that keeps what [`Connection::read`] left unused, with the
+/// [`Assembly`] its events borrow (feature `alloc`).
 ///
-/// Memory: at most `read_size` plus the largest frame the connection waits for, which
-/// `Config::in_place_up_to`, or else `Config::retain_capacity`, bounds (checked on the frame
-/// header, before any of its payload is accepted); larger messages are assembled or streamed
-/// as without it. The buffer keeps its size between messages; [`shrink`](Self::shrink) gives the
-/// memory back. No allocation happens once it has reached the size the traffic needs.
+/// Events borrow the buffer, never the connection: reply while you hold a message.
+///
+/// Memory ([`heap_bytes`](Self::heap_bytes)): the bytes that arrived and are not used yet,
+/// plus one read; after a message larger than `Config::retain_capacity`, everything beyond
+/// one read goes back as soon as the buffer is empty again, so an idle connection holds at
+/// most `read_size` plus `retain_capacity`. No allocation happens once it has reached the size
+/// the traffic needs.
 ///
 /// ```
 /// use wsmachine::{Config, Connection, Event, Message, RecvBuffer};
 ///
 /// // A client's 100 000-byte binary message; the transport hands over at most 16 KiB a time.
-/// let mut client = Connection::client(Config::default(), || [1, 2, 3, 4]);
-/// let mut wire = vec![0; client.encoded_len(100_000)];
-/// client.send_binary(&[7; 100_000], &mut wire).unwrap();
+/// let mut client = Connection::client_with_test_masks(Config::default(), || [1, 2, 3, 4]);
+/// let mut wire = Vec::new();
+/// client.send_binary_vec(&[7; 100_000], &mut wire).unwrap();
 ///
 /// let mut server = Connection::server(Config::default());
 /// let mut buf = RecvBuffer::with_read_size(16 * 1024);
+/// let mut out = Vec::new();
 /// let mut transport = &wire[..];
-/// let mut received = 0;
 /// while !transport.is_empty() {
 ///     // Like `read(2)`: copy what fits into the space offered.
 ///     let space = buf.spare(&server);
-///     let n = space.len().min(transport.len()).min(16 * 1024);
+///     let n = space.len().min(transport.len());
 ///     space[..n].copy_from_slice(&transport[..n]);
 ///     transport = &transport[n..];
 ///     buf.filled(n);
 ///     while let Some(event) = buf.next(&mut server).unwrap() {
 ///         if let Event::Message(Message::Binary(data)) = event {
-///             received += data.len(); // unmasked in `buf`, never copied
+///             // Unmasked in `buf`, never copied; echoed while still borrowed.
+///             server.send_binary_vec(data, &mut out).unwrap();
 ///         }
 ///     }
 /// }
-/// assert_eq!(received, 100_000);
+/// assert_eq!(out.len(), 100_000 + 4);
 /// ```
 #[derive(Debug, Clone)]
 pub struct RecvBuffer {
@@ -71,12 +72,15 @@ pub struct RecvBuffer {
     start: usize,
     /// The end of the bytes received.
     end: usize,
+    /// How many bytes from `end` on the last `spare` offered.
+    offered: usize,
     read_size: usize,
     /// The connection's progress with the text frame waiting at `start` (see `Waiting`).
     waiting: Waiting,
     /// Bytes dropped from the front so far: `base + start` is the position of the first unused
     /// byte in everything ever received, which names a waiting frame for its note.
     base: u64,
+    assembly: Assembly,
 }
 
 impl Default for RecvBuffer {
@@ -99,7 +103,16 @@ impl RecvBuffer {
     /// An empty buffer offering `read_size` bytes (at least 1) per read when no frame waits.
     pub const fn with_read_size(read_size: usize) -> Self {
         let read_size = if read_size == 0 { 1 } else { read_size };
-        RecvBuffer { buf: Vec::new(), start: 0, end: 0, read_size, waiting: Waiting::new(), base: 0 }
+        RecvBuffer {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            offered: 0,
+            read_size,
+            waiting: Waiting::new(),
+            base: 0,
+            assembly: Assembly::new(),
+        }
     }
 
     /// The bytes received and not yet used by the connection (a waiting frame, usually).
@@ -112,39 +125,48 @@ impl RecvBuffer {
         self.buf.len()
     }
 
-    /// Room for the next transport read, after the unused bytes: exactly the bytes a waiting
-    /// frame still misses (see [`Connection::wanted`]), or at least `read_size` otherwise.
-    /// Write received bytes at its start and report them with [`filled`](Self::filled).
+    /// Heap bytes held: the buffer and its [`Assembly`]. A server can sum this over its
+    /// connections to keep a memory budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity() + self.assembly.heap_bytes()
+    }
+
+    /// Room for the next transport read, after the unused bytes: at most the bytes a waiting
+    /// frame still misses, and never more than `read_size` beyond what the buffer already
+    /// has, so the buffer grows only with bytes that arrive. Write received bytes at its start
+    /// and report them with [`filled`](Self::filled).
     ///
     /// Unused bytes move to the front only when the room after them is too small (they are then
-    /// part of one frame at most), and the buffer grows only when that is not enough either.
-    pub fn spare<M: MaskSource>(&mut self, conn: &Connection<M>) -> &mut [u8] {
+    /// part of one frame at most).
+    pub fn spare<M: Masking>(&mut self, conn: &Connection<M>) -> &mut [u8] {
         if self.start == self.end {
             self.base = self.base.wrapping_add(self.start as u64);
             (self.start, self.end) = (0, 0);
         }
         let unused = self.end - self.start;
         let missing = conn.wanted().saturating_sub(unused);
-        let room = if missing > 0 { missing } else { self.read_size };
-        if self.buf.len() - self.end < room {
+        // What this read should get at least, and at most.
+        let (least, most) = if missing > 0 { (missing.min(self.read_size), missing) } else { (self.read_size, usize::MAX) };
+        if self.buf.len() - self.end < least {
             move_to_front(&mut self.buf, self.start, self.end);
             self.base = self.base.wrapping_add(self.start as u64);
             (self.start, self.end) = (0, unused);
-            if self.buf.len() - self.end < room {
-                self.buf.resize(self.end + room, 0);
+            if self.buf.len() - self.end < least {
+                self.buf.resize(self.end + least, 0);
             }
         }
-        let stop = if missing > 0 { self.end + missing } else { self.buf.len() };
-        &mut self.buf[self.end..stop]
+        self.offered = (self.buf.len() - self.end).min(most);
+        &mut self.buf[self.end..self.end + self.offered]
     }
 
     /// Records that the transport wrote `n` bytes at the start of [`spare`](Self::spare).
     ///
     /// # Panics
-    /// If `n` is more than the room `spare` offered (a driver bug, not a peer's).
+    /// If `n` is more than the room the last `spare` offered (a driver bug, not a peer's).
     #[inline]
     pub fn filled(&mut self, n: usize) {
-        assert!(n <= self.buf.len() - self.end, "filled({n}) beyond the spare room");
+        assert!(n <= self.offered, "filled({n}) beyond the {} bytes spare offered", self.offered);
+        self.offered -= n;
         self.end += n;
     }
 
@@ -152,17 +174,20 @@ impl RecvBuffer {
     /// input ([`spare`](Self::spare) and [`filled`](Self::filled) again). Errors are those of
     /// [`Connection::read`], with the failing Close already queued.
     ///
-    /// It tells the connection that this buffer keeps unused bytes, so frames may wait in it
-    /// (up to `Config::in_place_up_to`, or else, with whole-message delivery, up to
-    /// `Config::retain_capacity`); drive a connection through one `RecvBuffer` only.
+    /// The event borrows this buffer only, so the connection is free to send meanwhile. Drive a
+    /// connection through one `RecvBuffer` only.
     #[inline(always)]
-    pub fn next<'a, M: MaskSource>(
-        &'a mut self,
-        conn: &'a mut Connection<M>,
-    ) -> Result<Option<Event<'a>>, ProtocolError> {
-        let RecvBuffer { buf, start, end, waiting, base, .. } = self;
+    pub fn next<'a, M: Masking>(&'a mut self, conn: &mut Connection<M>) -> Result<Option<Event<'a>>, ProtocolError> {
+        if self.start == self.end && self.buf.len() > self.read_size + conn.config().retain_capacity {
+            // Idle after a large message: give back all but one read.
+            self.base = self.base.wrapping_add(self.start as u64);
+            (self.start, self.end, self.offered) = (0, 0, 0);
+            self.buf.truncate(self.read_size);
+            self.buf.shrink_to_fit();
+        }
+        let RecvBuffer { buf, start, end, waiting, base, assembly, .. } = self;
         let position = base.wrapping_add(*start as u64);
-        let read = match conn.read_keeping_unused(&mut buf[*start..*end], Kept::new(waiting, position)) {
+        let read = match conn.read_keeping_unused(&mut buf[*start..*end], Kept::new(waiting, position), assembly) {
             Ok(read) => read,
             Err(e) => {
                 // A failed read may have unmasked bytes it did not use: no note survives it.
@@ -177,7 +202,7 @@ impl RecvBuffer {
     /// One `read` from a blocking (or non-blocking) reader into [`spare`](Self::spare);
     /// returns what the reader returned (0 at end of stream).
     #[cfg(feature = "std")]
-    pub fn read_from<M: MaskSource, R: std::io::Read>(
+    pub fn read_from<M: Masking, R: std::io::Read>(
         &mut self,
         reader: &mut R,
         conn: &Connection<M>,
@@ -192,6 +217,7 @@ impl RecvBuffer {
         move_to_front(&mut self.buf, self.start, self.end);
         self.base = self.base.wrapping_add(self.start as u64);
         (self.start, self.end) = (0, self.end - self.start);
+        self.offered = 0;
         self.buf.truncate(self.end + self.read_size);
         self.buf.shrink_to_fit();
     }
@@ -338,7 +364,7 @@ mod tests {
     }
 
     /// Copies the next at most `n` bytes of `rest` into `buf`, as a transport read would.
-    fn transport_read<M: MaskSource>(buf: &mut RecvBuffer, conn: &Connection<M>, rest: &mut &[u8], n: usize) {
+    fn transport_read<M: Masking>(buf: &mut RecvBuffer, conn: &Connection<M>, rest: &mut &[u8], n: usize) {
         let space = buf.spare(conn);
         let n = space.len().min(rest.len()).min(n);
         space[..n].copy_from_slice(&rest[..n]);
@@ -394,7 +420,7 @@ mod tests {
         let (mut masked, mut plain) = (Vec::new(), Vec::new());
         client.send_text_vec(&text, &mut masked).unwrap();
         server.send_text_vec(&text, &mut plain).unwrap();
-        fn receive<M: MaskSource>(mut conn: Connection<M>, wire: &[u8], read: usize) -> alloc::string::String {
+        fn receive<M: Masking>(mut conn: Connection<M>, wire: &[u8], read: usize) -> alloc::string::String {
             let mut buf = RecvBuffer::with_read_size(read);
             let mut rest = wire;
             let mut got = None;

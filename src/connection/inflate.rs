@@ -3,7 +3,7 @@
 use super::*;
 use crate::deflate::{Codec, DeflateParams};
 
-impl<M: MaskSource> Connection<M> {
+impl<M: Masking> Connection<M> {
     /// Turns on permessage-deflate with parameters agreed in the opening handshake
     /// (see [`DeflateConfig`](crate::deflate::DeflateConfig)). RSV1 then marks compressed
     /// messages (RFC 7692 §6).
@@ -26,6 +26,7 @@ impl<M: MaskSource> Connection<M> {
         &mut self,
         input: &mut [u8],
         pos: &mut usize,
+        assembly: &mut Assembly,
     ) -> Result<Option<Found>, ProtocolError> {
         let remaining = self.frame.payload_len - self.frame_done;
         let take = remaining.min((input.len() - *pos) as u64) as usize;
@@ -42,20 +43,12 @@ impl<M: MaskSource> Connection<M> {
         };
         // RFC 6455 §8.1 on the inflated text, failing fast, inside the inflater's loop.
         let text = if kind == MessageKind::Text { Some(&mut self.utf8) } else { None };
+        let piece = &input[start..end];
         let (used, done) = match self.config.delivery {
-            Delivery::Assemble => {
-                // The inflater appends to the Vec, so drop the stale bytes past the message first.
-                self.assembly.truncate(self.assembled);
-                let r = codec.inflate(&input[start..end], last, &mut self.assembly, max, false, text);
-                self.assembled = self.assembly.len();
-                r?
-            }
+            Delivery::Assemble => assembly.append_with(|out| codec.inflate(piece, last, out, max, false, text))?,
             Delivery::Stream => {
-                let mut out = core::mem::take(&mut codec.scratch);
-                out.clear();
-                let r = codec.inflate(&input[start..end], last, &mut out, max - self.inflated_len, true, text);
-                codec.scratch = out;
-                r?
+                let limit = max - self.inflated_len;
+                assembly.chunk_with(|out| codec.inflate(piece, last, out, limit, true, text))?
             }
         };
         self.unmasked_ahead = take - used;
@@ -63,7 +56,7 @@ impl<M: MaskSource> Connection<M> {
         self.frame_done += used as u64;
         let produced = match self.config.delivery {
             Delivery::Assemble => 0,
-            Delivery::Stream => self.codec.as_deref().map_or(0, |c| c.scratch.len()),
+            Delivery::Stream => assembly.chunk().len(),
         };
         self.inflated_len += produced as u64;
         if self.frame_done == self.frame.payload_len && (!self.frame.fin || done) {

@@ -3,19 +3,18 @@
 
 use super::*;
 
-impl<M: MaskSource> Connection<M> {
-    /// The largest frame left to wait in the driver's buffer: `Config::in_place_up_to` when set;
-    /// else, for a driver that keeps unused bytes ([`RecvBuffer`](crate::RecvBuffer)) and wants
-    /// whole messages, `retain_capacity`, which is what a frame header can make the assembly
-    /// buffer reserve anyway, so waiting in place costs no more memory than assembling; 0 (never
+impl<M: Masking> Connection<M> {
+    /// The largest frame left to wait in the driver's buffer: for a driver that keeps unused
+    /// bytes ([`RecvBuffer`](crate::RecvBuffer)) and wants whole messages, any frame within the
+    /// limits (the buffer grows only with bytes that arrived, as assembly would); 0 (never
     /// wait) otherwise.
     #[cfg_attr(not(feature = "alloc"), allow(unused_variables))]
     #[inline]
     pub(super) fn in_place_limit(&self, keeps_unused: bool) -> usize {
-        match self.config.in_place_up_to {
+        match self.config.delivery {
             #[cfg(feature = "alloc")]
-            0 if keeps_unused && self.config.delivery == Delivery::Assemble => self.config.retain_capacity,
-            limit => limit,
+            Delivery::Assemble if keeps_unused => usize::MAX,
+            _ => 0,
         }
     }
 
@@ -41,113 +40,55 @@ impl<M: MaskSource> Connection<M> {
             && h.payload_len <= self.config.max_message_len
     }
 
-    /// When frames wait in the driver's buffer ([`RecvBuffer`](crate::RecvBuffer), or
-    /// [`Config::in_place_up_to`](crate::Config::in_place_up_to) with your own): after a `read`
-    /// that returned no event and left input unused, how many bytes, counted from the first unused
-    /// one, must be in the buffer before the next `read` can go on: the whole frame, to deliver
-    /// it in place, or a whole frame header (at most 14 bytes), which waits in the buffer too;
+    /// After a `read` through a [`RecvBuffer`](crate::RecvBuffer) that returned no event and
+    /// left input unused: how many bytes, counted from the first unused one, must be in the
+    /// buffer before the next `read` can go on (a whole waiting frame, or a whole frame header);
     /// 0 when nothing waits.
-    ///
-    /// A driver keeps the unused bytes, grows its buffer to hold `wanted()` of them, and appends
-    /// the next read after them. It may also ask that read for no more than the missing bytes
-    /// (`wanted()` minus the unused ones), so that the buffer ends where the frame ends and
-    /// nothing is left to move once the frame is delivered. [`RecvBuffer`](crate::RecvBuffer)
-    /// does all of this; by hand it looks like this:
-    ///
-    /// ```
-    /// use wsmachine::{Config, Connection, Event, Message};
-    ///
-    /// // A client's 100 000-byte binary message, arriving in reads of at most 16 KiB.
-    /// let mut client = Connection::client(Config::default(), || [1, 2, 3, 4]);
-    /// let mut wire = vec![0; client.encoded_len(100_000)];
-    /// client.send_binary(&[7; 100_000], &mut wire).unwrap();
-    ///
-    /// let mut server = Connection::server(Config::default().in_place_up_to(1 << 20));
-    /// let mut buf = vec![0u8; 16 * 1024];
-    /// let (mut start, mut filled, mut received) = (0, 0, 0);
-    /// for read in wire.chunks(16 * 1024) {
-    ///     // Move the unused bytes to the front and make room for the frame and this read.
-    ///     buf.copy_within(start..filled, 0);
-    ///     (filled, start) = (filled - start, 0);
-    ///     let need = server.wanted().max(filled + read.len());
-    ///     if buf.len() < need {
-    ///         buf.resize(need, 0);
-    ///     }
-    ///     buf[filled..filled + read.len()].copy_from_slice(read);
-    ///     filled += read.len();
-    ///     let in_buf = buf.as_ptr_range();
-    ///     loop {
-    ///         let r = server.read(&mut buf[start..filled]).unwrap();
-    ///         start += r.consumed;
-    ///         match r.event {
-    ///             // In place: borrowed from `buf`, unmasked there, never copied.
-    ///             Some(Event::Message(Message::Binary(data))) => {
-    ///                 assert!(in_buf.contains(&data.as_ptr()));
-    ///                 received += data.len();
-    ///             }
-    ///             Some(_) => {}
-    ///             None => break, // bytes from `start` on are kept for the next read
-    ///         }
-    ///     }
-    /// }
-    /// assert_eq!(received, 100_000);
-    /// ```
-    pub fn wanted(&self) -> usize {
+    #[cfg(feature = "alloc")]
+    pub(crate) fn wanted(&self) -> usize {
         self.wanted
     }
 
     /// Unmasks and validates a piece of payload (stream delivery: in place; assembly: into the
-    /// assembly buffer), block by block so that each block is still in L1 cache when the next
-    /// pass reads it: one pass over cold memory instead of up to three.
+    /// [`Assembly`]), block by block so that each block is still in L1 cache when the next pass
+    /// reads it: one pass over cold memory instead of up to three.
     #[inline]
-    pub(super) fn take_payload(&mut self, piece: &mut [u8], kind: MessageKind) -> Result<(), ProtocolError> {
+    pub(super) fn take_payload(
+        &mut self,
+        piece: &mut [u8],
+        kind: MessageKind,
+        assembly: &mut Assembly,
+    ) -> Result<(), ProtocolError> {
         const BLOCK: usize = 16 * 1024;
         let text = kind == MessageKind::Text;
         let mut offset = self.frame_done as usize;
         for block in piece.chunks_mut(BLOCK) {
-            let len = block.len();
             let key = self.frame.mask.map(|key| crate::mask::rotate(key, offset));
+            offset += block.len();
+            #[cfg(feature = "alloc")]
+            if self.config.delivery == Delivery::Assemble {
+                // RFC 6455 §8.1: the assembly validates text as it lands, failing fast.
+                if !assembly.push(block, key, text) {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+                continue;
+            }
+            #[cfg(not(feature = "alloc"))]
+            let _ = &assembly;
             // Whether the unmasking loop saw only ASCII (checked for masked text only).
-            let (target, ascii): (&mut [u8], bool) = match self.config.delivery {
-                #[cfg(feature = "alloc")]
-                Delivery::Assemble => {
-                    let at = self.assembled;
-                    if self.assembly.len() < at + len {
-                        self.assembly.resize(at + len, 0);
-                    }
-                    self.assembled = at + len;
-                    let target = &mut self.assembly[at..at + len];
-                    let ascii = match key {
-                        Some(key) if text => crate::mask::copy_masked_ascii(block, target, key),
-                        Some(key) => {
-                            copy_masked(block, target, key);
-                            false
-                        }
-                        None => {
-                            crate::mask::copy_payload(target, block);
-                            false
-                        }
-                    };
-                    (target, ascii)
+            let ascii = match key {
+                Some(key) if text => apply_mask_ascii(block, key, 0),
+                Some(key) => {
+                    apply_mask(block, key, 0);
+                    false
                 }
-                _ => {
-                    let ascii = match key {
-                        Some(key) if text => apply_mask_ascii(block, key, 0),
-                        Some(key) => {
-                            apply_mask(block, key, 0);
-                            false
-                        }
-                        None => false,
-                    };
-                    (block, ascii)
-                }
+                None => false,
             };
             // RFC 6455 §8.1: fail fast on the first byte that cannot be valid UTF-8. ASCII after
             // a code point boundary needs no validator.
-            if text && !(ascii && self.utf8.is_complete()) && !self.utf8.feed(target) {
+            if text && !(ascii && self.utf8.is_complete()) && !self.utf8.feed(block) {
                 return Err(ProtocolError::InvalidUtf8);
             }
-            offset += len;
         }
         Ok(())
     }
@@ -202,26 +143,38 @@ impl<M: MaskSource> Connection<M> {
 }
 
 /// A whole message payload as its event: unmasked in place with `key` and, for text, validated
-/// (RFC 6455 §5.3, §8.1); `None` if the text is not UTF-8.
+/// (RFC 6455 §5.3, §8.1); `None` if the text is not UTF-8. With stream delivery it is one chunk,
+/// first and last, so that a stream consumer has one kind of data event.
 #[inline(always)]
-pub(super) fn whole_message(payload: &mut [u8], kind: MessageKind, key: Option<[u8; 4]>) -> Option<Message<'_>> {
-    match (kind, key) {
+pub(super) fn whole_message(
+    payload: &mut [u8],
+    kind: MessageKind,
+    key: Option<[u8; 4]>,
+    delivery: Delivery,
+) -> Option<Event<'_>> {
+    let message = match (kind, key) {
         (MessageKind::Binary, key) => {
             if let Some(key) = key {
                 apply_mask(payload, key, 0);
             }
-            Some(Message::Binary(payload))
+            Message::Binary(payload)
         }
         (MessageKind::Text, Some(key)) => {
             if !apply_mask_ascii(payload, key, 0) {
-                return utf8::validate_not_ascii(payload).map(Message::Text);
+                Message::Text(utf8::validate_not_ascii(payload)?)
+            } else {
+                // SAFETY: `apply_mask_ascii` wrote every byte of `payload` and saw none with the
+                // high bit set, so all of it is ASCII, which is valid UTF-8; `payload` is
+                // borrowed mutably here, so nothing wrote it since.
+                #[allow(unsafe_code)]
+                Message::Text(unsafe { crate::accel::validated_str(payload) })
             }
-            // SAFETY: `apply_mask_ascii` wrote every byte of `payload` and saw none with the high
-            // bit set, so all of it is ASCII, which is valid UTF-8; `payload` is borrowed mutably
-            // here, so nothing wrote it since.
-            #[allow(unsafe_code)]
-            Some(Message::Text(unsafe { crate::accel::validated_str(payload) }))
         }
-        (MessageKind::Text, None) => utf8::validate(payload).map(Message::Text),
-    }
+        (MessageKind::Text, None) => Message::Text(utf8::validate(payload)?),
+    };
+    Some(match delivery {
+        Delivery::Stream => Event::Chunk(Chunk { kind, data: message.as_bytes(), first: true, last: true }),
+        #[cfg(feature = "alloc")]
+        Delivery::Assemble => Event::Message(message),
+    })
 }

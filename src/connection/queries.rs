@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl<M: MaskSource> Connection<M> {
+impl<M: Masking> Connection<M> {
     /// This end's role.
     pub fn role(&self) -> Role {
         self.role
@@ -14,19 +14,21 @@ impl<M: MaskSource> Connection<M> {
         &self.config
     }
 
-    /// Where the closing handshake stands.
+    /// Where the closing handshake stands (see the state diagram in the module docs).
     pub fn state(&self) -> State {
-        if self.failed {
-            State::Failed
-        } else if self.eof || (self.close_sent && self.close_received) {
-            State::Closed
-        } else if self.close_received {
-            State::CloseReceived
-        } else if self.close_queued {
-            State::CloseSent
-        } else {
-            State::Open
+        self.state
+    }
+
+    /// Heap bytes the connection holds: with permessage-deflate, its zlib states (created on
+    /// first use, dropped after each message when no context is taken over) and the compressed
+    /// output of the last message sent; 0 otherwise. The received bytes live in your
+    /// [`Assembly`](crate::Assembly) or [`RecvBuffer`](crate::RecvBuffer), which report theirs.
+    pub fn heap_bytes(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        if let Some(codec) = self.codec.as_deref() {
+            return core::mem::size_of::<crate::deflate::Codec>() + codec.heap_bytes();
         }
+        0
     }
 
     /// The code of the peer's Close frame: 1005 if it had none (§7.1.5), `None` if none came.
@@ -40,9 +42,7 @@ impl<M: MaskSource> Connection<M> {
         self.phase == Phase::Header
             && self.header_len == 0
             && self.incoming.is_none()
-            && !self.failed
-            && !self.close_received
-            && !self.eof
+            && self.reading()
     }
 
     /// True while control frames wait for [`poll_transmit`](Self::poll_transmit).
@@ -55,27 +55,14 @@ impl<M: MaskSource> Connection<M> {
     /// Close frames have been exchanged, either end after a failure once its Close is out, or
     /// when a closing timer expired. A client normally waits for the server to close TCP.
     pub fn should_close_transport(&self) -> bool {
-        if self.wants_write() && !self.eof && !self.timed_out {
+        if self.wants_write() && !self.eof && self.state != State::TimedOut {
             return false;
         }
         self.eof
-            || self.timed_out
-            || self.failed
-            || (self.close_sent && self.close_received && self.role == Role::Server)
-    }
-
-    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do.
-    pub fn poll_timeout(&self) -> Option<Duration> {
-        if self.timed_out || self.eof {
-            return None;
-        }
-        let keepalive = match (self.config.keepalive_interval, self.pong_deadline) {
-            (Some(interval), None) if !self.close_queued && !self.failed => {
-                let last = if self.received != self.received_seen { self.now } else { self.last_received };
-                Some(last.saturating_add(interval))
+            || match self.state {
+                State::TimedOut | State::Failed(_) => true,
+                State::Closed => self.role == Role::Server,
+                _ => false,
             }
-            _ => None,
-        };
-        [self.close_deadline, self.pong_deadline, keepalive].into_iter().flatten().min()
     }
 }

@@ -2,9 +2,9 @@
 
 use super::*;
 
-impl<M: MaskSource> Connection<M> {
+impl<M: Masking> Connection<M> {
     pub(super) fn check_open(&self) -> Result<(), SendError> {
-        if self.close_queued || self.failed || self.eof {
+        if self.close_queued() || self.eof {
             Err(SendError::Closed)
         } else {
             Ok(())
@@ -102,6 +102,11 @@ impl<M: MaskSource> Connection<M> {
                     None
                 };
                 codec.scratch = compressed;
+                // A large message's output buffer is not kept beyond `retain_capacity`.
+                if codec.scratch.capacity() > self.config.retain_capacity {
+                    codec.scratch.clear();
+                    codec.scratch.shrink_to(self.config.retain_capacity);
+                }
                 n
             } else {
                 None
@@ -249,7 +254,7 @@ impl<M: MaskSource> Connection<M> {
         out: &mut [u8; MAX_HEADER_LEN],
     ) -> usize {
         let mask = match self.role {
-            Role::Client => Some(self.mask.next_key()),
+            Role::Client => Some(self.mask.next_mask_key()),
             Role::Server => None,
         };
         FrameHeader { fin, rsv, opcode, mask, payload_len: len as u64 }.encode(out)

@@ -13,20 +13,26 @@ pub enum Role {
     Server,
 }
 
-/// Where the closing handshake stands (RFC 6455 §7).
+/// Where the connection stands (RFC 6455 §7); the transitions are drawn in the docs of
+/// [`Connection`](crate::Connection)'s module. It only moves forward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum State {
     /// Data flows both ways.
     Open,
-    /// This end has sent (or queued) its Close and waits for the peer's.
+    /// This end has queued or sent its Close and waits for the peer's.
     CloseSent,
-    /// The peer's Close arrived; this end's Close has not gone out yet.
+    /// The peer's Close arrived; this end's Close has not gone out yet (it is queued when
+    /// `auto_close` is on).
     CloseReceived,
-    /// Both Close frames have been exchanged, or the transport ended.
+    /// Both Close frames have been exchanged (the clean end, §7.1.4).
     Closed,
-    /// The connection failed (§7.1.7): a peer violation, or an unresponsive peer.
-    Failed,
+    /// The connection failed (§7.1.7) with this code: the one of the Close this end queued for
+    /// a peer's violation, or 1006 when the transport ended without a Close (§7.1.5).
+    Failed(crate::CloseCode),
+    /// A timer ended the connection: the closing handshake did not finish within
+    /// `close_timeout`, or the peer did not answer a keepalive ping within `pong_timeout`.
+    TimedOut,
 }
 
 /// What a timer did in [`Connection::handle_timeout`](crate::Connection::handle_timeout).
@@ -46,10 +52,7 @@ pub enum Timeout {
 pub struct Read<'a> {
     /// How many bytes of the input were used; the caller drops them from its buffer.
     pub consumed: usize,
-    /// The event found, or `None` when more input is needed: then all of the input was used,
-    /// except with [`Config::in_place_up_to`](crate::Config::in_place_up_to), where a frame
-    /// may be left unused to wait in the caller's buffer (see
-    /// [`Connection::wanted`](crate::Connection::wanted)).
+    /// The event found, or `None` when more input is needed: then all of the input was used.
     pub event: Option<Event<'a>>,
 }
 

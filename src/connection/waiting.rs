@@ -51,6 +51,7 @@ impl<'w> Kept<'w> {
     }
 
     /// Forgets the note.
+    #[cfg(feature = "alloc")]
     pub(super) fn clear_note(&mut self) {
         self.note.clear();
     }
@@ -75,7 +76,7 @@ impl Waiting {
     }
 }
 
-impl<M: MaskSource> Connection<M> {
+impl<M: Masking> Connection<M> {
     /// `read` for a `RecvBuffer` whose unused bytes start with a text frame checked in part.
     ///
     /// That frame either still waits (check the new bytes), or is whole (check the rest and
@@ -86,9 +87,10 @@ impl<M: MaskSource> Connection<M> {
     #[cold]
     #[inline(never)]
     pub(super) fn read_waiting<'a>(
-        &'a mut self,
+        &mut self,
         input: &'a mut [u8],
         kept: &mut Kept<'_>,
+        assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
         let checked = kept.note.checked;
         let Ok(Decoded::Complete(h, n)) = frame::decode(input) else {
@@ -96,7 +98,7 @@ impl<M: MaskSource> Connection<M> {
             // RecvBuffer keeps them. Were it to, the ordinary path would fail the connection.
             debug_assert!(false, "a RecvBuffer keeps a waiting frame's bytes");
             kept.note.clear();
-            return self.read_buffer(input, Some(kept.reborrow()));
+            return self.read_buffer(input, Some(kept.reborrow()), assembly);
         };
         let len = h.payload_len as usize;
         let ours = h.opcode == OpCode::Text
@@ -109,7 +111,7 @@ impl<M: MaskSource> Connection<M> {
                 apply_mask(prefix, key, 0);
             }
             kept.note.clear();
-            return self.read_buffer(input, Some(kept.reborrow()));
+            return self.read_buffer(input, Some(kept.reborrow()), assembly);
         }
         if n + len > input.len() {
             self.note_waiting(input.len());
@@ -123,7 +125,7 @@ impl<M: MaskSource> Connection<M> {
         let mut utf8 = kept.note.utf8;
         kept.note.clear();
         self.wanted = 0;
-        if let Err(e) = self.begin_frame(&h) {
+        if let Err(e) = self.begin_frame(&h, assembly) {
             return Err(self.fail(e));
         }
         self.incoming = None;
