@@ -19,7 +19,9 @@ mod types;
 use payload::whole_message;
 use types::{ControlSlot, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
-pub(crate) use waiting::{Kept, Waiting};
+pub(crate) use waiting::Kept;
+#[cfg(feature = "alloc")]
+pub(crate) use waiting::Waiting;
 
 /// A WebSocket connection after the opening handshake: a sans-IO state machine.
 ///

@@ -51,6 +51,7 @@ impl<'w> Kept<'w> {
     }
 
     /// Forgets the note.
+    #[cfg(feature = "alloc")]
     pub(super) fn clear_note(&mut self) {
         self.note.clear();
     }
