@@ -1,4 +1,4 @@
-//! permessage-deflate (RFC 7692): negotiation and the per-message codec (feature `deflate`).
+//! permessage-deflate (RFC 7692): negotiation and the per-message codec (feature `deflate`, which implies `std`).
 //!
 //! The [`Connection`](crate::Connection) knows nothing about DEFLATE: it hands the payload of a
 //! message whose first frame has RSV1 set to the codec's inflater and asks its compressor

@@ -102,12 +102,14 @@
 //! | `std`      | yes     | [`ChaChaMask::from_entropy`] (OS-seeded mask keys), `std::error::Error`, run-time CPU detection on x86-64 (AVX2 masking, AVX-512 UTF-8 validation) |
 //! | `alloc`    | via std | [`Delivery::Assemble`], `*_vec` helpers, [`OwnedEvent`] |
 //! | `simdutf8` | yes     | SIMD UTF-8 validation (about 10× std on non-ASCII text) where the CPU lacks AVX-512, which `std` builds detect and use first |
-//! | `deflate`  | yes     | permessage-deflate (RFC 7692) through [`deflate`] (flate2, zlib-rs backend) |
+//! | `deflate`  | yes     | permessage-deflate (RFC 7692) through [`deflate`] (flate2, zlib-rs backend); implies `std` |
 //! | `http`     | no      | conversions from and to `http::Request<()>` / `http::Response<()>` |
 //! | `arbitrary`| no      | `arbitrary::Arbitrary` for [`Config`] (fuzzing) |
 //!
 //! Without default features the crate is `no_std` and heap-free: the streaming engine, the
-//! handshake parsers and encoders all work on caller-owned buffers.
+//! handshake parsers and encoders all work on caller-owned buffers. `alloc` alone keeps it
+//! `no_std`; both builds are checked for a bare-metal target (`thumbv7em-none-eabihf`) by
+//! `.ci/run`. `deflate` needs `std`.
 #![no_std]
 // `unsafe` is denied everywhere but `accel` (AVX2 masking, AVX-512 UTF-8 validation, `&str` without a second validation).
 #![deny(unsafe_code)]
