@@ -125,24 +125,19 @@ impl Assembly {
 impl Assembly {
     /// Starts a new message; memory past `retain` from a larger earlier message is given back.
     pub(crate) fn begin(&mut self, retain: usize) {
-        self.len = 0;
-        self.utf8.reset();
-        self.checked = true;
         self.shrink_to(retain);
     }
 
-    /// Gives back capacity beyond `retain` when no message is in it (idle).
+    /// Between messages (the last one's event is gone): forgets it and gives back capacity
+    /// beyond `retain`.
     pub(crate) fn shrink_to(&mut self, retain: usize) {
-        if self.len == 0 && self.bytes.capacity() > retain {
+        self.len = 0;
+        self.checked = true;
+        self.utf8.reset();
+        if self.bytes.capacity() > retain {
             self.bytes.clear();
             self.bytes.shrink_to(retain);
         }
-    }
-
-    /// Room for `more` bytes beyond the message, sized once for an announced frame.
-    pub(crate) fn reserve(&mut self, more: usize) {
-        let need = self.len + more;
-        self.bytes.reserve(need.saturating_sub(self.bytes.len()));
     }
 
     /// Appends a piece of payload, unmasking it with `key` (already rotated to the piece's

@@ -75,14 +75,14 @@ pub struct Connection<M: Masking = NoMask> {
     inflated_len: u64,
     #[cfg(feature = "deflate")]
     codec: Option<alloc::boxed::Box<crate::deflate::Codec>>,
-    // Send side.
+    // Send side. Commands encode straight into the caller's buffer; only the machine's own
+    // replies wait here for `poll_transmit`: the latest pong (§5.5.2), a keepalive ping, and
+    // a Close echo or failure Close (a status code at most).
     outgoing: Option<MessageKind>,
     pong: ControlSlot,
-    ping: ControlSlot,
-    close_frame: ControlSlot,
-    staged: [u8; MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN],
-    staged_len: u8,
-    staged_pos: u8,
+    keepalive_ping: bool,
+    close_pending: bool,
+    close_code: Option<CloseCode>,
     // Closing handshake: the state, and two facts beside it.
     state: State,
     peer_code: Option<CloseCode>,
@@ -167,11 +167,9 @@ impl<M: Masking> Connection<M> {
             codec: None,
             outgoing: None,
             pong: ControlSlot::EMPTY,
-            ping: ControlSlot::EMPTY,
-            close_frame: ControlSlot::EMPTY,
-            staged: [0; MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN],
-            staged_len: 0,
-            staged_pos: 0,
+            keepalive_ping: false,
+            close_pending: false,
+            close_code: None,
             state: State::Open,
             peer_code: None,
             eof: false,
@@ -414,17 +412,9 @@ impl<M: Masking> Connection<M> {
                         let kind = if header.opcode == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                         return Ok((end, Found::Whole(kind, start, end, header.mask)));
                     } else {
+                        // The assembly grows with bytes that arrive, never with what a header
+                        // announces (memory proportional to what the peer sent).
                         self.phase = Phase::Data;
-                        // Size the assembly buffer once for the announced frame, rather than
-                        // doubling it as pieces arrive; only up to what is kept between messages
-                        // anyway, so a header alone cannot make the connection hold more.
-                        #[cfg(feature = "alloc")]
-                        if self.config.delivery == Delivery::Assemble
-                            && !self.compressed
-                            && header.payload_len <= self.config.retain_capacity as u64
-                        {
-                            assembly.reserve(header.payload_len as usize);
-                        }
                     }
                 }
                 Phase::Control => {
@@ -574,13 +564,12 @@ impl<M: Masking> Connection<M> {
                 self.peer_code = Some(frame.map_or(CloseCode::NO_STATUS, |f| f.code));
                 self.state = match self.state {
                     // Ours is on the wire already: both Close frames are exchanged (§7.1.4).
-                    State::CloseSent if !self.close_frame.pending => State::Closed,
+                    State::CloseSent if !self.close_pending => State::Closed,
                     _ => State::CloseReceived,
                 };
                 // §5.5.1: echo the status code; nothing but the Close may follow it.
                 if self.config.auto_close && !self.close_queued() {
-                    let code = frame.map(|f| f.code.0.to_be_bytes());
-                    self.close_frame.set(&[code.as_ref().map_or(&[][..], |c| &c[..])]);
+                    self.queue_close(frame.map(|f| f.code));
                 }
             }
             _ => {}
@@ -594,9 +583,9 @@ impl<M: Masking> Connection<M> {
         self.state = State::Failed(error.close_code());
         self.fast_ready = false;
         self.pong.pending = false;
-        self.ping.pending = false;
+        self.keepalive_ping = false;
         if !queued {
-            self.close_frame.set(&[&error.close_code().0.to_be_bytes()]);
+            self.queue_close(Some(error.close_code()));
         }
         error
     }
@@ -627,12 +616,24 @@ impl<M: Masking> Connection<M> {
     // Control commands and output
     // ----------------------------------------------------------------------------------------
 
-    /// Starts (or answers) the closing handshake with `code` and a UTF-8 `reason` (§5.5.1).
+    /// Starts (or answers) the closing handshake: encodes a Close with `code` and a UTF-8
+    /// `reason` into `out` (§5.5.1) and returns its length (at most
+    /// [`MAX_CONTROL_FRAME_LEN`](crate::frame::MAX_CONTROL_FRAME_LEN)).
     ///
-    /// After this no data may be sent. Codes that may not be sent (1005, 1006, 1015, reserved
-    /// ranges) and reasons over 123 bytes are refused. The close timer starts when the Close
-    /// is written by [`poll_transmit`](Self::poll_transmit), from the next `now` you give.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    /// After this no data may be sent, and replies still queued for
+    /// [`poll_transmit`](Self::poll_transmit) are dropped (nothing follows a Close), so drain it
+    /// first. Codes that may not be sent (1005, 1006, 1015, reserved ranges) and reasons over
+    /// 123 bytes are refused. The close timer starts now, armed from the next `now` you give.
+    ///
+    /// ```
+    /// use wsmachine::{CloseCode, Config, Connection, State};
+    /// let mut server = Connection::server(Config::default());
+    /// let mut out = [0u8; 16];
+    /// let n = server.close(CloseCode::NORMAL, "bye", &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"\x88\x05\x03\xe8bye");
+    /// assert_eq!(server.state(), State::CloseSent);
+    /// ```
+    pub fn close(&mut self, code: CloseCode, reason: &str, out: &mut [u8]) -> Result<usize, SendError> {
         self.check_open()?;
         if !code.is_valid_on_wire() {
             return Err(SendError::InvalidCloseCode(code.0));
@@ -640,11 +641,35 @@ impl<M: Masking> Connection<M> {
         if reason.len() > MAX_REASON_LEN {
             return Err(SendError::ReasonTooLong(reason.len()));
         }
-        self.close_frame.set(&[&code.0.to_be_bytes(), reason.as_bytes()]);
-        if self.state == State::Open {
-            self.state = State::CloseSent;
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..2].copy_from_slice(&code.0.to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        let n = self.write_control(OpCode::Close, &payload[..2 + reason.len()], out)?;
+        self.on_close_written();
+        Ok(n)
+    }
+
+    /// Queues the machine's own Close: an echo of the peer's `code` (§5.5.1), none if it had
+    /// none, or the code of a failure (§7.1.7).
+    fn queue_close(&mut self, code: Option<CloseCode>) {
+        self.close_code = code;
+        self.close_pending = true;
+    }
+
+    /// This end's Close is on the wire: nothing may follow it (§5.5.1), and its timer starts.
+    fn on_close_written(&mut self) {
+        self.close_pending = false;
+        self.pong.pending = false;
+        self.keepalive_ping = false;
+        self.state = match self.state {
+            State::Open => State::CloseSent,
+            State::CloseReceived => State::Closed,
+            other => other,
+        };
+        // Armed from the next `now` given (`sync_clock`).
+        if self.config.close_timeout.is_some() {
+            self.close_deadline = Deadline::Pending;
         }
-        Ok(())
     }
 
     /// Whether this end's Close is queued or written (then no data may follow it, §5.5.1).
@@ -652,7 +677,7 @@ impl<M: Masking> Connection<M> {
     pub(super) fn close_queued(&self) -> bool {
         match self.state {
             State::Open => false,
-            State::CloseReceived => self.close_frame.pending,
+            State::CloseReceived => self.close_pending,
             _ => true,
         }
     }
@@ -664,62 +689,48 @@ impl<M: Masking> Connection<M> {
         matches!(self.state, State::Open | State::CloseSent) && !self.eof
     }
 
-    /// Writes queued control frames (pongs, pings, Close) into `out`; returns the bytes written.
+    /// Writes the machine's queued replies (pongs, keepalive pings, a Close echo or failure
+    /// Close) into `out`, whole frames only; returns the bytes written.
     ///
-    /// Any size of `out` works: a frame that does not fit continues in the next call. Call it
-    /// until [`wants_write`](Self::wants_write) is false.
+    /// Call it until [`wants_write`](Self::wants_write) is false, after every `read` and before
+    /// sending data, so that replies go out in order.
+    ///
+    /// # Panics
+    /// If a reply is queued and `out` cannot hold it: a driver bug, which would otherwise spin
+    /// forever. [`MAX_CONTROL_FRAME_LEN`](crate::frame::MAX_CONTROL_FRAME_LEN) (131 bytes)
+    /// always suffices.
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         let mut written = 0;
+        // Pongs first since they answer the peer; the Close last, as nothing may follow it.
         loop {
-            if self.staged_pos < self.staged_len {
-                let staged = &self.staged[self.staged_pos as usize..self.staged_len as usize];
-                let n = staged.len().min(out.len() - written);
-                out[written..written + n].copy_from_slice(&staged[..n]);
-                written += n;
-                self.staged_pos += n as u8;
-                if self.staged_pos < self.staged_len {
-                    return written;
+            let rest = &mut out[written..];
+            let n = if self.pong.pending {
+                let pong = self.pong;
+                let n = self.write_control(OpCode::Pong, &pong.payload[..pong.len as usize], rest);
+                self.pong.pending &= n.is_err();
+                n
+            } else if self.keepalive_ping {
+                let n = self.write_control(OpCode::Ping, &[], rest);
+                self.keepalive_ping &= n.is_err();
+                n
+            } else if self.close_pending {
+                let code = self.close_code.map(|c| c.0.to_be_bytes());
+                let n = self.write_control(OpCode::Close, code.as_ref().map_or(&[][..], |c| &c[..]), rest);
+                if n.is_ok() {
+                    self.on_close_written();
                 }
-            }
-            // §5.5.1: after the Close, nothing more; pongs first since they answer the peer.
-            let (opcode, slot) = if self.close_queued() && !self.close_frame.pending {
-                return written;
-            } else if self.pong.pending {
-                (OpCode::Pong, self.pong)
-            } else if self.ping.pending {
-                (OpCode::Ping, self.ping)
-            } else if self.close_frame.pending {
-                (OpCode::Close, self.close_frame)
+                n
             } else {
                 return written;
             };
-            match opcode {
-                OpCode::Pong => self.pong.pending = false,
-                OpCode::Ping => self.ping.pending = false,
-                _ => {
-                    self.close_frame.pending = false;
-                    self.pong.pending = false;
-                    self.ping.pending = false;
-                    if self.state == State::CloseReceived {
-                        self.state = State::Closed;
-                    }
-                    // Armed from the next `now` given (`sync_clock`).
-                    if self.config.close_timeout.is_some() {
-                        self.close_deadline = Deadline::Pending;
-                    }
+            match n {
+                Ok(n) => written += n,
+                // The next reply goes in the next call; at least one must fit in each.
+                Err(SendError::BufferTooSmall { needed }) if written == 0 => {
+                    panic!("poll_transmit needs {needed} bytes of room, got {}", out.len())
                 }
+                Err(_) => return written,
             }
-            let payload = &slot.payload[..slot.len as usize];
-            let mut head = [0u8; MAX_HEADER_LEN];
-            let n = self.encode_header(opcode, true, 0, payload.len(), &mut head);
-            self.staged[..n].copy_from_slice(&head[..n]);
-            let end = n + payload.len();
-            self.staged[n..end].copy_from_slice(payload);
-            if let Some(key) = self.tx_mask(&head[..n]) {
-                apply_mask(&mut self.staged[n..end], key, 0);
-            }
-            self.staged_len = end as u8;
-            self.staged_pos = 0;
         }
     }
 
@@ -751,7 +762,7 @@ impl<M: Masking> Connection<M> {
         }
         if let (Some(interval), None, State::Open) = (self.config.keepalive_interval, self.pong_deadline, self.state) {
             if now >= self.last_received.unwrap_or(now).saturating_add(interval) {
-                self.ping.set(&[]);
+                self.keepalive_ping = true;
                 self.pong_deadline = Some(now.saturating_add(self.config.pong_timeout));
                 return Some(Timeout::KeepalivePing);
             }

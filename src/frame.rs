@@ -11,6 +11,9 @@ pub const MAX_HEADER_LEN: usize = 14;
 
 /// The longest payload a control frame may carry (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
+/// The longest control frame: a 2-byte header, a 4-byte masking key and 125 bytes of payload.
+/// [`Connection::poll_transmit`](crate::Connection::poll_transmit) needs this much room.
+pub const MAX_CONTROL_FRAME_LEN: usize = 2 + 4 + MAX_CONTROL_PAYLOAD;
 
 /// A frame's opcode (RFC 6455 §5.2, §11.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -10,51 +10,39 @@
 //!
 //! ## The drive loop
 //!
-//! After the opening handshake (see [`handshake`]), one [`Connection`] per socket:
+//! After the opening handshake (see [`handshake`]), one [`Connection`] and one [`RecvBuffer`]
+//! per socket. This echo server is the whole pattern:
 //!
 //! ```no_run
-//! use std::io::{Read as _, Write as _};
-//! use wsmachine::{Config, Connection, Event, Message};
+//! use std::io::Write as _;
+//! use wsmachine::{Config, Connection, Event, Message, RecvBuffer};
 //!
 //! # fn main() -> std::io::Result<()> {
 //! # let mut sock = std::net::TcpStream::connect("127.0.0.1:9001")?;
 //! let mut conn = Connection::server(Config::default());
-//! let (mut buf, mut out) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024 + 14]);
-//! let mut echo = Vec::new(); // scratch so the reply can be encoded after the event is dropped
+//! let mut buf = RecvBuffer::new();
+//! let mut out = Vec::new();
 //! loop {
-//!     let n = sock.read(&mut buf)?;
-//!     if n == 0 {
-//!         let _ = conn.read_eof(); // Err(AbnormalClosure) if the peer vanished without a Close
+//!     if buf.read_from(&mut sock, &conn)? == 0 {
+//!         let _ = conn.read_eof(); // Err(AbnormalClosure): the peer vanished without a Close
 //!         break;
 //!     }
-//!     let mut start = 0;
 //!     loop {
-//!         // Payloads are unmasked in place; events borrow from `buf` (or the connection).
-//!         let read = match conn.read(&mut buf[start..n]) {
-//!             Ok(read) => read,
-//!             Err(_violation) => break, // the Close with the RFC's code is already queued
-//!         };
-//!         start += read.consumed;
-//!         let Some(event) = read.event else { break }; // all input used: read more
-//!         let Event::Message(Message::Text(text)) = event else { continue }; // pings: automatic
-//!         echo.clear();
-//!         echo.extend_from_slice(text.as_bytes());
-//!         // Queued pongs and Close echoes go out before later data.
-//!         while conn.wants_write() {
-//!             let k = conn.poll_transmit(&mut out);
-//!             sock.write_all(&out[..k])?;
-//!         }
-//!         let text = std::str::from_utf8(&echo).unwrap_or_default();
-//!         // A SendError (closing, or `out` too small) leaves the connection untouched.
-//!         if let Ok(k) = conn.send_text(text, &mut out) {
-//!             sock.write_all(&out[..k])?;
+//!         conn.poll_transmit_vec(&mut out); // automatic pongs and Close echoes go first
+//!         match buf.next(&mut conn) {
+//!             // Unmasked and validated in `buf`; events borrow `buf`, never `conn`, so the
+//!             // reply goes out while the message is held: no copy, no second validation.
+//!             Ok(Some(Event::Message(Message::Text(text)))) => {
+//!                 let _ = conn.send_text_vec(text, &mut out); // Err only once closing
+//!             }
+//!             Ok(Some(_)) => {} // pings are answered for you; Close is echoed for you
+//!             Ok(None) => break, // all input used: read more
+//!             Err(_violation) => break, // the Close with the RFC's code is queued
 //!         }
 //!     }
-//!     // Drain every output until none is left, then honour the closing handshake.
-//!     while conn.wants_write() {
-//!         let k = conn.poll_transmit(&mut out);
-//!         sock.write_all(&out[..k])?;
-//!     }
+//!     conn.poll_transmit_vec(&mut out);
+//!     sock.write_all(&out)?;
+//!     out.clear();
 //!     if conn.should_close_transport() {
 //!         break; // RFC 6455 §7.1.1: the server closes TCP first
 //!     }
@@ -62,31 +50,52 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The rules: call [`Connection::read`] on the unused rest of the input until it returns no
-//! event; after every call, drain [`Connection::poll_transmit`] (automatic pongs and Close
-//! echoes); close the transport when [`Connection::should_close_transport`] says so; report
-//! end of stream with [`Connection::read_eof`]; and, if you use timers, call
-//! [`Connection::handle_timeout`] with your monotonic time when you wake and sleep until
-//! [`Connection::poll_timeout`].
+//! The rules: call [`RecvBuffer::next`] (or [`Connection::read`]) until it returns no event;
+//! drain [`Connection::poll_transmit`] before you send and after you read; close the transport
+//! when [`Connection::should_close_transport`] says so; report end of stream with
+//! [`Connection::read_eof`]; and, if you use timers, call [`Connection::handle_timeout`] with
+//! your monotonic time when you wake and sleep until [`Connection::poll_timeout`]`(now)`.
+//!
+//! With your own buffer (`no_std`, or one read buffer shared by many connections), keep an
+//! [`Assembly`] beside each connection and call [`Connection::read`] on the unused rest of the
+//! input until it returns no event; then every byte was used:
+//!
+//! ```
+//! use wsmachine::{Assembly, Config, Connection, Event, Message};
+//!
+//! let mut conn = Connection::server(Config::default());
+//! let mut assembly = Assembly::new(); // what is not whole in `buf` is put together here
+//! let mut buf = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"; // a read: masked "Hello"
+//! let mut out = [0u8; 64];
+//! let (n, mut start) = (buf.len(), 0);
+//! while let Ok(read) = conn.read(&mut buf[start..n], &mut assembly) {
+//!     start += read.consumed;
+//!     let Some(event) = read.event else { break }; // all input used: read more
+//!     if let Event::Message(Message::Text(text)) = event {
+//!         let k = conn.send_text(text, &mut out).unwrap(); // borrowed from `buf`, echoed
+//!         assert_eq!(&out[..k], b"\x81\x05Hello");
+//!     }
+//! }
+//! ```
 //!
 //! ## Delivery and memory
 //!
-//! A complete unfragmented frame found whole in your buffer is delivered as
-//! [`Event::Message`] borrowed in place, with no copy. Anything else is either streamed as
-//! [`Event::Chunk`]s (no allocation at all, [`Delivery::Stream`]) or assembled up to
-//! `max_message_len` ([`Delivery::Assemble`], feature `alloc`). Frame headers (≤ 14 bytes) and
-//! control payloads (≤ 125 bytes) are staged inline, so any split of the input works.
-//! Limits are checked on frame headers, before any payload byte is accepted. Large messages
-//! need no second copy either when the driver keeps what `read` left unused: a frame that is
-//! not whole yet then stays in its buffer until [`Connection::wanted`] bytes are there.
-//! [`RecvBuffer`] (feature `alloc`) is a receive buffer that does this bookkeeping, and with it
-//! the default `Config` delivers messages up to `retain_capacity` (1 MiB) in place; with your
-//! own buffer, opt in with [`Config::in_place_up_to`].
+//! A complete unfragmented frame found whole in the input is delivered as [`Event::Message`]
+//! borrowed in place, with no copy. A [`RecvBuffer`] keeps a frame that is not whole yet until
+//! it is, growing only with the bytes that arrive, so large messages are delivered in place
+//! too. Fragmented messages are assembled in the [`Assembly`] ([`Delivery::Assemble`], feature
+//! `alloc`) or streamed as [`Event::Chunk`]s with no allocation at all ([`Delivery::Stream`],
+//! where every data event is a chunk, a whole message being one chunk, first and last).
+//! Limits are checked on frame headers, before any payload byte is accepted.
 //!
-//! Which way is fastest: for small and medium messages all are about the same. A message
-//! larger than your reads costs one more copy when `read` assembles it from a fixed buffer
-//! (about 0.75–0.9× the throughput of the others at 64 KiB–1 MiB on the project's benchmark
-//! machine), so use a [`RecvBuffer`], or [`Delivery::Stream`] when you can consume chunks.
+//! Memory is visible: [`Connection::heap_bytes`], [`RecvBuffer::heap_bytes`] and
+//! [`Assembly::heap_bytes`] say what each holds, so a server can keep a budget across
+//! connections. What a peer can make a connection hold is proportional to what it sent (a frame
+//! header announcing 16 MiB commits one read), and after a message larger than
+//! `Config::retain_capacity` the memory goes back once the connection is idle: a
+//! `RecvBuffer` then holds at most one read plus twice `retain_capacity` (its buffer and its
+//! assembly). `size_of::<Connection>()` is 416 bytes (server, default features): it holds
+//! state only.
 //!
 //! ## Errors
 //!
@@ -95,12 +104,21 @@
 //! and further input is ignored. A [`SendError`] is the caller's (sending after close, a
 //! 126-byte ping, an unsendable close code) and leaves the connection untouched.
 //!
+//! ## Types that prevent misuse
+//!
+//! A client masks with keys from a [`MaskSource`] (RFC 6455 §5.3); [`NoMask`], the server's,
+//! is none, so `Connection::client(config, NoMask)` does not compile, and predictable keys need
+//! a constructor that says so ([`Connection::client_with_test_masks`]). The closing handshake
+//! is one [`State`], which only moves forward. User commands ([`Connection::send_text`],
+//! [`Connection::ping`], [`Connection::close`], ...) encode straight into your buffer;
+//! [`Connection::poll_transmit`] gives only the machine's own replies.
+//!
 //! ## Features
 //!
 //! | feature    | default | what it adds |
 //! |------------|---------|--------------|
 //! | `std`      | yes     | [`ChaChaMask::from_entropy`] (OS-seeded mask keys), `std::error::Error`, run-time CPU detection on x86-64 (AVX2 masking, AVX-512 UTF-8 validation) |
-//! | `alloc`    | via std | [`Delivery::Assemble`], `*_vec` helpers, [`OwnedEvent`] |
+//! | `alloc`    | via std | [`RecvBuffer`], [`Delivery::Assemble`], `*_vec` helpers, [`OwnedEvent`] |
 //! | `simdutf8` | yes     | SIMD UTF-8 validation (about 10× std on non-ASCII text) where the CPU lacks AVX-512, which `std` builds detect and use first |
 //! | `deflate`  | yes     | permessage-deflate (RFC 7692) through [`deflate`] (flate2, zlib-rs backend); implies `std` |
 //! | `http`     | no      | conversions from and to `http::Request<()>` / `http::Response<()>` |

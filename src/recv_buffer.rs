@@ -63,7 +63,7 @@ use crate::{mask::Masking, Assembly, Connection, Event, ProtocolError};
 ///         }
 ///     }
 /// }
-/// assert_eq!(out.len(), 100_000 + 4);
+/// assert_eq!(out.len(), 10 + 100_000); // a 10-byte header (RFC 6455 §5.2), then the echo
 /// ```
 #[derive(Debug, Clone)]
 pub struct RecvBuffer {
@@ -146,12 +146,15 @@ impl RecvBuffer {
         let unused = self.end - self.start;
         let missing = conn.wanted().saturating_sub(unused);
         // What this read should get at least, and at most.
-        let (least, most) = if missing > 0 { (missing.min(self.read_size), missing) } else { (self.read_size, usize::MAX) };
+        let (least, most) =
+            if missing > 0 { (missing.min(self.read_size), missing) } else { (self.read_size, usize::MAX) };
         if self.buf.len() - self.end < least {
             move_to_front(&mut self.buf, self.start, self.end);
             self.base = self.base.wrapping_add(self.start as u64);
             (self.start, self.end) = (0, unused);
             if self.buf.len() - self.end < least {
+                // Exactly what this read needs: no doubling ahead of bytes that may never come.
+                self.buf.reserve_exact(self.end + least - self.buf.len());
                 self.buf.resize(self.end + least, 0);
             }
         }
@@ -244,7 +247,7 @@ mod tests {
     use crate::{Config, Message};
 
     fn client_wire(sizes: &[usize]) -> Vec<u8> {
-        let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
+        let mut client = Connection::client_with_test_masks(Config::default(), || [9, 8, 7, 6]);
         let mut wire = Vec::new();
         for (i, &n) in sizes.iter().enumerate() {
             client.send_binary_vec(&alloc::vec![i as u8; n], &mut wire).unwrap();
@@ -294,23 +297,50 @@ mod tests {
     fn large_messages_arrive_in_place_and_the_buffer_stays_bounded() {
         let sizes = [100_000, 5, 70_000, 0, 1 << 20, 300];
         let wire = client_wire(&sizes);
-        let (seen, max_cap) = run(&wire, Config::default().in_place_up_to(2 << 20), 16 * 1024);
+        let (seen, max_cap) = run(&wire, Config::default().retain_capacity(2 << 20), 16 * 1024);
         assert_eq!(seen, sizes.map(|n| (n, true)));
         // The largest frame (header included) plus one read at most.
         assert!(max_cap <= (1 << 20) + 14 + 16 * 1024, "capacity {max_cap}");
     }
 
     #[test]
-    fn by_default_messages_up_to_retain_capacity_wait_in_place() {
-        // `Config::default()`: no `in_place_up_to`, whole-message delivery, 1 MiB retained.
+    fn by_default_every_message_waits_in_place_and_memory_goes_back_once_idle() {
+        // `Config::default()`: whole-message delivery, 1 MiB retained between messages.
         let sizes = [100_000, 5, (1 << 20) + 1, 70_000];
         let wire = client_wire(&sizes);
         let (seen, max_cap) = run(&wire, Config::default(), 16 * 1024);
-        assert_eq!(seen, [(100_000, true), (5, true), ((1 << 20) + 1, false), (70_000, true)]);
-        assert!(max_cap <= 100_000 + 14 + 16 * 1024, "capacity {max_cap}");
-        let (seen, max_cap) = run(&wire, Config::default().retain_capacity(50_000), 16 * 1024);
-        assert_eq!(seen, [(100_000, false), (5, true), ((1 << 20) + 1, false), (70_000, false)]);
-        assert_eq!(max_cap, 16 * 1024);
+        assert_eq!(seen, sizes.map(|n| (n, true)));
+        assert!(max_cap <= (1 << 20) + 1 + 14 + 16 * 1024, "capacity {max_cap}");
+        // Retaining less: the same, and the 1 MiB is given back once the buffer is empty.
+        let mut conn = Connection::server(Config::default().retain_capacity(50_000));
+        let mut buf = RecvBuffer::with_read_size(16 * 1024);
+        let mut rest = &wire[..];
+        let mut delivered = 0;
+        while !rest.is_empty() {
+            transport_read(&mut buf, &conn, &mut rest, 16 * 1024);
+            while let Some(event) = buf.next(&mut conn).unwrap() {
+                assert!(matches!(event, Event::Message(Message::Binary(d)) if d.len() == sizes[delivered]));
+                delivered += 1;
+            }
+        }
+        assert_eq!(delivered, 4);
+        assert!(buf.heap_bytes() <= 50_000 + 16 * 1024, "idle heap {}", buf.heap_bytes());
+    }
+
+    #[test]
+    fn a_header_alone_commits_no_more_than_one_read() {
+        // A 14-byte header announcing 16 MiB, then nothing: the buffer holds one read.
+        let mut conn = Connection::server(Config::default());
+        let mut buf = RecvBuffer::with_read_size(4096);
+        let header = [0x82, 0xFF, 0, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3, 4];
+        let mut rest = &header[..];
+        transport_read(&mut buf, &conn, &mut rest, 4096);
+        assert!(buf.next(&mut conn).unwrap().is_none());
+        for _ in 0..3 {
+            let space = buf.spare(&conn).len();
+            assert!(space <= 4096, "offered {space}");
+            assert!(buf.heap_bytes() <= 14 + 4096 + 4096, "heap {}", buf.heap_bytes());
+        }
     }
 
     #[test]
@@ -318,30 +348,51 @@ mod tests {
         let sizes = [100_000, 5, 70_000];
         let wire = client_wire(&sizes);
         let (seen, max_cap) = run(&wire, Config::default().delivery(crate::Delivery::Stream), 4096);
-        // Streamed in pieces as they arrive; a small message whole in one read, as always.
-        assert_eq!(seen, [(100_000, false), (5, true), (70_000, false)]);
+        // Streamed in pieces as they arrive; a whole small message is one chunk, first and last.
+        assert_eq!(seen, [(100_000, false), (5, false), (70_000, false)]);
         assert_eq!(max_cap, 4096);
     }
 
     #[test]
-    fn a_waiting_frame_gets_exactly_its_missing_bytes() {
+    fn a_waiting_frame_gets_at_most_its_missing_bytes_and_one_read_at_a_time() {
         let wire = client_wire(&[50_000]);
-        let mut conn = Connection::server(Config::default().in_place_up_to(1 << 20));
+        let mut conn = Connection::server(Config::default());
         let mut buf = RecvBuffer::with_read_size(1000);
         assert_eq!(buf.spare(&conn).len(), 1000);
         buf.spare(&conn).copy_from_slice(&wire[..1000]);
         buf.filled(1000);
         assert!(buf.next(&mut conn).unwrap().is_none());
         assert_eq!(buf.unused().len(), 1000); // the frame waits, from its header on
-        assert_eq!(buf.spare(&conn).len(), wire.len() - 1000);
-        let n = wire.len() - 1000;
-        buf.spare(&conn).copy_from_slice(&wire[1000..]);
-        buf.filled(n);
-        assert!(matches!(buf.next(&mut conn).unwrap(), Some(Event::Message(Message::Binary(d))) if d.len() == 50_000));
+        let mut at = 1000;
+        while at < wire.len() {
+            let space = buf.spare(&conn);
+            // One read at a time, and never past the frame's end.
+            assert_eq!(space.len(), (wire.len() - at).min(1000));
+            let n = space.len();
+            space.copy_from_slice(&wire[at..at + n]);
+            buf.filled(n);
+            at += n;
+            let event = buf.next(&mut conn).unwrap();
+            if at < wire.len() {
+                assert!(event.is_none());
+            } else {
+                assert!(matches!(event, Some(Event::Message(Message::Binary(d))) if d.len() == 50_000));
+            }
+        }
         assert!(buf.next(&mut conn).unwrap().is_none());
-        assert_eq!(buf.spare(&conn).len(), wire.len()); // all room again, from the front
+        assert_eq!(buf.capacity(), wire.len()); // the frame filled the buffer exactly
         buf.shrink();
         assert_eq!(buf.capacity(), 1000);
+    }
+
+    #[test]
+    #[should_panic(expected = "beyond the")]
+    fn filled_beyond_the_offered_room_is_a_driver_bug() {
+        let conn = Connection::server(Config::default());
+        let mut buf = RecvBuffer::with_read_size(100);
+        let offered = buf.spare(&conn).len();
+        buf.filled(offered);
+        buf.filled(1); // the room was used up: even one byte more is refused
     }
 
     /// A masked text frame of `payload`, which may be invalid UTF-8 (`send_text` takes `&str`).
@@ -389,7 +440,7 @@ mod tests {
         let mut out = Vec::new();
         conn.poll_transmit_vec(&mut out);
         assert_eq!(out, [0x88, 0x02, 0x03, 0xEF]); // 1007
-        assert_eq!(conn.state(), crate::State::Failed);
+        assert_eq!(conn.state(), crate::State::Failed(crate::CloseCode::INVALID_PAYLOAD));
 
         // A bad last byte, and a text that ends inside a character: both fail with the read
         // that completes the frame, after every earlier read left it waiting.
@@ -415,7 +466,7 @@ mod tests {
         // Two-, three- and four-byte characters cut by reads of every size from 1 to 9 bytes,
         // in both roles (a client's frames arrive masked, a server's do not).
         let text: alloc::string::String = "aé€😀".repeat(300);
-        let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
+        let mut client = Connection::client_with_test_masks(Config::default(), || [9, 8, 7, 6]);
         let mut server = Connection::server(Config::default());
         let (mut masked, mut plain) = (Vec::new(), Vec::new());
         client.send_text_vec(&text, &mut masked).unwrap();
@@ -437,7 +488,7 @@ mod tests {
         }
         for read in 1..10 {
             assert_eq!(receive(Connection::server(Config::default()), &masked, read), text, "read size {read}");
-            let client = Connection::client(Config::default(), || [0; 4]);
+            let client = Connection::client_with_test_masks(Config::default(), || [0; 4]);
             assert_eq!(receive(client, &plain, read), text, "read size {read}");
         }
     }
@@ -447,7 +498,7 @@ mod tests {
         // A small frame first, so that the text frame waits behind used bytes: the buffer
         // moves it to the front to make room, and its note must move with it.
         let text: alloc::string::String = "aé€😀".repeat(200);
-        let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
+        let mut client = Connection::client_with_test_masks(Config::default(), || [9, 8, 7, 6]);
         let mut wire = Vec::new();
         client.send_binary_vec(&[1; 10], &mut wire).unwrap();
         client.send_text_vec(&text, &mut wire).unwrap();
@@ -472,7 +523,7 @@ mod tests {
     #[test]
     fn a_checked_frame_the_connection_cannot_take_is_given_back_as_it_arrived() {
         let text: alloc::string::String = "é".repeat(2500);
-        let mut client = Connection::client(Config::default(), || [9, 8, 7, 6]);
+        let mut client = Connection::client_with_test_masks(Config::default(), || [9, 8, 7, 6]);
         let mut wire = Vec::new();
         client.send_text_vec(&text, &mut wire).unwrap();
         let mut conn = Connection::server(Config::default());
@@ -484,11 +535,11 @@ mod tests {
         // A misuse: the connection reads another stream in between, which starts a fragmented
         // message, so the waiting frame is no longer one it can deliver whole.
         let mut other = Vec::new();
-        let mut c2 = Connection::client(Config::default(), || [5, 5, 5, 5]);
+        let mut c2 = Connection::client_with_test_masks(Config::default(), || [5, 5, 5, 5]);
         let mut frame = [0u8; 16];
         let n = c2.send_fragment(crate::MessageKind::Text, b"x", false, &mut frame).unwrap();
         other.extend_from_slice(&frame[..n]);
-        assert!(conn.read(&mut other).unwrap().event.is_none());
+        assert!(conn.read(&mut other, &mut Assembly::new()).unwrap().event.is_none());
         assert_eq!(buf.next(&mut conn).unwrap_err(), ProtocolError::ExpectedContinuation);
         assert_eq!(buf.unused(), &wire[..1000], "masked again, exactly as it arrived");
     }
@@ -513,7 +564,7 @@ mod tests {
             transport_read(&mut buf, &a, &mut rest, 1);
             // `b` has read a message elsewhere, so its fast path is armed and knows no note.
             let mut other = masked_text_frame(b"hi", [1, 2, 3, 4]);
-            assert!(b.read(&mut other).unwrap().event.is_some());
+            assert!(b.read(&mut other, &mut Assembly::new()).unwrap().event.is_some());
             match buf.next(&mut b) {
                 // A key of zeros unmasks to the same bytes: `b` takes the frame, validly.
                 Ok(Some(Event::Message(Message::Text(t)))) => assert_eq!((key, t.len()), ([0; 4], payload.len())),
@@ -545,7 +596,7 @@ mod tests {
     fn read_from_a_reader_until_end_of_stream() {
         let wire = client_wire(&[3, 70_000, 0]);
         let mut reader = &wire[..]; // `std::io::Read` for `&[u8]`: hands out what fits
-        let mut conn = Connection::server(Config::default().in_place_up_to(1 << 20));
+        let mut conn = Connection::server(Config::default());
         let mut buf = RecvBuffer::with_read_size(1000);
         let mut sizes = Vec::new();
         while buf.read_from(&mut reader, &conn).unwrap() > 0 {
@@ -556,14 +607,5 @@ mod tests {
         }
         assert_eq!(sizes, [3, 70_000, 0]);
         assert!(buf.unused().is_empty());
-    }
-
-    #[test]
-    #[should_panic(expected = "beyond the spare room")]
-    fn filling_more_than_offered_is_a_driver_bug() {
-        let conn = Connection::server(Config::default());
-        let mut buf = RecvBuffer::with_read_size(10);
-        let _ = buf.spare(&conn);
-        buf.filled(11);
     }
 }

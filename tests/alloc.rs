@@ -56,12 +56,12 @@ fn client_stream(len: usize) -> Vec<u8> {
 }
 
 /// Feeds `wire` in reads of `read_size` bytes and counts messages.
-fn receive(server: &mut Connection, wire: &mut [u8], read_size: usize) -> usize {
+fn receive(server: &mut Connection, assembly: &mut Assembly, wire: &mut [u8], read_size: usize) -> usize {
     let mut messages = 0;
     for piece in wire.chunks_mut(read_size) {
         let mut at = 0;
         loop {
-            let read = server.read(&mut piece[at..]).unwrap();
+            let read = server.read(&mut piece[at..], assembly).unwrap();
             at += read.consumed;
             match read.event {
                 Some(Event::Message(m)) => {
@@ -84,11 +84,12 @@ fn receiving_allocates_nothing_per_message_in_the_steady_state() {
         for (len, read_size) in [(16, usize::MAX), (1000, usize::MAX), (16, 1000), (3000, 1000)] {
             let pristine = client_stream(len);
             let mut server = Connection::server(Config::default().delivery(delivery));
+            let mut assembly = Assembly::new();
             let mut warm = pristine.clone();
-            assert_eq!(receive(&mut server, &mut warm, read_size.min(pristine.len())), 64);
+            assert_eq!(receive(&mut server, &mut assembly, &mut warm, read_size.min(pristine.len())), 64);
             let mut wire = pristine.clone();
             let before = allocations();
-            let n = receive(&mut server, &mut wire, read_size.min(pristine.len()));
+            let n = receive(&mut server, &mut assembly, &mut wire, read_size.min(pristine.len()));
             let after = allocations();
             assert_eq!(n, 64);
             assert_eq!(after - before, 0, "{delivery:?}, {len}-byte messages, reads of {read_size}");
@@ -106,18 +107,21 @@ fn sending_allocates_nothing() {
     for _ in 0..100 {
         client.send_binary(&payload, &mut out).unwrap();
         server.send_binary(&payload, &mut out).unwrap();
-        client.ping(b"p").unwrap();
-        client.poll_transmit(&mut out);
+        client.ping(b"p", &mut out).unwrap();
+        server.pong(b"p", &mut out).unwrap();
     }
     assert_eq!(allocations() - before, 0);
 }
 
 #[test]
 fn connection_size_is_small() {
+    // The connection holds state only; received bytes live in the caller's Assembly or
+    // RecvBuffer, and user control frames are encoded straight into the caller's buffer.
     let size = std::mem::size_of::<Connection>();
     println!("size_of::<Connection>() = {size} bytes");
     println!("size_of::<Connection<ChaChaMask>>() = {} bytes", std::mem::size_of::<Connection<ChaChaMask>>());
-    assert!(size <= 1024, "Connection grew to {size} bytes");
+    println!("size_of::<Assembly>() = {} bytes", std::mem::size_of::<Assembly>());
+    assert!(size <= 512, "Connection grew to {size} bytes");
 }
 
 #[test]
@@ -126,7 +130,7 @@ fn a_header_announcing_a_terabyte_is_refused_without_allocating() {
         let mut server = Connection::server(Config::default().delivery(delivery));
         let mut header = [0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4]; // 2^40 bytes
         let before = allocations();
-        let result = server.read(&mut header).map(|r| r.consumed);
+        let result = server.read(&mut header, &mut Assembly::new()).map(|r| r.consumed);
         let mut out = [0u8; 16];
         let n = server.poll_transmit(&mut out);
         assert_eq!(allocations() - before, 0);
@@ -156,7 +160,8 @@ fn memory_per_connection_with_deflate() {
         // One compressed message each way brings the windows in use.
         let mut wire = Vec::new();
         client.send_text_vec(&"hello ".repeat(100), &mut wire).unwrap();
-        assert!(matches!(server.read(&mut wire).unwrap().event, Some(Event::Message(_))));
+        let mut assembly = Assembly::new();
+        assert!(matches!(server.read(&mut wire, &mut assembly).unwrap().event, Some(Event::Message(_))));
         let in_use = live_bytes() - before;
         println!(
             "deflate, {name}: {} bytes per connection pair after setup, {} after one message",
@@ -172,56 +177,11 @@ fn memory_per_connection_with_deflate() {
     }
 }
 
-/// `Config::in_place_up_to`: a large frame arriving in small reads is left in the caller's
-/// buffer until whole, then delivered in place: no assembly copy, no allocation at all.
-#[test]
-fn in_place_mode_delivers_large_split_frames_without_copying() {
-    let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([4; 32]));
-    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    let mut wire = Vec::new();
-    client.send_text_vec("small first", &mut wire).unwrap();
-    client.send_binary_vec(&payload, &mut wire).unwrap();
-    client.send_text_vec("small after", &mut wire).unwrap();
-
-    let mut server = Connection::server(Config::default().in_place_up_to(1 << 20));
-    let mut buf = vec![0u8; 256 * 1024]; // the driver's buffer, sized from `wanted()` up front here
-    let (mut filled, mut start, mut fed) = (0, 0, 0);
-    let mut seen = Vec::with_capacity(3);
-    let before = allocations();
-    while fed < wire.len() || start < filled {
-        // "recv" at most 1000 bytes after the unused rest (moved to the front first).
-        buf.copy_within(start..filled, 0);
-        filled -= start;
-        start = 0;
-        let n = 1000.min(wire.len() - fed).min(buf.len() - filled);
-        buf[filled..filled + n].copy_from_slice(&wire[fed..fed + n]);
-        filled += n;
-        fed += n;
-        loop {
-            let read = server.read(&mut buf[start..filled]).unwrap();
-            start += read.consumed;
-            match read.event {
-                Some(Event::Message(m)) => seen.push(m.as_bytes().len()),
-                Some(other) => panic!("unexpected {other:?}"),
-                None => break,
-            }
-        }
-        if start < filled {
-            assert!(server.wanted() <= buf.len(), "wanted {}", server.wanted());
-        }
-        if n == 0 && start < filled {
-            panic!("stuck with {} bytes", filled - start);
-        }
-    }
-    assert_eq!(allocations() - before, 0, "no assembly buffer was ever needed");
-    assert_eq!(seen, vec![11, payload.len(), 11]);
-}
-
-/// The same through a `RecvBuffer`: once it has grown to the largest frame (first round),
-/// further rounds of large in-place messages allocate nothing.
+/// Through a `RecvBuffer`: once it has grown to the largest frame (first round), further
+/// rounds of large in-place messages allocate nothing.
 #[test]
 fn recv_buffer_steady_state_allocates_nothing() {
-    // The default `Config`: messages up to `retain_capacity` wait in the buffer, in place.
+    // The default `Config`: every message waits in the buffer and is delivered in place.
     let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([5; 32]));
     let mut wire = Vec::new();
     for len in [200_000usize, 10, 70_000, 3, 150_000] {
@@ -255,5 +215,134 @@ fn event_len(event: &Event<'_>) -> usize {
     match event {
         Event::Message(m) => m.as_bytes().len(),
         other => panic!("unexpected {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory is bounded and visible: what a peer can make a connection hold, measured by the
+// counting allocator against what the connection and its buffer report (`heap_bytes`).
+// ---------------------------------------------------------------------------------------------
+
+const READ: usize = 64 * 1024;
+/// The documented idle figure for `Config::retain_capacity(RETAIN)` through a `RecvBuffer` of
+/// `READ` bytes per read: one read plus twice `retain_capacity` (buffer and assembly) — one
+/// read plus 4 KiB here.
+const RETAIN: usize = 2 * 1024;
+const IDLE: usize = READ + 2 * RETAIN;
+
+/// Feeds `wire` to `server` through `buf` in reads of at most `READ`; returns the bytes of the
+/// messages delivered and the peak live heap seen after each read.
+fn pump(server: &mut Connection, buf: &mut RecvBuffer, wire: &[u8]) -> (usize, isize) {
+    let (mut rest, mut bytes, mut peak) = (wire, 0, 0);
+    let base = live_bytes();
+    while !rest.is_empty() {
+        let space = buf.spare(server);
+        let n = space.len().min(rest.len()).min(READ);
+        space[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        buf.filled(n);
+        while let Some(event) = buf.next(server).unwrap() {
+            bytes += match event {
+                Event::Message(m) => m.as_bytes().len(),
+                other => panic!("unexpected {other:?}"),
+            };
+        }
+        peak = peak.max(live_bytes() - base);
+    }
+    // The drive loop's last call, which finds nothing more: the connection is idle now.
+    assert!(buf.next(server).unwrap().is_none());
+    (bytes, peak)
+}
+
+#[test]
+fn a_16_mib_fragmented_message_leaves_one_read_and_4_kib_once_idle() {
+    let mut client = Connection::client(Config::default().max_len(32 << 20), ChaChaMask::from_seed([6; 32]));
+    let mut wire = Vec::new();
+    let piece = vec![b'x'; 1 << 20];
+    let mut out = vec![0u8; (1 << 20) + 14];
+    for i in 0..16 {
+        let n = client.send_fragment(MessageKind::Binary, &piece, i == 15, &mut out).unwrap();
+        wire.extend_from_slice(&out[..n]);
+    }
+    let config = Config::default().max_len(32 << 20).retain_capacity(RETAIN);
+    let before = live_bytes();
+    let mut server = Connection::server(config);
+    let mut buf = RecvBuffer::with_read_size(READ);
+    let (bytes, peak) = pump(&mut server, &mut buf, &wire);
+    assert_eq!(bytes, 16 << 20);
+    let idle = live_bytes() - before;
+    println!("16 MiB fragmented: peak {peak} B, idle {idle} B (heap_bytes {})", buf.heap_bytes());
+    assert!(peak as usize >= 16 << 20, "the message was assembled: {peak}");
+    assert!(idle as usize <= IDLE, "idle heap {idle} B > {IDLE} B");
+    assert_eq!(idle as usize, buf.heap_bytes() + server.heap_bytes(), "heap_bytes tells the truth");
+}
+
+#[test]
+fn a_header_announcing_16_mib_then_nothing_commits_one_read() {
+    let before = live_bytes();
+    let mut server = Connection::server(Config::default());
+    let mut buf = RecvBuffer::with_read_size(READ);
+    // 14 bytes: a masked binary frame of 16 MiB, and no payload.
+    let header = [0x82, 0xFF, 0, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3, 4];
+    let space = buf.spare(&server);
+    space[..14].copy_from_slice(&header);
+    buf.filled(14);
+    assert!(buf.next(&mut server).unwrap().is_none());
+    // The driver keeps offering room; what it commits stays one read.
+    for _ in 0..3 {
+        let _ = buf.spare(&server);
+        assert!(buf.next(&mut server).unwrap().is_none());
+    }
+    let held = live_bytes() - before;
+    println!("16 MiB header alone: {held} B held");
+    assert!(held as usize <= READ + 14, "{held} B for a 14-byte header");
+    assert_eq!(held as usize, buf.heap_bytes());
+
+    // The same header through `read` on your own buffer, with an `Assembly`: nothing at all.
+    let before = live_bytes();
+    let mut server = Connection::server(Config::default());
+    let mut assembly = Assembly::new();
+    let mut input = header;
+    assert!(server.read(&mut input, &mut assembly).unwrap().event.is_none());
+    assert_eq!(live_bytes() - before, 0);
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn an_8_mib_incompressible_send_with_deflate_leaves_the_documented_heap() {
+    use wsmachine::deflate::DeflateConfig;
+    // xorshift noise: deflate cannot shrink it, so the output buffer grows past 8 MiB.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    for (name, cfg) in [
+        ("context takeover", DeflateConfig::new()),
+        ("no context takeover", DeflateConfig::new().no_context_takeover(true)),
+    ] {
+        let params = cfg.accept_offer([("client_max_window_bits", None)]).unwrap();
+        let before = live_bytes();
+        let mut server = Connection::server(Config::default().retain_capacity(RETAIN)).with_deflate(&params);
+        let mut out = vec![0u8; server.encoded_len(noise.len())];
+        let n = server.send_binary(&noise, &mut out).unwrap();
+        assert!(n > noise.len());
+        drop(out);
+        let held = (live_bytes() - before) as usize;
+        println!("8 MiB incompressible send, {name}: {held} B held, heap_bytes {}", server.heap_bytes());
+        // zlib's deflate state while it takes context over (about 372 KiB with a 15-bit
+        // window), none once it does not; the output buffer goes back to `retain_capacity`.
+        let documented = server.heap_bytes();
+        if name == "no context takeover" {
+            assert!(documented <= 1024 + RETAIN, "{name}: {documented}");
+        } else {
+            assert!(documented <= 248_960 + (1 << 17) + 1024 + RETAIN, "{name}: {documented}");
+        }
+        // What the connection reports is what it holds, within 1 KiB.
+        assert!(held.abs_diff(documented) <= 1024, "{name}: held {held}, reported {documented}");
     }
 }

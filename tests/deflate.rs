@@ -12,8 +12,8 @@ fn params() -> DeflateParams {
     DeflateConfig::new().accept_offer([]).unwrap()
 }
 
-fn client_with(params: &DeflateParams, config: Config) -> Connection<impl FnMut() -> [u8; 4]> {
-    Connection::client(config, counter_mask()).with_deflate(params)
+fn client_with(params: &DeflateParams, config: Config) -> Connection<TestMasks<impl FnMut() -> [u8; 4]>> {
+    Connection::client_with_test_masks(config, counter_mask()).with_deflate(params)
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn rfc7692_section_7_2_3_examples() {
 
 #[test]
 fn rsv1_without_deflate_or_on_continuations_is_a_protocol_error() {
-    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
     let out = feed(&mut c, &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &[]);
     assert_eq!(out.error, Some(ProtocolError::ReservedBits(0b100)));
     let mut c = client_with(&params(), Config::default());
@@ -144,8 +144,7 @@ fn round_trip(server_params: &DeflateParams, client_params: &DeflateParams, deli
             client.send_text_vec(&text, &mut up).unwrap();
             server.send_text_vec(&text, &mut down).unwrap();
         }
-        client.ping(b"between").unwrap();
-        client.poll_transmit_vec(&mut up);
+        client.ping_into(b"between", &mut up).unwrap();
     }
     let expected: Vec<OwnedEvent> = messages
         .iter()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::client::{ClientRequest, Reply};
-use wsmachine::{ChaChaMask, CloseCode, Config, Connection, MessageKind, OwnedEvent};
+use wsmachine::{Assembly, ChaChaMask, CloseCode, Config, Connection, MessageKind, OwnedEvent};
 
 struct Server {
     addr: SocketAddr,
@@ -55,6 +55,7 @@ impl Drop for Server {
 struct Client {
     sock: TcpStream,
     conn: Connection<ChaChaMask>,
+    assembly: Assembly,
     pending: Vec<u8>,
     events: VecDeque<OwnedEvent>,
     extensions: Option<String>,
@@ -97,7 +98,15 @@ impl Client {
                         extensions = Some(params.response());
                     }
                     let pending = head[a.head_len()..].to_vec();
-                    return Client { sock, conn, pending, events: VecDeque::new(), extensions, eof: false };
+                    return Client {
+                        sock,
+                        conn,
+                        assembly: Assembly::new(),
+                        pending,
+                        events: VecDeque::new(),
+                        extensions,
+                        eof: false,
+                    };
                 }
                 Reply::Rejected(r) => panic!("rejected with {}", r.status()),
                 _ => panic!("unexpected reply"),
@@ -147,7 +156,7 @@ impl Client {
             };
             let mut start = 0;
             loop {
-                let r = self.conn.read(&mut data[start..]).unwrap();
+                let r = self.conn.read(&mut data[start..], &mut self.assembly).unwrap();
                 start += r.consumed;
                 match r.event {
                     Some(e) => self.events.push_back(e.into_owned()),
@@ -208,11 +217,12 @@ fn echoes_a_16_mib_message() {
 fn ping_gets_pong_and_close_handshake_completes() {
     let server = Server::default();
     let mut c = Client::connect(server.addr, true);
-    c.conn.ping(b"are you there").unwrap();
-    c.flush_control();
+    let mut out = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
+    let n = c.conn.ping(b"are you there", &mut out).unwrap();
+    c.sock.write_all(&out[..n]).unwrap();
     assert_eq!(c.next(), Some(OwnedEvent::Pong(b"are you there".to_vec())));
-    c.conn.close(CloseCode(4001), "done here").unwrap();
-    c.flush_control();
+    let n = c.conn.close(CloseCode(4001), "done here", &mut out).unwrap();
+    c.sock.write_all(&out[..n]).unwrap();
     assert_eq!(c.next(), Some(OwnedEvent::Close(Some((CloseCode(4001), "done here".into())))));
     // RFC 6455 §7.1.1: the server then closes the TCP connection.
     let start = Instant::now();

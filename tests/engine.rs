@@ -12,9 +12,9 @@ fn server() -> Connection {
 }
 
 /// A masked client frame, built by a client connection with a counter mask.
-fn client_frames(f: impl FnOnce(&mut Connection<Box<dyn FnMut() -> [u8; 4]>>, &mut Vec<u8>)) -> Vec<u8> {
-    let mut client: Connection<Box<dyn FnMut() -> [u8; 4]>> =
-        Connection::client(Config::default(), Box::new(counter_mask()));
+fn client_frames(f: impl FnOnce(&mut Connection<TestMasks<Box<dyn FnMut() -> [u8; 4]>>>, &mut Vec<u8>)) -> Vec<u8> {
+    let mut client: Connection<TestMasks<Box<dyn FnMut() -> [u8; 4]>>> =
+        Connection::client_with_test_masks(Config::default(), Box::new(counter_mask()));
     let mut out = Vec::new();
     f(&mut client, &mut out);
     out
@@ -27,7 +27,7 @@ fn rfc6455_section_5_7_single_frames() {
     let ev = read_one(&mut s, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]).unwrap();
     assert_eq!(ev, Some(OwnedEvent::Text("Hello".into())));
     // An unmasked "Hello" to a client.
-    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
     assert_eq!(read_one(&mut c, b"\x81\x05Hello").unwrap(), Some(OwnedEvent::Text("Hello".into())));
     // Fragmented "Hel" + "lo" to a client.
     let out = feed(&mut c, b"\x01\x03Hel\x80\x02lo", &[]);
@@ -58,7 +58,7 @@ fn server_sends_rfc_bytes() {
     let n = s.send_binary(&[0; 256], &mut out).unwrap();
     assert_eq!(&out[..4], &[0x82, 0x7E, 0x01, 0x00]);
     assert_eq!(n, 260);
-    let mut c = Connection::client(Config::default(), || [0x37, 0xfa, 0x21, 0x3d]);
+    let mut c = Connection::client_with_test_masks(Config::default(), || [0x37, 0xfa, 0x21, 0x3d]);
     let n = c.send_text("Hello", &mut out).unwrap();
     assert_eq!(&out[..n], &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
 }
@@ -66,14 +66,13 @@ fn server_sends_rfc_bytes() {
 #[test]
 fn fragmented_messages_with_interleaved_pings_in_both_modes() {
     for delivery in [Delivery::Assemble, Delivery::Stream] {
-        let mut client = Connection::client(Config::default(), counter_mask());
+        let mut client = Connection::client_with_test_masks(Config::default(), counter_mask());
         let mut wire = Vec::new();
         let mut buf = [0u8; 64];
         for (i, part) in ["κό", "σμε", " ", "𝄞"].iter().enumerate() {
             let n = client.send_fragment(MessageKind::Text, part.as_bytes(), i == 3, &mut buf).unwrap();
             wire.extend_from_slice(&buf[..n]);
-            client.ping(&[i as u8]).unwrap();
-            client.poll_transmit_vec(&mut wire);
+            client.ping_into(&[i as u8], &mut wire).unwrap();
         }
         for cut in 0..wire.len() {
             let mut s = Connection::server(Config::default().delivery(delivery));
@@ -93,11 +92,13 @@ fn fragmented_messages_with_interleaved_pings_in_both_modes() {
 
 #[test]
 fn client_initiated_close() {
-    let mut pair = Pair { client: Connection::client(Config::default(), counter_mask()), server: server() };
-    pair.client.close(CloseCode::NORMAL, "done").unwrap();
+    let mut pair =
+        Pair { client: Connection::client_with_test_masks(Config::default(), counter_mask()), server: server() };
+    let mut close = Vec::new();
+    pair.client.close_into(CloseCode::NORMAL, "done", &mut close).unwrap();
     assert_eq!(pair.client.state(), State::CloseSent);
     assert_eq!(pair.client.send_text("late", &mut [0; 64]), Err(SendError::Closed));
-    let close = drain(&mut pair.client);
+    assert!(drain(&mut pair.client).is_empty());
     let event = read_one(&mut pair.server, &close).unwrap();
     assert_eq!(event, Some(OwnedEvent::Close(Some((CloseCode::NORMAL, "done".into())))));
     assert_eq!(pair.server.state(), State::CloseReceived);
@@ -116,9 +117,11 @@ fn client_initiated_close() {
 
 #[test]
 fn server_initiated_close_and_data_after_close_is_ignored() {
-    let mut pair = Pair { client: Connection::client(Config::default(), counter_mask()), server: server() };
-    pair.server.close(CloseCode::GOING_AWAY, "").unwrap();
-    let out = pair.deliver_to_client(&[]);
+    let mut pair =
+        Pair { client: Connection::client_with_test_masks(Config::default(), counter_mask()), server: server() };
+    let mut close = Vec::new();
+    pair.server.close_into(CloseCode::GOING_AWAY, "", &mut close).unwrap();
+    let out = pair.deliver_to_client(&close);
     assert_eq!(out.events, vec![OwnedEvent::Close(Some((CloseCode::GOING_AWAY, String::new())))]);
     let echo = out.transmitted;
     assert_eq!(pair.client.peer_close_code(), Some(CloseCode::GOING_AWAY));
@@ -144,13 +147,15 @@ fn close_without_status_is_reported_as_1005_and_echoed_empty() {
 }
 
 /// Each malformed input, as a server would receive it, and the close code it must get.
+/// A frame masked with a key of zeros (the payload goes on the wire as it is).
+fn masked(b0: u8, len: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![b0, 0x80 | len, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
 #[test]
 fn failures_queue_the_close_code_the_rfc_names() {
-    let masked = |b0: u8, len: u8, payload: &[u8]| {
-        let mut f = vec![b0, 0x80 | len, 0, 0, 0, 0];
-        f.extend_from_slice(payload);
-        f
-    };
     let cases: Vec<(Vec<u8>, ProtocolError)> = vec![
         (masked(0xC1, 0, b""), ProtocolError::ReservedBits(0b100)),
         (masked(0x91, 0, b""), ProtocolError::ReservedBits(0b001)),
@@ -179,17 +184,18 @@ fn failures_queue_the_close_code_the_rfc_names() {
             assert_eq!(out.error, Some(expected), "{bytes:02x?}");
             let code = expected.close_code().0.to_be_bytes();
             assert_eq!(out.transmitted, [&[0x88, 0x02][..], &code].concat(), "{expected:?}");
-            assert_eq!(s.state(), State::Failed);
+            assert_eq!(s.state(), State::Failed(expected.close_code()));
             assert!(s.should_close_transport());
             // Further input is ignored.
             let mut more = masked(0x81, 1, b"x");
             let len = more.len();
-            let read = s.read(&mut more).unwrap();
+            let mut assembly = Assembly::new();
+            let read = s.read(&mut more, &mut assembly).unwrap();
             assert_eq!((read.consumed, read.event), (len, None));
         }
     }
     // A client must refuse masked frames.
-    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
     assert_eq!(feed(&mut c, &masked(0x81, 0, b""), &[]).error, Some(ProtocolError::MaskedFrame));
 }
 
@@ -204,7 +210,7 @@ fn limits_are_checked_on_the_header_before_any_payload() {
     // The message limit counts across fragments.
     let mut s = Connection::server(Config::default().max_len(10).delivery(Delivery::Stream));
     let mut wire = Vec::new();
-    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
     wire.extend(frag(&mut c, b"123456", false));
     wire.extend(frag(&mut c, b"78901", true));
     let out = feed(&mut s, &wire, &[]);
@@ -222,7 +228,7 @@ fn frag<M: MaskSource>(c: &mut Connection<M>, data: &[u8], fin: bool) -> Vec<u8>
 #[test]
 fn invalid_utf8_fails_fast_inside_a_partial_frame() {
     // A 1000-byte text frame whose 3rd byte is invalid: only the first 10 bytes arrive.
-    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
     let mut frame = vec![0x81, 0x7E, 0x03, 0xE8, b'a', b'b', 0xFF];
     frame.extend(std::iter::repeat_n(b'c', 997));
     let out = feed(&mut c, &frame[..10], &[]);
@@ -234,10 +240,14 @@ fn invalid_utf8_fails_fast_inside_a_partial_frame() {
 fn send_errors_leave_the_connection_untouched() {
     let mut s = server();
     let mut out = [0u8; 8];
-    assert_eq!(s.ping(&[0; 126]), Err(SendError::ControlPayloadTooLong(126)));
-    assert_eq!(s.close(CloseCode::NORMAL, &"x".repeat(124)), Err(SendError::ReasonTooLong(124)));
-    assert_eq!(s.close(CloseCode::NO_STATUS, ""), Err(SendError::InvalidCloseCode(1005)));
-    assert_eq!(s.close(CloseCode(1016), ""), Err(SendError::InvalidCloseCode(1016)));
+    let mut big = [0u8; 256];
+    assert_eq!(s.ping(&[0; 126], &mut big), Err(SendError::ControlPayloadTooLong(126)));
+    assert_eq!(s.pong(&[0; 126], &mut big), Err(SendError::ControlPayloadTooLong(126)));
+    assert_eq!(s.ping(&[0; 125], &mut big[..126]), Err(SendError::BufferTooSmall { needed: 127 }));
+    assert_eq!(s.close(CloseCode::NORMAL, &"x".repeat(124), &mut big), Err(SendError::ReasonTooLong(124)));
+    assert_eq!(s.close(CloseCode::NO_STATUS, "", &mut big), Err(SendError::InvalidCloseCode(1005)));
+    assert_eq!(s.close(CloseCode(1016), "", &mut big), Err(SendError::InvalidCloseCode(1016)));
+    assert_eq!(s.close(CloseCode::NORMAL, "abc", &mut out[..6]), Err(SendError::BufferTooSmall { needed: 7 }));
     assert_eq!(s.send_binary(&[0; 7], &mut out), Err(SendError::BufferTooSmall { needed: 9 }));
     assert_eq!(s.send_fragment(MessageKind::Text, b"a", false, &mut out), Ok(3));
     assert_eq!(s.send_binary(b"b", &mut out), Err(SendError::MessageInProgress));
@@ -246,15 +256,16 @@ fn send_errors_leave_the_connection_untouched() {
     assert_eq!(&out[..3], b"\x80\x01b", "a continuation frame");
     assert_eq!(s.state(), State::Open);
     assert!(!s.wants_write());
-    s.close(CloseCode::NORMAL, &"x".repeat(123)).unwrap();
-    assert_eq!(s.close(CloseCode::NORMAL, ""), Err(SendError::Closed));
-    assert_eq!(s.ping(b""), Err(SendError::Closed));
-    assert_eq!(drain(&mut s).len(), 2 + 125);
+    assert_eq!(s.close(CloseCode::NORMAL, &"x".repeat(123), &mut big), Ok(2 + 125));
+    assert_eq!(s.close(CloseCode::NORMAL, "", &mut big), Err(SendError::Closed));
+    assert_eq!(s.ping(b"", &mut big), Err(SendError::Closed));
+    assert_eq!(s.pong(b"", &mut big), Err(SendError::Closed));
+    assert!(drain(&mut s).is_empty());
 }
 
 #[test]
 fn automatic_fragmentation_and_exact_lengths() {
-    let mut c = Connection::client(Config::default().fragment_size(100), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default().fragment_size(100), counter_mask());
     let data: Vec<u8> = (0..=255).cycle().take(1000).collect();
     let mut out = vec![0u8; c.encoded_len(data.len())];
     assert_eq!(out.len(), 10 * (2 + 4 + 100));
@@ -267,7 +278,7 @@ fn automatic_fragmentation_and_exact_lengths() {
 
 #[test]
 fn header_only_sends_for_vectored_writes() {
-    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
     let mut payload = b"vectored".to_vec();
     let head = c.frame_header(MessageKind::Binary, &mut payload, true).unwrap();
     let wire = [head.as_bytes(), &payload].concat();
@@ -282,11 +293,10 @@ fn control_frames_go_out_between_outgoing_fragments() {
     let mut buf = [0u8; 32];
     let n = s.send_fragment(MessageKind::Binary, b"ab", false, &mut buf).unwrap();
     wire.extend_from_slice(&buf[..n]);
-    s.pong(b"hb").unwrap();
-    s.poll_transmit_vec(&mut wire);
+    s.pong_into(b"hb", &mut wire).unwrap();
     let n = s.send_fragment(MessageKind::Binary, b"cd", true, &mut buf).unwrap();
     wire.extend_from_slice(&buf[..n]);
-    let mut c = Connection::client(Config::default(), counter_mask());
+    let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
     let out = feed(&mut c, &wire, &[]);
     assert_eq!(out.events, vec![OwnedEvent::Pong(b"hb".to_vec()), OwnedEvent::Binary(b"abcd".to_vec())]);
 }
@@ -297,7 +307,7 @@ fn eof_without_close_is_abnormal() {
     assert_eq!(s.read_eof(), Err(ProtocolError::AbnormalClosure));
     assert_eq!(s.peer_close_code(), Some(CloseCode::ABNORMAL));
     assert_eq!(ProtocolError::AbnormalClosure.close_code(), CloseCode::ABNORMAL);
-    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.state(), State::Failed(CloseCode::ABNORMAL));
     assert!(s.should_close_transport());
 }
 
@@ -305,28 +315,31 @@ fn eof_without_close_is_abnormal() {
 fn keepalive_and_dead_peer_detection() {
     let cfg = Config::default().keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
     let mut s = Connection::server(cfg);
+    // The clock starts at the first time given: the first ping is due 30 s after it.
     assert_eq!(s.handle_timeout(Duration::from_secs(1)), None);
-    assert_eq!(s.poll_timeout(), Some(Duration::from_secs(30)));
+    assert_eq!(s.poll_timeout(Duration::from_secs(1)), Some(Duration::from_secs(31)));
     // Traffic at t=20 moves the ping.
     s.handle_timeout(Duration::from_secs(20));
     feed(&mut s, &[0x8a, 0x80, 0, 0, 0, 0], &[]);
-    assert_eq!(s.poll_timeout(), Some(Duration::from_secs(50)));
+    assert_eq!(s.poll_timeout(Duration::from_secs(20)), Some(Duration::from_secs(50)));
     assert_eq!(s.handle_timeout(Duration::from_secs(50)), Some(Timeout::KeepalivePing));
     assert_eq!(drain(&mut s), b"\x89\x00");
-    assert_eq!(s.poll_timeout(), Some(Duration::from_secs(60)));
+    assert_eq!(s.poll_timeout(Duration::from_secs(50)), Some(Duration::from_secs(60)));
     assert_eq!(s.handle_timeout(Duration::from_secs(60)), Some(Timeout::PeerUnresponsive));
-    assert_eq!(s.state(), State::Failed);
+    assert_eq!(s.state(), State::TimedOut);
     assert!(s.should_close_transport());
-    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(s.poll_timeout(Duration::from_secs(60)), None);
 }
 
 #[test]
 fn close_handshake_timeout() {
-    let mut c = Connection::client(Config::default().close_timeout(Some(Duration::from_secs(5))), counter_mask());
+    let mut c = Connection::client_with_test_masks(
+        Config::default().close_timeout(Some(Duration::from_secs(5))),
+        counter_mask(),
+    );
     c.handle_timeout(Duration::from_secs(100));
-    c.close(CloseCode::NORMAL, "").unwrap();
-    drain(&mut c);
-    assert_eq!(c.poll_timeout(), Some(Duration::from_secs(105)));
+    c.close_into(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
+    assert_eq!(c.poll_timeout(Duration::from_secs(100)), Some(Duration::from_secs(105)));
     assert!(!c.should_close_transport());
     assert_eq!(c.handle_timeout(Duration::from_secs(104)), None);
     assert_eq!(c.handle_timeout(Duration::from_secs(105)), Some(Timeout::CloseHandshake));
@@ -340,7 +353,7 @@ fn close_handshake_timeout() {
 fn a_frame_waiting_in_a_recv_buffer_counts_as_traffic() {
     let cfg = Config::default().keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
     for text in [false, true] {
-        let mut client = Connection::client(Config::default(), counter_mask());
+        let mut client = Connection::client_with_test_masks(Config::default(), counter_mask());
         let mut wire = Vec::new();
         for _ in 0..2 {
             if text {
@@ -378,10 +391,13 @@ fn a_frame_waiting_in_a_recv_buffer_counts_as_traffic() {
             rest = &rest[n..];
             buf.filled(n);
             assert!(buf.next(&mut s).unwrap().is_none());
+            // The drive loop asks for its next wakeup after each round: the bytes count as
+            // traffic at this `now`.
+            s.poll_timeout(Duration::from_secs(t));
         }
         let last = t;
         let mut timeouts = Vec::new();
-        while s.state() != State::Failed && t < last + 100 {
+        while s.state() != State::TimedOut && t < last + 100 {
             t += 1;
             assert!(buf.next(&mut s).unwrap().is_none());
             if let Some(timeout) = s.handle_timeout(Duration::from_secs(t)) {
@@ -396,23 +412,23 @@ fn a_frame_waiting_in_a_recv_buffer_counts_as_traffic() {
 #[test]
 fn timers_of_duration_max_never_fire_and_never_overflow() {
     let cfg = Config::default().close_timeout(Some(Duration::MAX)).keepalive(Some(Duration::MAX), Duration::MAX);
-    let mut c = Connection::client(cfg, counter_mask());
+    let mut c = Connection::client_with_test_masks(cfg, counter_mask());
     let late = Duration::from_secs(1 << 40);
     assert_eq!(c.handle_timeout(late), None);
     feed(&mut c, &[0x8a, 0x00], &[]); // traffic moves the keepalive base to `late`
-    assert_eq!(c.poll_timeout(), Some(Duration::MAX));
+    assert_eq!(c.poll_timeout(late), Some(Duration::MAX));
     assert_eq!(c.handle_timeout(late + Duration::from_secs(1)), None);
-    c.close(CloseCode::NORMAL, "").unwrap();
-    drain(&mut c);
-    assert_eq!(c.poll_timeout(), Some(Duration::MAX));
+    c.close_into(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
+    assert_eq!(c.poll_timeout(late + Duration::from_secs(1)), Some(Duration::MAX));
     assert_eq!(c.handle_timeout(Duration::MAX - Duration::from_secs(1)), None);
     assert!(!c.should_close_transport());
 
-    // A ping due at once, with a pong timeout of "never".
+    // A ping due 1 s after the clock started, with a pong timeout of "never".
     let cfg = Config::default().keepalive(Some(Duration::from_secs(1)), Duration::MAX);
     let mut s = Connection::server(cfg);
-    assert_eq!(s.handle_timeout(late), Some(Timeout::KeepalivePing));
-    assert_eq!(s.poll_timeout(), Some(Duration::MAX));
+    assert_eq!(s.handle_timeout(late), None);
+    assert_eq!(s.handle_timeout(late + Duration::from_secs(1)), Some(Timeout::KeepalivePing));
+    assert_eq!(s.poll_timeout(late + Duration::from_secs(1)), Some(Duration::MAX));
     assert_eq!(s.handle_timeout(Duration::MAX - Duration::from_secs(1)), None);
 }
 
@@ -423,23 +439,38 @@ fn auto_replies_can_be_turned_off() {
     assert_eq!(out.events.len(), 2);
     assert!(out.transmitted.is_empty());
     assert_eq!(s.state(), State::CloseReceived);
-    s.close(CloseCode::NORMAL, "by hand").unwrap();
-    assert_eq!(drain(&mut s), b"\x88\x09\x03\xe8by hand");
+    let mut wire = Vec::new();
+    s.close_into(CloseCode::NORMAL, "by hand", &mut wire).unwrap();
+    assert_eq!(wire, b"\x88\x09\x03\xe8by hand");
     assert_eq!(s.state(), State::Closed);
 }
 
 #[test]
-fn poll_transmit_works_with_tiny_buffers() {
+fn poll_transmit_writes_whole_replies_in_order_into_any_room_of_a_control_frame() {
+    // A ping with 125 bytes, a keepalive ping, and a Close from the peer: the pong, the ping
+    // and the Close echo are queued (133 bytes in all).
+    let mut s = Connection::server(Config::default().keepalive(Some(Duration::from_secs(1)), Duration::from_secs(9)));
+    s.handle_timeout(Duration::ZERO);
+    assert_eq!(s.handle_timeout(Duration::from_secs(1)), Some(Timeout::KeepalivePing));
+    read_one(&mut s, &masked(0x89, 125, &[b'p'; 125])).unwrap();
+    read_one(&mut s, &masked(0x88, 2, &[0x03, 0xe8])).unwrap();
+    // Exactly one control frame of room: the pong and the ping, then the Close next time.
+    let mut out = [0u8; frame::MAX_CONTROL_FRAME_LEN];
+    let n = s.poll_transmit(&mut out);
+    assert_eq!((n, &out[..2], &out[127..129]), (129, &[0x8a, 125][..], &[0x89, 0][..]));
+    assert!(s.wants_write());
+    let n = s.poll_transmit(&mut out);
+    assert_eq!(&out[..n], b"\x88\x02\x03\xe8");
+    assert!(!s.wants_write());
+    assert_eq!(s.poll_transmit(&mut [0u8; 1]), 0, "nothing queued: any buffer will do");
+}
+
+#[test]
+#[should_panic(expected = "poll_transmit needs 127 bytes of room, got 126")]
+fn poll_transmit_refuses_a_buffer_that_cannot_hold_a_reply() {
     let mut s = server();
-    s.ping(b"0123456789").unwrap();
-    s.close(CloseCode::NORMAL, "ok").unwrap();
-    let mut all = Vec::new();
-    let mut one = [0u8; 1];
-    while s.wants_write() {
-        let n = s.poll_transmit(&mut one);
-        all.extend_from_slice(&one[..n]);
-    }
-    assert_eq!(all, b"\x89\x0a0123456789\x88\x04\x03\xe8ok");
+    read_one(&mut s, &masked(0x89, 125, &[0; 125])).unwrap();
+    s.poll_transmit(&mut [0u8; 126]);
 }
 
 #[test]
@@ -522,20 +553,25 @@ fn large_text_is_validated_wherever_its_non_ascii_bytes_are() {
         for (payload, valid) in cases {
             let frame = masked_text_frame(payload, [0x37, 0xFA, 0x21, 0x3D]);
             let header = frame.len() - len;
-            for config in [
-                Config::default(),
-                Config::default().delivery(Delivery::Stream),
-                Config::default().in_place_up_to(1 << 20),
+            for (config, via_recv_buffer) in [
+                (Config::default(), false),
+                (Config::default().delivery(Delivery::Stream), false),
+                (Config::default(), true),
             ] {
                 // Whole, and in pieces of which one ends at payload byte EDGE.
                 for cuts in [&[][..], &[5, header + 1000, header + EDGE, header + 33_000][..]] {
                     let mut s = Connection::server(config);
-                    let out = if config.in_place_up_to > 0 {
-                        feed_in_place(&mut s, &frame, cuts)
+                    let out = if via_recv_buffer {
+                        // The same cuts as read sizes (a frame waits in the buffer).
+                        let mut sizes: Vec<usize> =
+                            cuts.iter().scan(0, |at, &c| Some(c - std::mem::replace(at, c))).collect();
+                        sizes.push(usize::MAX);
+                        feed_recv_buffer(&mut s, &frame, &sizes)
                     } else {
                         feed(&mut s, &frame, cuts)
                     };
-                    let what = format!("len {len}, valid {valid}, {config:?}, cuts {cuts:?}");
+                    let what =
+                        format!("len {len}, valid {valid}, {config:?} (RecvBuffer {via_recv_buffer}), cuts {cuts:?}");
                     if valid {
                         assert_eq!(out.error, None, "{what}");
                         let text = String::from_utf8(payload.to_vec()).unwrap();

@@ -26,7 +26,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Encodes `ops` with `sender`, returning the wire bytes and the events the receiver must see.
-fn encode<M: MaskSource>(sender: &mut Connection<M>, ops: &[Op]) -> (Vec<u8>, Vec<OwnedEvent>) {
+fn encode<M: Masking>(sender: &mut Connection<M>, ops: &[Op]) -> (Vec<u8>, Vec<OwnedEvent>) {
     let mut wire = Vec::new();
     let mut expected = Vec::new();
     for op in ops {
@@ -59,8 +59,7 @@ fn encode<M: MaskSource>(sender: &mut Connection<M>, ops: &[Op]) -> (Vec<u8>, Ve
                 expected.push(event);
             }
             Op::Ping(p) => {
-                sender.ping(p).unwrap();
-                sender.poll_transmit_vec(&mut wire);
+                sender.ping_into(p, &mut wire).unwrap();
                 expected.push(OwnedEvent::Ping(p.clone()));
             }
         }
@@ -75,7 +74,7 @@ proptest! {
     #[test]
     fn round_trip_both_directions(ops in prop::collection::vec(op(), 0..12), cuts in prop::collection::vec(any::<usize>(), 0..6), stream in any::<bool>()) {
         let delivery = if stream { Delivery::Stream } else { Delivery::Assemble };
-        let mut client = Connection::client(Config::default(), counter_mask());
+        let mut client = Connection::client_with_test_masks(Config::default(), counter_mask());
         let (wire, expected) = encode(&mut client, &ops);
         let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
         let mut server = Connection::server(Config::default().delivery(delivery));
@@ -86,40 +85,26 @@ proptest! {
         let mut server = Connection::server(Config::default());
         let (wire, expected) = encode(&mut server, &ops);
         let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-        let mut client = Connection::client(Config::default().delivery(delivery), counter_mask());
+        let mut client = Connection::client_with_test_masks(Config::default().delivery(delivery), counter_mask());
         let out = feed(&mut client, &wire, &cuts);
         prop_assert_eq!(out.error, None);
         prop_assert_eq!(normalise(&out.events), expected);
     }
 
-    /// (a') With `Config::in_place_up_to` (the driver keeps unused bytes), any chunking delivers
-    /// the same messages as the default mode; `feed_in_place` checks `wanted()` on the way.
+    /// (a') Through a `RecvBuffer` (where whole frames wait in place), whatever the read sizes
+    /// and the memory retained between messages, the same messages arrive, in both roles.
     #[test]
-    fn round_trip_in_place(ops in prop::collection::vec(op(), 0..12), cuts in prop::collection::vec(any::<usize>(), 0..6), up_to in 0usize..400) {
-        let config = Config::default().in_place_up_to(up_to);
-        let mut client = Connection::client(Config::default(), counter_mask());
+    fn round_trip_through_recv_buffer(ops in prop::collection::vec(op(), 0..12), reads in prop::collection::vec(1usize..600, 1..6), retain in 0usize..400) {
+        let config = Config::default().retain_capacity(retain);
+        let mut client = Connection::client_with_test_masks(Config::default(), counter_mask());
         let (wire, expected) = encode(&mut client, &ops);
-        let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-        let out = feed_in_place(&mut Connection::server(config), &wire, &cuts);
+        let out = feed_recv_buffer(&mut Connection::server(config), &wire, &reads);
         prop_assert_eq!(out.error, None);
-        prop_assert_eq!(normalise(&out.events), expected.clone());
+        prop_assert_eq!(normalise(&out.events), expected);
 
         let mut server = Connection::server(Config::default());
         let (wire, expected) = encode(&mut server, &ops);
-        let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-        let out = feed_in_place(&mut Connection::client(config, counter_mask()), &wire, &cuts);
-        prop_assert_eq!(out.error, None);
-        prop_assert_eq!(normalise(&out.events), expected);
-    }
-
-    /// (a'') Through a `RecvBuffer`, whatever the read sizes and with or without in-place
-    /// delivery, the same messages arrive.
-    #[test]
-    fn round_trip_through_recv_buffer(ops in prop::collection::vec(op(), 0..12), reads in prop::collection::vec(1usize..600, 1..6), up_to in 0usize..400) {
-        let config = Config::default().in_place_up_to(up_to);
-        let mut client = Connection::client(Config::default(), counter_mask());
-        let (wire, expected) = encode(&mut client, &ops);
-        let out = feed_recv_buffer(&mut Connection::server(config), &wire, &reads);
+        let out = feed_recv_buffer(&mut Connection::client_with_test_masks(config, counter_mask()), &wire, &reads);
         prop_assert_eq!(out.error, None);
         prop_assert_eq!(normalise(&out.events), expected);
     }
@@ -138,7 +123,7 @@ proptest! {
             server.send_text_vec(&text, &mut wire).unwrap();
             at
         } else {
-            let mut client = Connection::client(Config::default(), counter_mask());
+            let mut client = Connection::client_with_test_masks(Config::default(), counter_mask());
             wire = encode(&mut client, &before).0;
             let at = wire.len();
             client.send_text_vec(&text, &mut wire).unwrap();
@@ -156,8 +141,8 @@ proptest! {
         wire.truncate(keep % (wire.len() + 1));
         let run = |plain: bool| {
             let out = match (client_role, plain) {
-                (true, true) => feed(&mut Connection::client(Config::default(), counter_mask()), &wire, &[]),
-                (true, false) => feed_recv_buffer(&mut Connection::client(Config::default(), counter_mask()), &wire, &reads),
+                (true, true) => feed(&mut Connection::client_with_test_masks(Config::default(), counter_mask()), &wire, &[]),
+                (true, false) => feed_recv_buffer(&mut Connection::client_with_test_masks(Config::default(), counter_mask()), &wire, &reads),
                 (false, true) => feed(&mut Connection::server(Config::default()), &wire, &[]),
                 (false, false) => feed_recv_buffer(&mut Connection::server(Config::default()), &wire, &reads),
             };
@@ -166,18 +151,18 @@ proptest! {
         prop_assert_eq!(run(false), run(true));
     }
 
-    /// (b') Split invariance in place, on arbitrary (mostly valid) streams.
+    /// (b') Split invariance through a `RecvBuffer`, on arbitrary (mostly valid) streams: the
+    /// same events, output and error whatever the read sizes.
     #[test]
-    fn split_invariance_in_place(ops in prop::collection::vec(op(), 0..8), junk in prop::collection::vec(any::<u8>(), 0..40), cuts in prop::collection::vec(any::<usize>(), 0..8), up_to in 0usize..400) {
-        let config = Config::default().in_place_up_to(up_to).max_len(200);
-        let mut wire = encode(&mut Connection::client(Config::default(), counter_mask()), &ops).0;
+    fn split_invariance_through_recv_buffer(ops in prop::collection::vec(op(), 0..8), junk in prop::collection::vec(any::<u8>(), 0..40), reads in prop::collection::vec(1usize..300, 1..8), retain in 0usize..400) {
+        let config = Config::default().retain_capacity(retain).max_len(200);
+        let mut wire = encode(&mut Connection::client_with_test_masks(Config::default(), counter_mask()), &ops).0;
         wire.extend_from_slice(&junk);
-        let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-        let run = |cuts: &[usize]| {
-            let out = feed_in_place(&mut Connection::server(config), &wire, cuts);
+        let run = |reads: &[usize]| {
+            let out = feed_recv_buffer(&mut Connection::server(config), &wire, reads);
             (normalise(&out.events), out.transmitted, out.error)
         };
-        prop_assert_eq!(run(&cuts), run(&[]));
+        prop_assert_eq!(run(&reads), run(&[usize::MAX]));
     }
 
     /// (b) Split invariance on arbitrary (mostly valid) streams: same events, same output bytes,
@@ -189,13 +174,13 @@ proptest! {
         let mut wire = if client_role {
             encode(&mut Connection::server(Config::default()), &ops).0
         } else {
-            encode(&mut Connection::client(Config::default(), counter_mask()), &ops).0
+            encode(&mut Connection::client_with_test_masks(Config::default(), counter_mask()), &ops).0
         };
         wire.extend_from_slice(&junk);
         let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
         let run = |cuts: &[usize]| {
             if client_role {
-                let mut c = Connection::client(config, counter_mask());
+                let mut c = Connection::client_with_test_masks(config, counter_mask());
                 let out = feed(&mut c, &wire, cuts);
                 (normalise(&out.events), out.transmitted, out.error)
             } else {
@@ -213,7 +198,7 @@ proptest! {
         let delivery = if stream { Delivery::Stream } else { Delivery::Assemble };
         let config = Config::default().delivery(delivery).max_len(100);
         let out = if client_role {
-            feed(&mut Connection::client(config, counter_mask()), &bytes, &cuts)
+            feed(&mut Connection::client_with_test_masks(config, counter_mask()), &bytes, &cuts)
         } else {
             feed(&mut Connection::server(config), &bytes, &cuts)
         };
@@ -236,6 +221,132 @@ proptest! {
             let tail = &out.transmitted[close_at..];
             prop_assert_eq!(tail[0], 0x88);
             if !client_role { prop_assert_eq!(&tail[2..], &code[..]); }
+        }
+    }
+}
+
+/// One step of a driver, at the time the steps before it reached.
+#[derive(Clone, Debug)]
+enum Step {
+    /// The clock moves on.
+    Wait(u8),
+    /// The peer (a client) queues a text message, a ping or its Close on the wire.
+    PeerText,
+    PeerPing,
+    PeerClose,
+    /// The driver reads up to this many of the bytes on the wire.
+    Read(u8),
+    PollTransmit,
+    HandleTimeout,
+    PollTimeout,
+    Close,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0u8..40).prop_map(Step::Wait),
+        1 => Just(Step::PeerText),
+        1 => Just(Step::PeerPing),
+        1 => Just(Step::PeerClose),
+        3 => (1u8..30).prop_map(Step::Read),
+        2 => Just(Step::PollTransmit),
+        2 => Just(Step::HandleTimeout),
+        2 => Just(Step::PollTimeout),
+        1 => Just(Step::Close),
+    ]
+}
+
+/// Whether `out` (a server's frames, unmasked) holds a Close frame.
+fn has_close(out: &[u8]) -> bool {
+    let mut at = 0;
+    while at + 2 <= out.len() {
+        if out[at] & 0x0F == 0x8 {
+            return true;
+        }
+        at += 2 + (out[at + 1] & 0x7F) as usize; // control frames: 7-bit lengths
+    }
+    false
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Time is an input: whatever the order of reads, writes, timer calls and closes, no
+    /// deadline is ever earlier than the event that started it plus its timeout, and no timer
+    /// fires before that. The connection keeps no clock, so a driver that calls
+    /// `handle_timeout` rarely cannot make it judge with a stale one.
+    #[test]
+    fn no_deadline_is_earlier_than_the_call_that_armed_it(steps in prop::collection::vec(step(), 1..60)) {
+        use std::time::Duration;
+        const CLOSE: u64 = 10;
+        const KEEPALIVE: u64 = 30;
+        const PONG: u64 = 20;
+        let secs = Duration::from_secs;
+        let config = Config::default().close_timeout(Some(secs(CLOSE))).keepalive(Some(secs(KEEPALIVE)), secs(PONG));
+        let mut server = Connection::server(config);
+        let mut assembly = Assembly::new();
+        let mut peer = Connection::client_with_test_masks(Config::default(), counter_mask());
+        let mut wire: Vec<u8> = Vec::new();
+        let mut now = 0u64;
+        // The model: when the clock started, when input last arrived, when our Close went out,
+        // when a keepalive ping was queued (and no input came since).
+        let mut clock_start: Option<u64> = None;
+        let mut last_input = 0u64;
+        let mut close_written: Option<u64> = None;
+        let mut ping_at: Option<u64> = None;
+        for step in steps {
+            match step {
+                Step::Wait(s) => now += s as u64,
+                Step::PeerText => { peer.send_text_vec("hi", &mut wire).ok(); }
+                Step::PeerPing => { peer.ping_into(b"p", &mut wire).ok(); }
+                Step::PeerClose => { peer.close_into(CloseCode::NORMAL, "", &mut wire).ok(); }
+                Step::Read(n) => {
+                    let n = (n as usize).min(wire.len());
+                    let mut input: Vec<u8> = wire.drain(..n).collect();
+                    let mut at = 0;
+                    let mut used = 0;
+                    while let Ok(read) = server.read(&mut input[at..], &mut assembly) {
+                        at += read.consumed;
+                        used += read.consumed;
+                        if read.event.is_none() { break; }
+                    }
+                    if used > 0 && server.state() != State::TimedOut {
+                        last_input = now;
+                        ping_at = None;
+                    }
+                }
+                Step::PollTransmit => {
+                    let mut out = Vec::new();
+                    server.poll_transmit_vec(&mut out);
+                    if has_close(&out) { close_written.get_or_insert(now); }
+                }
+                Step::Close => {
+                    let mut out = [0u8; 131];
+                    if server.close(CloseCode::NORMAL, "", &mut out).is_ok() { close_written.get_or_insert(now); }
+                }
+                Step::HandleTimeout | Step::PollTimeout => {
+                    clock_start.get_or_insert(now);
+                    let floor_keepalive = last_input.max(clock_start.unwrap()) + KEEPALIVE;
+                    if let Step::HandleTimeout = step {
+                        match server.handle_timeout(secs(now)) {
+                            Some(Timeout::CloseHandshake) => prop_assert!(now >= close_written.unwrap() + CLOSE, "close verdict at {now}, written at {close_written:?}"),
+                            Some(Timeout::KeepalivePing) => {
+                                prop_assert!(now >= floor_keepalive, "ping at {now}, input at {last_input}");
+                                ping_at = Some(now);
+                            }
+                            Some(Timeout::PeerUnresponsive) => prop_assert!(ping_at.is_some_and(|p| now >= p + PONG), "dead-peer verdict at {now}, ping at {ping_at:?}"),
+                            _ => {}
+                        }
+                    } else if let Some(deadline) = server.poll_timeout(secs(now)) {
+                        // The earliest any running timer may be due.
+                        let mut floor = u64::MAX;
+                        if let Some(w) = close_written { floor = floor.min(w + CLOSE); }
+                        if let Some(p) = ping_at { floor = floor.min(p + PONG); }
+                        if close_written.is_none() && ping_at.is_none() { floor = floor.min(floor_keepalive); }
+                        prop_assert!(deadline >= secs(floor), "deadline {deadline:?} at {now} s, floor {floor} s");
+                    }
+                }
+            }
         }
     }
 }

@@ -39,16 +39,13 @@ impl<M: Masking> Connection<M> {
     /// Whether the receive state lets the fast path take the next frame: between frames with
     /// nothing staged, in no message, and still reading. Cached in `fast_ready`.
     pub(super) fn fast_path_allowed(&self) -> bool {
-        self.phase == Phase::Header
-            && self.header_len == 0
-            && self.incoming.is_none()
-            && self.reading()
+        self.phase == Phase::Header && self.header_len == 0 && self.incoming.is_none() && self.reading()
     }
 
     /// True while control frames wait for [`poll_transmit`](Self::poll_transmit).
     #[inline]
     pub fn wants_write(&self) -> bool {
-        self.staged_pos < self.staged_len || self.pong.pending || self.ping.pending || self.close_frame.pending
+        self.pong.pending || self.keepalive_ping || self.close_pending
     }
 
     /// True when the driver should close the transport (RFC 6455 §7.1.1): the server once both

@@ -11,27 +11,29 @@ impl<M: Masking> Connection<M> {
         }
     }
 
-    /// A user's control frame may go out: the connection is open and the payload fits (§5.5).
-    fn check_control(&self, payload: &[u8]) -> Result<(), SendError> {
+    /// Encodes a ping with `payload` (at most 125 bytes, §5.5.2) into `out`; returns its
+    /// length. The peer's pong arrives as [`Event::Pong`](crate::Event::Pong).
+    pub fn ping(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         self.check_open()?;
+        self.write_control(OpCode::Ping, payload, out)
+    }
+
+    /// Encodes an unsolicited pong (a heartbeat that expects no answer, §5.5.3) into `out`.
+    pub fn pong(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        self.check_open()?;
+        self.write_control(OpCode::Pong, payload, out)
+    }
+
+    /// Writes one control frame into `out`, if it fits and the payload is legal (§5.5).
+    pub(super) fn write_control(&mut self, opcode: OpCode, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
-        Ok(())
-    }
-
-    /// Queues a ping (at most 125 bytes, §5.5); it goes out through `poll_transmit`.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.check_control(payload)?;
-        self.ping.set(&[payload]);
-        Ok(())
-    }
-
-    /// Queues an unsolicited pong (a heartbeat, §5.5.3), replacing any pong not yet sent.
-    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.check_control(payload)?;
-        self.pong.set(&[payload]);
-        Ok(())
+        let needed = frame::header_len(payload.len() as u64, self.role == Role::Client) + payload.len();
+        if out.len() < needed {
+            return Err(SendError::BufferTooSmall { needed });
+        }
+        Ok(self.write_frame(opcode, true, 0, payload, out))
     }
 
     /// The number of bytes [`send_text`](Self::send_text) or [`send_binary`](Self::send_binary)
@@ -212,19 +214,16 @@ impl<M: Masking> Connection<M> {
         result
     }
 
-    /// Appends queued control frames to `out` (the `Vec` form of `poll_transmit`).
+    /// Appends the queued replies to `out` (the `Vec` form of `poll_transmit`).
     #[cfg(feature = "alloc")]
     pub fn poll_transmit_vec(&mut self, out: &mut alloc::vec::Vec<u8>) -> usize {
         let mut total = 0;
         while self.wants_write() {
             let start = out.len();
-            out.resize(start + MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN, 0);
+            out.resize(start + 2 * frame::MAX_CONTROL_FRAME_LEN, 0);
             let n = self.poll_transmit(&mut out[start..]);
             out.truncate(start + n);
             total += n;
-            if n == 0 {
-                break;
-            }
         }
         total
     }

@@ -1,7 +1,7 @@
 //! An in-memory driver for one connection or a client–server pair (no sockets, no clock).
 #![allow(dead_code)]
 
-use wsmachine::{Connection, Event, MaskSource, OwnedEvent, ProtocolError};
+use wsmachine::{Assembly, Connection, Event, Masking, OwnedEvent, ProtocolError};
 
 /// A deterministic client mask source: keys 0x01020304, 0x05060708, ...
 pub fn counter_mask() -> impl FnMut() -> [u8; 4] {
@@ -30,31 +30,29 @@ fn piece_ends(len: usize, cuts: &[usize]) -> Vec<usize> {
 }
 
 /// Feeds `bytes` cut into pieces at `cuts` (sorted or not, clamped), draining `poll_transmit`
-/// after every `read` call, like a driver that reads from a socket.
-pub fn feed<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
-    feed_pieces(conn, bytes, cuts, false)
+/// after every `read` call, like a driver that reads from a socket into one fixed buffer, with
+/// a fresh [`Assembly`] beside the connection. Checks the read contract: "no event" means all
+/// input was used.
+pub fn feed<M: Masking>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
+    feed_with(conn, &mut Assembly::new(), bytes, cuts)
 }
 
-/// Like [`feed`], for `Config::in_place_up_to`: the bytes a `read` leaves unused stay in the
-/// driver's buffer and the next piece is appended after them. Checks the `wanted()` contract on
-/// every `read` that returns no event: more than the unused bytes while a frame waits, else 0.
-pub fn feed_in_place<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize]) -> Outcome {
-    feed_pieces(conn, bytes, cuts, true)
-}
-
-/// The driver behind [`feed`] (`in_place` false: "no event" must mean all input was used) and
-/// [`feed_in_place`] (unused bytes are kept for the next piece).
-fn feed_pieces<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[usize], in_place: bool) -> Outcome {
+/// [`feed`] with the caller's `Assembly` (for a connection fed more than once).
+pub fn feed_with<M: Masking>(
+    conn: &mut Connection<M>,
+    assembly: &mut Assembly,
+    bytes: &[u8],
+    cuts: &[usize],
+) -> Outcome {
     let mut outcome = Outcome::default();
-    let mut kept: Vec<u8> = Vec::new();
     let mut start = 0;
     for end in piece_ends(bytes.len(), cuts) {
-        kept.extend_from_slice(&bytes[start..end]);
+        let mut piece = bytes[start..end].to_vec();
         start = end;
         let mut at = 0;
         loop {
-            let rest = kept.len() - at;
-            match conn.read(&mut kept[at..]) {
+            let rest = piece.len() - at;
+            match conn.read(&mut piece[at..], assembly) {
                 Ok(read) => {
                     assert!(read.consumed <= rest);
                     at += read.consumed;
@@ -64,14 +62,7 @@ fn feed_pieces<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[us
                     }
                     conn.poll_transmit_vec(&mut outcome.transmitted);
                     if done {
-                        let unused = kept.len() - at;
-                        if !in_place {
-                            assert_eq!(unused, 0, "None must mean all input was used");
-                        } else if unused == 0 {
-                            assert_eq!(conn.wanted(), 0, "nothing waits, yet wanted() is not 0");
-                        } else {
-                            assert!(conn.wanted() > unused, "wanted {} with {unused} unused", conn.wanted());
-                        }
+                        assert_eq!(piece.len() - at, 0, "None must mean all input was used");
                         break;
                     }
                 }
@@ -80,19 +71,17 @@ fn feed_pieces<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], cuts: &[us
                         outcome.error = Some(e);
                     }
                     conn.poll_transmit_vec(&mut outcome.transmitted);
-                    at = kept.len();
                     break;
                 }
             }
         }
-        kept.drain(..at);
     }
     outcome
 }
 
 /// Feeds `bytes` through a [`wsmachine::RecvBuffer`], each transport read taking at most the
 /// next of `reads` bytes (cycled; at least 1) and never more than the room offered.
-pub fn feed_recv_buffer<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8], reads: &[usize]) -> Outcome {
+pub fn feed_recv_buffer<M: Masking>(conn: &mut Connection<M>, bytes: &[u8], reads: &[usize]) -> Outcome {
     let mut outcome = Outcome::default();
     let mut buf = wsmachine::RecvBuffer::with_read_size(4096);
     let mut rest = bytes;
@@ -151,26 +140,65 @@ pub fn normalise(events: &[OwnedEvent]) -> Vec<OwnedEvent> {
 }
 
 /// Reads one event from a whole buffer (test helper for single frames).
-pub fn read_one<M: MaskSource>(conn: &mut Connection<M>, bytes: &[u8]) -> Result<Option<OwnedEvent>, ProtocolError> {
+pub fn read_one<M: Masking>(conn: &mut Connection<M>, bytes: &[u8]) -> Result<Option<OwnedEvent>, ProtocolError> {
     let mut buf = bytes.to_vec();
-    let read = conn.read(&mut buf)?;
+    let mut assembly = Assembly::new();
+    let read = conn.read(&mut buf, &mut assembly)?;
     Ok(read.event.map(Event::into_owned))
 }
 
+/// The user's control commands appended to a `Vec`, as a driver would write them.
+pub trait Commands {
+    fn ping_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError>;
+    fn pong_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError>;
+    fn close_into(
+        &mut self,
+        code: wsmachine::CloseCode,
+        reason: &str,
+        wire: &mut Vec<u8>,
+    ) -> Result<usize, wsmachine::SendError>;
+}
+
+impl<M: Masking> Commands for Connection<M> {
+    fn ping_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError> {
+        let mut out = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
+        let n = self.ping(payload, &mut out)?;
+        wire.extend_from_slice(&out[..n]);
+        Ok(n)
+    }
+    fn pong_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError> {
+        let mut out = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
+        let n = self.pong(payload, &mut out)?;
+        wire.extend_from_slice(&out[..n]);
+        Ok(n)
+    }
+    fn close_into(
+        &mut self,
+        code: wsmachine::CloseCode,
+        reason: &str,
+        wire: &mut Vec<u8>,
+    ) -> Result<usize, wsmachine::SendError> {
+        let mut out = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
+        let n = self.close(code, reason, &mut out)?;
+        wire.extend_from_slice(&out[..n]);
+        Ok(n)
+    }
+}
+
 /// Drains everything a connection wants to send.
-pub fn drain<M: MaskSource>(conn: &mut Connection<M>) -> Vec<u8> {
+pub fn drain<M: Masking>(conn: &mut Connection<M>) -> Vec<u8> {
     let mut out = Vec::new();
     conn.poll_transmit_vec(&mut out);
     out
 }
 
 /// A client and a server over an in-memory "wire".
-pub struct Pair<M: MaskSource> {
+pub struct Pair<M: Masking> {
     pub client: Connection<M>,
     pub server: Connection,
 }
 
-impl<M: MaskSource> Pair<M> {
+impl<M: Masking> Pair<M> {
     /// Moves the client's queued control frames plus `data` to the server.
     pub fn deliver_to_server(&mut self, data: &[u8]) -> Outcome {
         let mut wire = drain(&mut self.client);
