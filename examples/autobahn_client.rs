@@ -116,7 +116,6 @@ impl Ws {
         // and delivers it in place, checking its text as it arrives (Autobahn 6.4.x).
         let mut rb = RecvBuffer::with_read_size(256 * 1024);
         let mut out = Vec::new();
-        let (mut text, mut binary) = (String::new(), Vec::new());
         let mut pending = &std::mem::take(&mut self.pending)[..];
         while !pending.is_empty() {
             let space = rb.spare(&self.conn);
@@ -128,33 +127,21 @@ impl Ws {
         loop {
             // On a protocol error the failing Close is queued; input from then on is ignored.
             while let Ok(Some(event)) = rb.next(&mut self.conn) {
-                let echo = match event {
-                    Event::Message(m) if on_message(m) => match m {
-                        Message::Text(t) => {
-                            text.clear();
-                            text.push_str(t);
-                            Some(true)
-                        }
-                        Message::Binary(b) => {
-                            binary.clear();
-                            binary.extend_from_slice(b);
-                            Some(false)
-                        }
-                        _ => None,
-                    },
-                    _ => None,
-                };
+                // Queued control frames (pongs, the Close echo) go out before later data.
                 self.flush_control(&mut out)?;
-                if let Some(is_text) = echo {
-                    out.clear();
-                    let sent = if is_text {
-                        self.conn.send_text_vec(&text, &mut out)
-                    } else {
-                        self.conn.send_binary_vec(&binary, &mut out)
-                    };
-                    if sent.is_ok() {
-                        self.sock.write_all(&out)?;
-                    }
+                // The event borrows only `rb`: echo straight from it, with no copy.
+                let Event::Message(m) = event else { continue };
+                if !on_message(m) {
+                    continue;
+                }
+                out.clear();
+                let sent = match m {
+                    Message::Text(t) => self.conn.send_text_vec(t, &mut out),
+                    Message::Binary(b) => self.conn.send_binary_vec(b, &mut out),
+                    _ => continue,
+                };
+                if sent.is_ok() {
+                    self.sock.write_all(&out)?;
                 }
             }
             self.flush_control(&mut out)?;

@@ -15,8 +15,9 @@ use std::sync::mpsc::{self, TryRecvError};
 use std::time::{Duration, Instant};
 
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
+use wsmachine::frame::MAX_CONTROL_FRAME_LEN;
 use wsmachine::handshake::client::{ClientRequest, Reply};
-use wsmachine::{ChaChaMask, CloseCode, Config, Connection, Event, Message};
+use wsmachine::{Assembly, ChaChaMask, CloseCode, Config, Connection, Event, Message};
 
 struct Args {
     host: String,
@@ -78,7 +79,7 @@ fn run() -> io::Result<()> {
     let mut parser = req.response_parser();
     let mut head = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let (mut conn, mut pending) = loop {
+    let (mut conn, pending) = loop {
         let n = sock.read(&mut buf)?;
         if n == 0 {
             return Err(err("the server closed the connection during the handshake"));
@@ -130,10 +131,16 @@ fn run() -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = Vec::new();
     let mut stdin_open = true;
+    // Where the connection puts together what a read does not hold whole; events borrow it
+    // and the input, never the connection.
+    let mut assembly = Assembly::new();
+    // Bytes that came with the handshake response are the first input (they came in the last
+    // read, so they fit in `buf`).
+    let mut have = pending.len();
+    buf[..have].copy_from_slice(&pending);
     loop {
         // Input from the server.
-        let mut data = std::mem::take(&mut pending);
-        if data.is_empty() {
+        if have == 0 {
             match sock.read(&mut buf) {
                 Ok(0) => {
                     match conn.read_eof() {
@@ -142,7 +149,7 @@ fn run() -> io::Result<()> {
                     }
                     return Ok(());
                 }
-                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Ok(n) => have = n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // After its Close, a server may drop TCP before reading ours; the kernel then
@@ -154,9 +161,10 @@ fn run() -> io::Result<()> {
                 Err(e) => return Err(e),
             }
         }
+        let data = &mut buf[..std::mem::take(&mut have)];
         let mut start = 0;
         loop {
-            match conn.read(&mut data[start..]) {
+            match conn.read(&mut data[start..], &mut assembly) {
                 Ok(r) => {
                     start += r.consumed;
                     let mut o = stdout.lock();
@@ -197,8 +205,15 @@ fn run() -> io::Result<()> {
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     stdin_open = false;
-                    // End of input: start the closing handshake (RFC 6455 §7.1.2).
-                    let _ = conn.close(CloseCode::NORMAL, "");
+                    // End of input: start the closing handshake (RFC 6455 §7.1.2), after the
+                    // replies still queued (a Close drops them).
+                    let mut close = [0u8; MAX_CONTROL_FRAME_LEN];
+                    out.clear();
+                    conn.poll_transmit_vec(&mut out);
+                    if let Ok(n) = conn.close(CloseCode::NORMAL, "", &mut close) {
+                        out.extend_from_slice(&close[..n]);
+                    }
+                    sock.write_all(&out)?;
                 }
             }
         }

@@ -12,9 +12,11 @@
 //! `tests/browser/run.sh` (with `/gate` and `/done`, see there).
 //!
 //! Resource bounds: one shared read buffer for all connections (so an idle connection holds
-//! no input buffer), a per-connection output backlog above which the server stops reading
-//! from that client until it drains, a bounded request head (431) that must complete within
-//! a deadline (408), and a linger deadline after the server's half of the close.
+//! no input buffer, only its `Assembly`, empty until a message is not whole in one read and
+//! trimmed back to `retain_capacity` after one), a per-connection output backlog above which
+//! the server stops reading from that client until it drains, a bounded request head (431)
+//! that must complete within a deadline (408), and a linger deadline after the server's half
+//! of the close.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -27,7 +29,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, RequestParser};
-use wsmachine::{CloseCode, Config, Connection, Event, Message, Timeout};
+use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, Timeout};
 
 /// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
 /// assembly capacity kept between messages.
@@ -84,11 +86,18 @@ enum Phase {
     /// Reading the request head.
     Head { parser: RequestParser, buf: Vec<u8>, deadline: Instant },
     /// A WebSocket connection.
-    Ws(Box<Connection>),
+    Ws(Box<Ws>),
     /// A `/gate?id=` request waiting for the matching `/done?id=`.
     Gate { id: String, deadline: Instant },
     /// Flush the output, shut down the write half, discard input until EOF or the deadline.
     Closing { deadline: Instant },
+}
+
+/// A connection and, beside it, the memory its events borrow besides the shared read buffer:
+/// control frames split across reads, fragmented and compressed messages.
+struct Ws {
+    conn: Connection,
+    assembly: Assembly,
 }
 
 struct Client {
@@ -104,8 +113,6 @@ struct Shared {
     opts: Options,
     deflate: DeflateConfig,
     buf: Vec<u8>,
-    text: String,
-    binary: Vec<u8>,
     /// Results reported by `/done?id=..&result=..`, by id (bounded).
     results: HashMap<String, String>,
     gates_dirty: bool,
@@ -139,8 +146,6 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
         opts,
         deflate: DeflateConfig::new(),
         buf: vec![0; READ_BUF],
-        text: String::new(),
-        binary: Vec::new(),
         results: HashMap::new(),
         gates_dirty: false,
     };
@@ -302,9 +307,9 @@ impl Client {
     }
 
     fn on_eof(&mut self) -> Turn {
-        if let Phase::Ws(conn) = &mut self.phase {
+        if let Phase::Ws(ws) = &mut self.phase {
             // Without a Close first this is an abnormal closure (1006); nothing to send back.
-            let _ = conn.read_eof();
+            let _ = ws.conn.read_eof();
         }
         let _ = self.flush();
         Turn::Drop
@@ -318,7 +323,8 @@ impl Client {
                 self.out.extend_from_slice(&resp.map(|r| r.response_vec()).unwrap_or_default());
                 self.closing(&shared.opts, now);
             }
-            Phase::Ws(conn) if tick => {
+            Phase::Ws(ws) if tick => {
+                let conn = &mut ws.conn;
                 if let Some(Timeout::CloseHandshake | Timeout::PeerUnresponsive) = conn.handle_timeout(mono) {
                     conn.poll_transmit_vec(&mut self.out);
                 }
@@ -351,10 +357,9 @@ impl Client {
                 let outcome = handshake(parser, buf, shared);
                 self.after_head(outcome, shared, now);
             }
-            Phase::Ws(conn) => {
-                let (data, text, binary) = (&mut shared.buf[..n], &mut shared.text, &mut shared.binary);
-                echo(conn, data, text, binary, &mut self.out, shared.opts.verbose);
-                if conn.should_close_transport() {
+            Phase::Ws(ws) => {
+                echo(ws, &mut shared.buf[..n], &mut self.out, shared.opts.verbose);
+                if ws.conn.should_close_transport() {
                     self.closing(&shared.opts, now);
                 }
             }
@@ -374,24 +379,16 @@ impl Client {
                 shared.gates_dirty = true;
                 self.phase = Phase::Gate { id, deadline: now + shared.opts.gate_timeout };
             }
-            Head::Upgrade { response, mut conn, mut rest } => {
+            Head::Upgrade { response, mut ws, mut rest } => {
                 self.out.extend_from_slice(&response);
                 // Bytes after the head already belong to the WebSocket connection.
                 if !rest.is_empty() {
-                    echo(
-                        &mut conn,
-                        &mut rest,
-                        &mut shared.text,
-                        &mut shared.binary,
-                        &mut self.out,
-                        shared.opts.verbose,
-                    );
+                    echo(&mut ws, &mut rest, &mut self.out, shared.opts.verbose);
                 }
-                self.phase = Phase::Ws(conn);
-                if let Phase::Ws(conn) = &self.phase {
-                    if conn.should_close_transport() {
-                        self.closing(&shared.opts, now);
-                    }
+                let close = ws.conn.should_close_transport();
+                self.phase = Phase::Ws(ws);
+                if close {
+                    self.closing(&shared.opts, now);
                 }
             }
         }
@@ -408,7 +405,7 @@ enum Head {
     /// Send the 101 response and continue as a WebSocket connection.
     Upgrade {
         response: Vec<u8>,
-        conn: Box<Connection>,
+        ws: Box<Ws>,
         rest: Vec<u8>,
     },
 }
@@ -448,54 +445,19 @@ fn handshake(parser: &mut RequestParser, buf: &[u8], shared: &mut Shared) -> Hea
         conn = conn.with_deflate(p);
     }
     let rest = buf[incoming.head_len()..].to_vec();
-    Head::Upgrade { response, conn: Box::new(conn), rest }
+    Head::Upgrade { response, ws: Box::new(Ws { conn, assembly: Assembly::new() }), rest }
 }
 
 /// Feeds received bytes to the engine and queues the echoes and protocol replies.
-fn echo(
-    conn: &mut Connection,
-    data: &mut [u8],
-    text: &mut String,
-    binary: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-    verbose: bool,
-) {
+///
+/// Events borrow `data` and the connection's assembly, never the connection, so every message
+/// is echoed straight from where it was received: no copy, no second UTF-8 validation.
+fn echo(ws: &mut Ws, data: &mut [u8], out: &mut Vec<u8>, verbose: bool) {
+    let Ws { conn, assembly } = ws;
     let mut start = 0;
     loop {
-        // The event borrows the connection (and the input), so copy the message out first.
-        let is_text = match conn.read(&mut data[start..]) {
-            Ok(read) => {
-                start += read.consumed;
-                match read.event {
-                    None => break,
-                    Some(Event::Message(Message::Text(t))) => {
-                        text.clear();
-                        text.push_str(t);
-                        true
-                    }
-                    Some(Event::Message(Message::Binary(b))) => {
-                        binary.clear();
-                        binary.extend_from_slice(b);
-                        false
-                    }
-                    // RFC 6455 §5.5.1: echo the code, and here the reason too; a Close without
-                    // a code is answered with 1000.
-                    Some(Event::Close(frame)) => {
-                        let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
-                        text.clear();
-                        text.push_str(reason);
-                        let _ = conn.close(code, text);
-                        conn.poll_transmit_vec(out);
-                        continue;
-                    }
-                    // Pings are answered by the engine (auto_pong); drain after every event so
-                    // that each ping gets its own pong (RFC 6455 §5.5.2).
-                    Some(_) => {
-                        conn.poll_transmit_vec(out);
-                        continue;
-                    }
-                }
-            }
+        let read = match conn.read(&mut data[start..], assembly) {
+            Ok(read) => read,
             Err(e) => {
                 // The Close with the error's code is queued; later input is ignored.
                 if verbose {
@@ -504,9 +466,24 @@ fn echo(
                 break;
             }
         };
-        // Queued control frames (pongs) go out before later data.
+        start += read.consumed;
+        // Queued control frames go out before later data; draining after every event also
+        // gives each ping its own pong (RFC 6455 §5.5.2; pings are answered by the engine).
         conn.poll_transmit_vec(out);
-        let sent = if is_text { conn.send_text_vec(text, out) } else { conn.send_binary_vec(binary, out) };
+        let sent = match read.event {
+            None => break,
+            Some(Event::Message(Message::Text(text))) => conn.send_text_vec(text, out),
+            Some(Event::Message(Message::Binary(data))) => conn.send_binary_vec(data, out),
+            // RFC 6455 §5.5.1: echo the code, and here the reason too; a Close without a code
+            // is answered with 1000.
+            Some(Event::Close(frame)) => {
+                let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
+                // Written after the replies drained above (a Close drops any still queued).
+                let _ = conn.close_vec(code, reason, out);
+                continue;
+            }
+            Some(_) => continue,
+        };
         if let Err(e) = sent {
             if verbose {
                 eprintln!("send: {e}");

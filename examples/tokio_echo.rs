@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, Request, RequestParser};
-use wsmachine::{CloseCode, Config, Connection, Event, Message};
+use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
 
 const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(64 << 10).auto_close(false);
 
@@ -61,43 +61,14 @@ async fn serve(mut sock: TcpStream) -> io::Result<()> {
     };
     sock.write_all(&response).await?;
 
+    // One `Assembly` per connection, beside it: events borrow it and the input, never the
+    // connection, so every message is echoed from where it was received.
+    let mut assembly = Assembly::new();
     let mut out = Vec::new();
-    let mut copy = Vec::new();
+    // Bytes that came with the handshake first, then each read in place in `buf`.
+    let mut data: &mut [u8] = &mut rest;
     loop {
-        let mut start = 0;
-        // On a protocol error the Close is already queued; later input is ignored.
-        while let Ok(r) = conn.read(&mut rest[start..]) {
-            start += r.consumed;
-            let is_text = match r.event {
-                None => break,
-                Some(Event::Message(m)) => {
-                    copy.clear();
-                    copy.extend_from_slice(m.as_bytes());
-                    matches!(m, Message::Text(_))
-                }
-                Some(Event::Close(frame)) => {
-                    let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
-                    copy.clear();
-                    copy.extend_from_slice(reason.as_bytes());
-                    let _ = conn.close(code, std::str::from_utf8(&copy).unwrap_or(""));
-                    conn.poll_transmit_vec(&mut out);
-                    continue;
-                }
-                Some(_) => {
-                    conn.poll_transmit_vec(&mut out);
-                    continue;
-                }
-            };
-            conn.poll_transmit_vec(&mut out);
-            let sent = match std::str::from_utf8(&copy) {
-                Ok(t) if is_text => conn.send_text_vec(t, &mut out),
-                _ => conn.send_binary_vec(&copy, &mut out),
-            };
-            if let Err(e) = sent {
-                eprintln!("send: {e}");
-            }
-        }
-        conn.poll_transmit_vec(&mut out);
+        echo(&mut conn, &mut assembly, data, &mut out);
         if !out.is_empty() {
             sock.write_all(&out).await?;
             out.clear();
@@ -111,9 +82,36 @@ async fn serve(mut sock: TcpStream) -> io::Result<()> {
             let _ = conn.read_eof();
             return Ok(());
         }
-        rest.clear();
-        rest.extend_from_slice(&buf[..n]);
+        data = &mut buf[..n];
     }
+}
+
+/// Feeds received bytes to the engine and queues the echoes (no copy, no second UTF-8
+/// validation) and protocol replies in `out`.
+fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out: &mut Vec<u8>) {
+    let mut start = 0;
+    // On a protocol error the Close is already queued; later input is ignored.
+    while let Ok(r) = conn.read(&mut data[start..], assembly) {
+        start += r.consumed;
+        // Queued control frames (pongs) go out before later data.
+        conn.poll_transmit_vec(out);
+        let sent = match r.event {
+            None => break,
+            Some(Event::Message(Message::Text(text))) => conn.send_text_vec(text, out),
+            Some(Event::Message(Message::Binary(data))) => conn.send_binary_vec(data, out),
+            Some(Event::Close(frame)) => {
+                let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
+                // Written after the replies drained above (a Close drops any still queued).
+                let _ = conn.close_vec(code, reason, out);
+                continue;
+            }
+            Some(_) => continue,
+        };
+        if let Err(e) = sent {
+            eprintln!("send: {e}");
+        }
+    }
+    conn.poll_transmit_vec(out);
 }
 
 #[tokio::main(flavor = "current_thread")]

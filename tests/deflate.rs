@@ -144,7 +144,7 @@ fn round_trip(server_params: &DeflateParams, client_params: &DeflateParams, deli
             client.send_text_vec(&text, &mut up).unwrap();
             server.send_text_vec(&text, &mut down).unwrap();
         }
-        client.ping_into(b"between", &mut up).unwrap();
+        client.ping_vec(b"between", &mut up).unwrap();
     }
     let expected: Vec<OwnedEvent> = messages
         .iter()

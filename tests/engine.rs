@@ -72,7 +72,7 @@ fn fragmented_messages_with_interleaved_pings_in_both_modes() {
         for (i, part) in ["κό", "σμε", " ", "𝄞"].iter().enumerate() {
             let n = client.send_fragment(MessageKind::Text, part.as_bytes(), i == 3, &mut buf).unwrap();
             wire.extend_from_slice(&buf[..n]);
-            client.ping_into(&[i as u8], &mut wire).unwrap();
+            client.ping_vec(&[i as u8], &mut wire).unwrap();
         }
         for cut in 0..wire.len() {
             let mut s = Connection::server(Config::default().delivery(delivery));
@@ -95,7 +95,7 @@ fn client_initiated_close() {
     let mut pair =
         Pair { client: Connection::client_with_test_masks(Config::default(), counter_mask()), server: server() };
     let mut close = Vec::new();
-    pair.client.close_into(CloseCode::NORMAL, "done", &mut close).unwrap();
+    pair.client.close_vec(CloseCode::NORMAL, "done", &mut close).unwrap();
     assert_eq!(pair.client.state(), State::CloseSent);
     assert_eq!(pair.client.send_text("late", &mut [0; 64]), Err(SendError::Closed));
     assert!(drain(&mut pair.client).is_empty());
@@ -120,7 +120,7 @@ fn server_initiated_close_and_data_after_close_is_ignored() {
     let mut pair =
         Pair { client: Connection::client_with_test_masks(Config::default(), counter_mask()), server: server() };
     let mut close = Vec::new();
-    pair.server.close_into(CloseCode::GOING_AWAY, "", &mut close).unwrap();
+    pair.server.close_vec(CloseCode::GOING_AWAY, "", &mut close).unwrap();
     let out = pair.deliver_to_client(&close);
     assert_eq!(out.events, vec![OwnedEvent::Close(Some((CloseCode::GOING_AWAY, String::new())))]);
     let echo = out.transmitted;
@@ -293,7 +293,7 @@ fn control_frames_go_out_between_outgoing_fragments() {
     let mut buf = [0u8; 32];
     let n = s.send_fragment(MessageKind::Binary, b"ab", false, &mut buf).unwrap();
     wire.extend_from_slice(&buf[..n]);
-    s.pong_into(b"hb", &mut wire).unwrap();
+    s.pong_vec(b"hb", &mut wire).unwrap();
     let n = s.send_fragment(MessageKind::Binary, b"cd", true, &mut buf).unwrap();
     wire.extend_from_slice(&buf[..n]);
     let mut c = Connection::client_with_test_masks(Config::default(), counter_mask());
@@ -338,7 +338,7 @@ fn close_handshake_timeout() {
         counter_mask(),
     );
     c.handle_timeout(Duration::from_secs(100));
-    c.close_into(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
+    c.close_vec(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
     assert_eq!(c.poll_timeout(Duration::from_secs(100)), Some(Duration::from_secs(105)));
     assert!(!c.should_close_transport());
     assert_eq!(c.handle_timeout(Duration::from_secs(104)), None);
@@ -418,7 +418,7 @@ fn timers_of_duration_max_never_fire_and_never_overflow() {
     feed(&mut c, &[0x8a, 0x00], &[]); // traffic moves the keepalive base to `late`
     assert_eq!(c.poll_timeout(late), Some(Duration::MAX));
     assert_eq!(c.handle_timeout(late + Duration::from_secs(1)), None);
-    c.close_into(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
+    c.close_vec(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
     assert_eq!(c.poll_timeout(late + Duration::from_secs(1)), Some(Duration::MAX));
     assert_eq!(c.handle_timeout(Duration::MAX - Duration::from_secs(1)), None);
     assert!(!c.should_close_transport());
@@ -440,7 +440,7 @@ fn auto_replies_can_be_turned_off() {
     assert!(out.transmitted.is_empty());
     assert_eq!(s.state(), State::CloseReceived);
     let mut wire = Vec::new();
-    s.close_into(CloseCode::NORMAL, "by hand", &mut wire).unwrap();
+    s.close_vec(CloseCode::NORMAL, "by hand", &mut wire).unwrap();
     assert_eq!(wire, b"\x88\x09\x03\xe8by hand");
     assert_eq!(s.state(), State::Closed);
 }

@@ -59,7 +59,7 @@ fn encode<M: Masking>(sender: &mut Connection<M>, ops: &[Op]) -> (Vec<u8>, Vec<O
                 expected.push(event);
             }
             Op::Ping(p) => {
-                sender.ping_into(p, &mut wire).unwrap();
+                sender.ping_vec(p, &mut wire).unwrap();
                 expected.push(OwnedEvent::Ping(p.clone()));
             }
         }
@@ -298,8 +298,8 @@ proptest! {
             match step {
                 Step::Wait(s) => now += s as u64,
                 Step::PeerText => { peer.send_text_vec("hi", &mut wire).ok(); }
-                Step::PeerPing => { peer.ping_into(b"p", &mut wire).ok(); }
-                Step::PeerClose => { peer.close_into(CloseCode::NORMAL, "", &mut wire).ok(); }
+                Step::PeerPing => { peer.ping_vec(b"p", &mut wire).ok(); }
+                Step::PeerClose => { peer.close_vec(CloseCode::NORMAL, "", &mut wire).ok(); }
                 Step::Read(n) => {
                     let n = (n as usize).min(wire.len());
                     let mut input: Vec<u8> = wire.drain(..n).collect();

@@ -214,6 +214,37 @@ impl<M: Masking> Connection<M> {
         result
     }
 
+    /// Appends a ping to `out` (the `Vec` form of [`ping`](Self::ping)).
+    #[cfg(feature = "alloc")]
+    pub fn ping_vec(&mut self, payload: &[u8], out: &mut alloc::vec::Vec<u8>) -> Result<usize, SendError> {
+        self.control_vec(out, |conn, room| conn.ping(payload, room))
+    }
+
+    /// Appends an unsolicited pong to `out` (the `Vec` form of [`pong`](Self::pong)).
+    #[cfg(feature = "alloc")]
+    pub fn pong_vec(&mut self, payload: &[u8], out: &mut alloc::vec::Vec<u8>) -> Result<usize, SendError> {
+        self.control_vec(out, |conn, room| conn.pong(payload, room))
+    }
+
+    /// Appends a Close to `out` (the `Vec` form of [`close`](Self::close)).
+    #[cfg(feature = "alloc")]
+    pub fn close_vec(&mut self, code: CloseCode, reason: &str, out: &mut alloc::vec::Vec<u8>) -> Result<usize, SendError> {
+        self.control_vec(out, |conn, room| conn.close(code, reason, room))
+    }
+
+    #[cfg(feature = "alloc")]
+    fn control_vec(
+        &mut self,
+        out: &mut alloc::vec::Vec<u8>,
+        encode: impl FnOnce(&mut Self, &mut [u8]) -> Result<usize, SendError>,
+    ) -> Result<usize, SendError> {
+        let start = out.len();
+        out.resize(start + frame::MAX_CONTROL_FRAME_LEN, 0);
+        let result = encode(self, &mut out[start..]);
+        out.truncate(start + *result.as_ref().unwrap_or(&0));
+        result
+    }
+
     /// Appends the queued replies to `out` (the `Vec` form of `poll_transmit`).
     #[cfg(feature = "alloc")]
     pub fn poll_transmit_vec(&mut self, out: &mut alloc::vec::Vec<u8>) -> usize {

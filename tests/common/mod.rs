@@ -147,44 +147,6 @@ pub fn read_one<M: Masking>(conn: &mut Connection<M>, bytes: &[u8]) -> Result<Op
     Ok(read.event.map(Event::into_owned))
 }
 
-/// The user's control commands appended to a `Vec`, as a driver would write them.
-pub trait Commands {
-    fn ping_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError>;
-    fn pong_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError>;
-    fn close_into(
-        &mut self,
-        code: wsmachine::CloseCode,
-        reason: &str,
-        wire: &mut Vec<u8>,
-    ) -> Result<usize, wsmachine::SendError>;
-}
-
-impl<M: Masking> Commands for Connection<M> {
-    fn ping_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError> {
-        let mut out = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
-        let n = self.ping(payload, &mut out)?;
-        wire.extend_from_slice(&out[..n]);
-        Ok(n)
-    }
-    fn pong_into(&mut self, payload: &[u8], wire: &mut Vec<u8>) -> Result<usize, wsmachine::SendError> {
-        let mut out = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
-        let n = self.pong(payload, &mut out)?;
-        wire.extend_from_slice(&out[..n]);
-        Ok(n)
-    }
-    fn close_into(
-        &mut self,
-        code: wsmachine::CloseCode,
-        reason: &str,
-        wire: &mut Vec<u8>,
-    ) -> Result<usize, wsmachine::SendError> {
-        let mut out = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
-        let n = self.close(code, reason, &mut out)?;
-        wire.extend_from_slice(&out[..n]);
-        Ok(n)
-    }
-}
-
 /// Drains everything a connection wants to send.
 pub fn drain<M: Masking>(conn: &mut Connection<M>) -> Vec<u8> {
     let mut out = Vec::new();
