@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use common::{copy_fast, drive_memcpy, drive_recv, drive_recv_buffer, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use wsmachine::{ChaChaMask, Config, Connection, Event, MaskSource, RecvBuffer};
+use wsmachine::{Assembly, ChaChaMask, Config, Connection, Event, MaskSource, RecvBuffer};
 
 fn recv(c: &mut Criterion) {
     for kind in Kind::ALL {
@@ -24,10 +24,12 @@ fn recv(c: &mut Criterion) {
             });
             let mut buf = vec![0u8; READ];
             let mut conn = Connection::server(Config::default());
+            let mut assembly = Assembly::new();
             // Verify before timing: every message, every byte.
-            drive_recv(&mut conn, &w.wire, &mut buf, true).assert_matches(&w, "wsmachine");
-            group
-                .bench_function("wsmachine", |b| b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, false)));
+            drive_recv(&mut conn, &w.wire, &mut buf, &mut assembly, true).assert_matches(&w, "wsmachine");
+            group.bench_function("wsmachine", |b| {
+                b.iter(|| drive_recv(&mut conn, black_box(&w.wire), &mut buf, &mut assembly, false))
+            });
             // The same through a `RecvBuffer`: messages that span reads wait in it, no assembly copy.
             let mut conn = Connection::server(Config::default());
             let mut recv_buffer = RecvBuffer::new();
@@ -49,23 +51,22 @@ fn recv_in_place(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("recv_in_place/{}", w.id()));
         group.throughput(Throughput::ElementsAndBytes { elements: w.messages as u64, bytes: w.payload_bytes as u64 });
         let mut conn = Connection::server(Config::default());
+        let mut assembly = Assembly::new();
         group.bench_function("wsmachine", |b| {
             b.iter_batched_ref(
                 || w.wire.clone(),
                 |input| {
                     let mut seen = Seen::new();
                     for chunk in input.chunks_mut(READ) {
+                        // `read` on the unused rest until no event: then all of it was used.
                         let mut start = 0;
                         loop {
-                            let r = conn.read(&mut chunk[start..]).expect("valid input");
+                            let r = conn.read(&mut chunk[start..], &mut assembly).expect("valid input");
                             start += r.consumed;
                             match r.event {
                                 Some(Event::Message(m)) => seen.add(m.as_bytes(), false),
                                 Some(_) => unreachable!(),
                                 None => break,
-                            }
-                            if start == chunk.len() {
-                                break;
                             }
                         }
                     }
@@ -130,7 +131,8 @@ fn send(c: &mut Criterion) {
         let data = common::payload(Kind::Binary, size);
         let mut out = vec![0u8; size + 14];
         let mut server = Connection::server(Config::default());
-        let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([7; 32]));
+        // Unpredictable keys from the OS-seeded ChaCha20 stream, as a real client uses (§5.3).
+        let mut client = Connection::client(Config::default(), ChaChaMask::from_entropy());
         // Verify: the server frame is header + payload; the client frame unmasks to the payload.
         let n = server.send_binary(&data, &mut out).unwrap();
         assert_eq!(&out[n - size..n], &data[..]);
@@ -203,8 +205,9 @@ fn deflate_echo(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("echo/text/{}", common::size_name(size)));
         group.throughput(Throughput::ElementsAndBytes { elements: 1, bytes: size as u64 });
         for compressed in [true, false] {
-            let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([5; 32]));
+            let mut client = Connection::client(Config::default(), ChaChaMask::from_entropy());
             let mut server = Connection::server(Config::default());
+            let mut assembly = Assembly::new();
             if compressed {
                 client = client.with_deflate(&params);
                 server = server.with_deflate(&params);
@@ -213,16 +216,22 @@ fn deflate_echo(c: &mut Criterion) {
             let mut run = |check: bool| {
                 wire.clear();
                 client.send_text_vec(black_box(&text), &mut wire).expect("send");
-                let read = server.read(&mut wire).expect("valid");
-                match read.event {
+                let read = server.read(&mut wire, &mut assembly).expect("valid");
+                let (consumed, len) = match read.event {
                     Some(Event::Message(m)) => {
                         if check {
                             assert_eq!(m.as_bytes(), text.as_bytes());
                         }
-                        m.as_bytes().len()
+                        (read.consumed, m.as_bytes().len())
                     }
                     other => panic!("unexpected {other:?}"),
+                };
+                if check {
+                    // The read contract: the rest gives no event, so the message used all.
+                    let rest = server.read(&mut wire[consumed..], &mut assembly).expect("valid");
+                    assert!(rest.event.is_none() && consumed == wire.len());
                 }
+                len
             };
             run(true);
             let name = if compressed { "wsmachine_deflate" } else { "wsmachine_plain" };

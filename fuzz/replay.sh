@@ -3,7 +3,7 @@
 # Exits non-zero as soon as an input makes a target crash (a panic or a failed invariant).
 set -euo pipefail
 cd "$(dirname "$0")"
-TARGETS=(frame_header server_read client_read roundtrip utf8 mask handshake_server handshake_client deflate)
+TARGETS=(frame_header server_read client_read roundtrip api utf8 mask handshake_server handshake_client deflate)
 cargo build --quiet
 for t in "${TARGETS[@]}"; do
     echo "== replaying $t ($(ls corpus/"$t" | wc -l) inputs)"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(frame_header server_read client_read roundtrip utf8 mask handshake_server handshake_client deflate)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(frame_header server_read client_read roundtrip api utf8 mask handshake_server handshake_client deflate)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 failed=0
 for t in "${TARGETS[@]}"; do

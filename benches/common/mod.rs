@@ -222,9 +222,10 @@ pub fn drive_memcpy(wire: &[u8], buf: &mut [u8]) -> usize {
 }
 
 /// Like [`drive_recv`], through the crate's [`wsmachine::RecvBuffer`]: the unused rest of each
-/// read stays in the buffer and the next read of at most 64 KiB is appended after it; while a
-/// frame waits to be delivered in place, the read asks for no more than its missing bytes (a
-/// recv(2) with a shorter length), so nothing needs moving after it.
+/// read stays in the buffer and the next read of at most 64 KiB is appended after it; an
+/// unfragmented frame that spans reads waits in it until whole and is delivered in place, and
+/// while it waits the read asks for no more than its missing bytes (a recv(2) with a shorter
+/// length), so nothing needs moving after it. Events borrow the buffer only.
 #[inline(always)]
 pub fn drive_recv_buffer(
     conn: &mut wsmachine::Connection,
@@ -247,22 +248,30 @@ pub fn drive_recv_buffer(
     seen
 }
 
-/// Feeds `w.wire` to `conn` in reads of at most 64 KiB, each copied into `buf` first (as recv(2)
-/// would; this also restores the masked bytes that the previous iteration unmasked in place).
-/// Calls `read` on the unused rest until it reports no event, then takes the next read.
+/// Feeds `w.wire` to `conn` in reads of at most 64 KiB, each copied into the fixed `buf` first
+/// (as recv(2) would; this also restores the masked bytes that the previous iteration unmasked
+/// in place). Calls `read` on the unused rest until it reports no event (then all of the read
+/// was used), then takes the next read. A message split across reads is put together in the
+/// connection's `assembly` (`Delivery::Assemble`) or streamed as chunks (`Delivery::Stream`).
 #[inline(always)]
-pub fn drive_recv(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut [u8], hash: bool) -> Seen {
+pub fn drive_recv(
+    conn: &mut wsmachine::Connection,
+    wire: &[u8],
+    buf: &mut [u8],
+    assembly: &mut wsmachine::Assembly,
+    hash: bool,
+) -> Seen {
     let mut seen = Seen::new();
     let mut pos = 0;
     while pos < wire.len() {
         let n = recv_into(wire, &mut pos, buf);
         let mut start = 0;
         loop {
-            let r = conn.read(&mut buf[start..n]).expect("valid input");
+            let r = conn.read(&mut buf[start..n], assembly).expect("valid input");
             start += r.consumed;
             match r.event {
                 Some(wsmachine::Event::Message(m)) => seen.add(m.as_bytes(), hash),
-                // Delivery::Stream: pieces borrowed in place, no assembly copy.
+                // Delivery::Stream: whole frames (first and last) and pieces, borrowed in place.
                 Some(wsmachine::Event::Chunk(c)) => {
                     seen.bytes += c.data.len();
                     if hash {
@@ -273,10 +282,8 @@ pub fn drive_recv(conn: &mut wsmachine::Connection, wire: &[u8], buf: &mut [u8],
                 Some(other) => panic!("unexpected event {other:?}"),
                 None => break,
             }
-            if start == n {
-                break;
-            }
         }
+        debug_assert_eq!(start, n);
     }
     seen
 }

@@ -6,5 +6,5 @@ use wsmachine::Connection;
 use wsmachine_fuzz::read::{counter_mask, split_invariance};
 
 fuzz_target!(|data: &[u8]| {
-    split_invariance(data, |config| Connection::client(config, counter_mask()));
+    split_invariance(data, |config| Connection::client_with_test_masks(config, counter_mask()));
 });

@@ -1,12 +1,13 @@
 //! Shared drivers for the wsmachine fuzz targets (each target in `fuzz_targets/` is a thin
 //! wrapper around one of these functions, so the invariants live in one reviewed place).
 
+pub mod api;
 pub mod deflate;
 pub mod handshake;
 pub mod read;
 pub mod roundtrip;
 
-use wsmachine::{Event, Message};
+use wsmachine::{Delivery, Event, Message};
 
 /// An event with its data copied and stream chunks already joined into whole messages, so that
 /// runs with different input splits can be compared.
@@ -20,18 +21,25 @@ pub enum Norm {
 }
 
 /// Joins `Delivery::Stream` chunks into messages and checks the chunk flags on the way.
-#[derive(Default)]
 pub struct Normaliser {
+    /// `Delivery::Stream`: every data message comes as chunks (a whole frame as one chunk,
+    /// `first` and `last`), never as `Event::Message`; otherwise never as chunks.
+    stream: bool,
     /// The kind and bytes of the message whose chunks are arriving.
     pending: Option<(wsmachine::MessageKind, Vec<u8>)>,
     pub events: Vec<Norm>,
 }
 
 impl Normaliser {
+    pub fn new(delivery: Delivery) -> Self {
+        Normaliser { stream: delivery == Delivery::Stream, pending: None, events: Vec::new() }
+    }
+
     /// Records one event; `max_message_len` bounds every message and every chunk sum.
     pub fn push(&mut self, event: &Event<'_>, max_message_len: u64) {
         match *event {
             Event::Message(m) => {
+                assert!(!self.stream, "Event::Message with Delivery::Stream: {m:?}");
                 assert!(self.pending.is_none(), "a whole message inside a chunked one");
                 assert!(m.as_bytes().len() as u64 <= max_message_len, "message over max_message_len");
                 self.events.push(match m {
@@ -41,6 +49,7 @@ impl Normaliser {
                 });
             }
             Event::Chunk(c) => {
+                assert!(self.stream, "Event::Chunk with Delivery::Assemble");
                 assert_eq!(c.first, self.pending.is_none(), "chunk `first` flag out of step");
                 let (kind, buf) = self.pending.get_or_insert_with(|| (c.kind, Vec::new()));
                 assert_eq!(*kind, c.kind, "chunk kind changed inside a message");

@@ -3,14 +3,17 @@
 //!
 //! Input layout: `[cfg, splits, s1 .. sN, wire bytes ..]` with `N = splits & 7`; each `s` is
 //! the length of one read (0 allowed: an empty read), the last read takes the rest.
-//! `splits >> 3` picks the size (1..=32) of the `poll_transmit` buffer in the split run.
+//! `splits >> 3` picks the size of the `poll_transmit` buffer in the split run:
+//! `MAX_CONTROL_FRAME_LEN` (the least it may be given) plus 0..=31, so queued replies take one
+//! call or several.
 //! `cfg`: bit 0 Stream (else Assemble); bits 1-2 max_message_len 1000/125/16 MiB/0;
 //! bits 3-4 max_frame_payload = max_message_len/64/126/65536; bit 5 auto_pong off;
-//! bit 6 auto_close off; bit 7 through a `RecvBuffer`, which lets frames wait in place (with
-//! Stream: `in_place_up_to` 300; with Assemble: the default bound, `retain_capacity`), and the
-//! outcome must also equal that of plain `read` on the same bytes.
+//! bit 6 auto_close off; bit 7 through a `RecvBuffer`, which lets every unfragmented frame
+//! within the limits wait in place with Assemble (whatever `retain_capacity`; with Stream it is
+//! a plain read buffer), and the outcome must also equal that of plain `read` on the same bytes.
 
-use wsmachine::{Config, Connection, Delivery, Event, MaskSource, ProtocolError, RecvBuffer, Role, State};
+use wsmachine::frame::{decode, Decoded, OpCode, MAX_CONTROL_FRAME_LEN};
+use wsmachine::{Assembly, Config, Connection, Delivery, Event, Masking, ProtocolError, RecvBuffer, Role, State};
 
 use crate::{Norm, Normaliser};
 
@@ -33,7 +36,6 @@ pub fn config_from(byte: u8) -> Config {
         .delivery(delivery)
         .auto_pong(byte & 0x20 == 0)
         .auto_close(byte & 0x40 == 0)
-        .in_place_up_to(if byte & 0x80 != 0 && delivery == Delivery::Stream { 300 } else { 0 })
 }
 
 /// Whether `cfg` bit 7 asks for a `RecvBuffer` driver.
@@ -41,7 +43,8 @@ pub fn uses_recv_buffer(byte: u8) -> bool {
     byte & 0x80 != 0
 }
 
-/// A deterministic client mask source, so that two runs transmit identical bytes.
+/// Deterministic client mask keys (for `Connection::client_with_test_masks`), so that two runs
+/// transmit identical bytes.
 pub fn counter_mask() -> impl FnMut() -> [u8; 4] {
     let mut n = 0u32;
     move || {
@@ -50,32 +53,34 @@ pub fn counter_mask() -> impl FnMut() -> [u8; 4] {
     }
 }
 
-/// Feeds `chunks` one `read` call at a time, draining `poll_transmit` after every call. With
-/// `recv_buffer`, the chunks go through a `RecvBuffer` instead (each chunk in as many transport
-/// reads as the room it offers needs), which keeps the bytes `read` leaves unused.
-pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: usize, recv_buffer: bool) -> Outcome {
+/// Feeds `chunks` one `read` call at a time (with one `Assembly` for the connection), draining
+/// `poll_transmit` after every call. With `recv_buffer`, the chunks go through a `RecvBuffer`
+/// instead (each chunk in as many transport reads as the room it offers needs), which keeps the
+/// bytes `read` leaves unused.
+pub fn drive<M: Masking>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: usize, recv_buffer: bool) -> Outcome {
     let mut run = Run {
         config: *conn.config(),
         deflate: conn.deflate_enabled(),
-        norm: Normaliser::default(),
+        norm: Normaliser::new(conn.config().delivery),
         error: None,
         transmitted: Vec::new(),
         out: vec![0u8; out_size],
         finished: false,
     };
     if !recv_buffer {
+        let mut assembly = Assembly::new();
         for chunk in chunks {
             let mut buf = chunk.to_vec();
             let mut start = 0;
             loop {
                 let len = buf.len() - start;
                 let state_before = conn.state();
-                let (consumed, had_event) = match conn.read(&mut buf[start..]) {
+                let (consumed, had_event) = match conn.read(&mut buf[start..], &mut assembly) {
                     Ok(r) => (r.consumed, run.event(r.event.as_ref())),
                     Err(e) => {
                         run.failed(conn, e);
                         // The rest of this chunk must now be swallowed without an event.
-                        let r = conn.read(&mut buf[start..]).expect("read after failure");
+                        let r = conn.read(&mut buf[start..], &mut assembly).expect("read after failure");
                         assert_eq!((r.consumed, r.event.is_none()), (len, true));
                         break;
                     }
@@ -91,7 +96,10 @@ pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size
             }
         }
     } else {
-        let mut buf = RecvBuffer::with_read_size(64);
+        const READ_SIZE: usize = 64;
+        let mut buf = RecvBuffer::with_read_size(READ_SIZE);
+        // Bytes handed to the buffer so far: it grows only with bytes that arrived.
+        let mut arrived = 0;
         for chunk in chunks {
             let mut rest = *chunk;
             loop {
@@ -101,6 +109,8 @@ pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size
                 space[..n].copy_from_slice(&rest[..n]);
                 rest = &rest[n..];
                 buf.filled(n);
+                arrived += n;
+                assert!(buf.capacity() <= arrived + READ_SIZE, "capacity {} after {arrived} bytes", buf.capacity());
                 loop {
                     let len = buf.unused().len();
                     let state_before = conn.state();
@@ -115,8 +125,7 @@ pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size
                     };
                     let consumed = len - buf.unused().len();
                     if !had_event {
-                        let unused = buf.unused().len();
-                        assert!(unused == 0 || conn.wanted() > unused, "{unused} unused, wanted {}", conn.wanted());
+                        check_waiting(buf.unused(), &run.config, conn.role());
                     }
                     if !run.after(conn, len, consumed, had_event, state_before) {
                         break;
@@ -135,6 +144,28 @@ pub fn drive<M: MaskSource>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size
         assert!(run.transmitted.ends_with(&code), "failure close {code:?} not sent last: {:?}", run.transmitted);
     }
     Outcome { events: run.norm.events, error: run.error, transmitted: run.transmitted, state: conn.state() }
+}
+
+/// After a `RecvBuffer` read without an event, what it left unused is a frame that waits in
+/// place (Assemble only; with Stream the buffer is a plain read buffer): a header cut short, or
+/// the header of an unfragmented, unextended text or binary frame within the limits, masked as
+/// the role requires, whose payload is not all there yet.
+fn check_waiting(unused: &[u8], config: &Config, role: Role) {
+    if unused.is_empty() {
+        return;
+    }
+    assert!(config.delivery == Delivery::Assemble, "{} bytes left unused in Stream mode", unused.len());
+    match decode(unused) {
+        Ok(Decoded::Incomplete(n)) => assert!(n > unused.len()),
+        Ok(Decoded::Complete(h, n)) => {
+            let total = n as u64 + h.payload_len;
+            assert!(total > unused.len() as u64, "a whole frame of {total} bytes left unused");
+            assert!(h.payload_len <= config.max_frame_payload.min(config.max_message_len), "waiting over the limits");
+            assert!(h.fin && h.rsv == 0 && matches!(h.opcode, OpCode::Text | OpCode::Binary), "waiting {h:?}");
+            assert_eq!(h.mask.is_some(), role == Role::Server, "waiting {h:?}");
+        }
+        Err(e) => panic!("{} unused bytes are no frame header: {e:?}", unused.len()),
+    }
 }
 
 /// What one drive has observed so far, and the checks made on every `read`.
@@ -163,7 +194,7 @@ impl Run {
     }
 
     /// The checks after a successful `read` of `len` bytes; whether to call `read` again.
-    fn after<M: MaskSource>(
+    fn after<M: Masking>(
         &mut self,
         conn: &mut Connection<M>,
         len: usize,
@@ -186,9 +217,9 @@ impl Run {
         had_event
     }
 
-    fn failed<M: MaskSource>(&mut self, conn: &mut Connection<M>, e: ProtocolError) {
+    fn failed<M: Masking>(&mut self, conn: &mut Connection<M>, e: ProtocolError) {
         assert!(!self.finished, "error after the end");
-        assert_eq!(conn.state(), State::Failed, "an error must leave the state Failed");
+        assert_eq!(conn.state(), State::Failed(e.close_code()), "an error must leave the state Failed(its code)");
         assert!(conn.wants_write(), "a failure must queue a Close");
         self.error = Some(e);
         self.finished = true;
@@ -206,6 +237,7 @@ fn check_limits(event: &Event<'_>, config: &Config, deflate: bool) {
             assert!(c.data.len() as u64 <= max, "chunk of {} over {max}", c.data.len());
         }
         Event::Message(m) => {
+            assert!(config.delivery != Delivery::Stream, "message in Stream mode");
             let n = m.as_bytes().len() as u64;
             assert!(n <= config.max_message_len, "message of {n} over the limit");
         }
@@ -213,7 +245,7 @@ fn check_limits(event: &Event<'_>, config: &Config, deflate: bool) {
     }
 }
 
-fn drain<M: MaskSource>(conn: &mut Connection<M>, out: &mut [u8], transmitted: &mut Vec<u8>) {
+fn drain<M: Masking>(conn: &mut Connection<M>, out: &mut [u8], transmitted: &mut Vec<u8>) {
     while conn.wants_write() {
         let n = conn.poll_transmit(out);
         assert!(n > 0, "wants_write but nothing written");
@@ -223,7 +255,7 @@ fn drain<M: MaskSource>(conn: &mut Connection<M>, out: &mut [u8], transmitted: &
 }
 
 /// The whole target: split run versus unsplit run, same connection constructor.
-pub fn split_invariance<M: MaskSource>(data: &[u8], new: impl Fn(Config) -> Connection<M>) {
+pub fn split_invariance<M: Masking>(data: &[u8], new: impl Fn(Config) -> Connection<M>) {
     let [cfg, splits, rest @ ..] = data else { return };
     let n = (*splits & 7) as usize;
     if rest.len() < n {
@@ -240,7 +272,7 @@ pub fn split_invariance<M: MaskSource>(data: &[u8], new: impl Fn(Config) -> Conn
     }
     chunks.push(&wire[at..]);
     let recv_buffer = uses_recv_buffer(*cfg);
-    let split = drive(&mut new(config), &chunks, (*splits >> 3) as usize + 1, recv_buffer);
+    let split = drive(&mut new(config), &chunks, MAX_CONTROL_FRAME_LEN + (*splits >> 3) as usize, recv_buffer);
     let mut whole = drive(&mut new(config), &[wire], 256, recv_buffer);
     // With permessage-deflate, where corrupt compressed data stops the inflater can move with the
     // split, so inflated text just before it may or may not be seen as invalid UTF-8 first. Both
@@ -256,7 +288,7 @@ pub fn split_invariance<M: MaskSource>(data: &[u8], new: impl Fn(Config) -> Conn
         // Letting frames wait in the buffer changes nothing observable (RFC 6455 §8.1: text that
         // waits is checked as it arrives, as plain `read` checks it): same events, same error at
         // the same point, same bytes sent back, as the same bytes through plain `read`.
-        let mut plain = drive(&mut new(config.in_place_up_to(0)), &[wire], 256, false);
+        let mut plain = drive(&mut new(config), &[wire], 256, false);
         if new(config).deflate_enabled() && inflate_error(plain.error) && inflate_error(whole.error) {
             plain.error = whole.error;
             plain.transmitted.clone_from(&whole.transmitted);

@@ -3,7 +3,8 @@
 //! and a close is echoed until both ends reach `Closed`.
 
 use arbitrary::Arbitrary;
-use wsmachine::{CloseCode, Config, Connection, Delivery, MaskSource, MessageKind, SendError, State};
+use wsmachine::frame::MAX_CONTROL_FRAME_LEN;
+use wsmachine::{Assembly, CloseCode, Config, Connection, Delivery, Masking, MessageKind, SendError, State};
 
 use crate::read::counter_mask;
 use crate::{Norm, Normaliser};
@@ -43,8 +44,10 @@ pub struct Script {
 const CODES: [u16; 8] = [1000, 1001, 1003, 1008, 1011, 3000, 4000, 4999];
 
 /// One end and what it has sent but the other end has not read yet.
-struct End<M: MaskSource> {
+struct End<M: Masking> {
     conn: Connection<M>,
+    /// This end's assembly: what its events borrow besides the input.
+    assembly: Assembly,
     /// Bytes on the wire towards the other end.
     pipe: Vec<u8>,
     /// What the other end must see, in order.
@@ -55,9 +58,10 @@ struct End<M: MaskSource> {
     closed: bool,
 }
 
-impl<M: MaskSource> End<M> {
+impl<M: Masking> End<M> {
     fn new(conn: Connection<M>) -> Self {
-        End { conn, pipe: Vec::new(), expect: Vec::new(), seen: Normaliser::default(), closed: false }
+        let seen = Normaliser::new(conn.config().delivery);
+        End { conn, assembly: Assembly::new(), pipe: Vec::new(), expect: Vec::new(), seen, closed: false }
     }
 
     fn drain(&mut self) {
@@ -70,13 +74,15 @@ impl<M: MaskSource> End<M> {
         let open = self.conn.state() == State::Open;
         match op {
             Op::SendText(text) => {
-                let r = send_exact(&mut self.conn, &mut self.pipe, text.len(), |c, out| c.send_text(text, out));
+                let needed = self.conn.encoded_len(text.len());
+                let r = send_exact(&mut self.conn, &mut self.pipe, needed, |c, out| c.send_text(text, out));
                 if expect_ok(r, open) {
                     self.expect.push(Norm::Text(text.clone()));
                 }
             }
             Op::SendBinary(data) => {
-                let r = send_exact(&mut self.conn, &mut self.pipe, data.len(), |c, out| c.send_binary(data, out));
+                let needed = self.conn.encoded_len(data.len());
+                let r = send_exact(&mut self.conn, &mut self.pipe, needed, |c, out| c.send_binary(data, out));
                 if expect_ok(r, open) {
                     self.expect.push(Norm::Binary(data.clone()));
                 }
@@ -104,8 +110,9 @@ impl<M: MaskSource> End<M> {
                     }
                     self.pipe.extend_from_slice(&out);
                     if i == 0 && !fin && *ping_between {
-                        self.conn.ping(b"between").expect("ping between fragments");
-                        self.drain();
+                        let needed = control_len(&self.conn, b"between".len());
+                        send_exact(&mut self.conn, &mut self.pipe, needed, |c, out| c.ping(b"between", out))
+                            .expect("ping between fragments");
                         self.expect.push(Norm::Ping(b"between".to_vec()));
                     }
                 }
@@ -116,56 +123,72 @@ impl<M: MaskSource> End<M> {
             }
             Op::Ping(payload) => {
                 if payload.len() > 125 && open {
-                    assert_eq!(self.conn.ping(payload), Err(SendError::ControlPayloadTooLong(payload.len())));
+                    let mut out = vec![0u8; payload.len() + 14];
+                    let r = self.conn.ping(payload, &mut out);
+                    assert_eq!(r, Err(SendError::ControlPayloadTooLong(payload.len())));
                 }
                 let payload = &payload[..payload.len().min(125)];
-                if expect_ok(self.conn.ping(payload), open) {
+                let needed = control_len(&self.conn, payload.len());
+                let r = send_exact(&mut self.conn, &mut self.pipe, needed, |c, out| c.ping(payload, out));
+                if expect_ok(r, open) {
                     self.expect.push(Norm::Ping(payload.to_vec()));
                 }
             }
             Op::Close(raw, reason) => {
                 let code =
                     if raw & 0x8000 == 0 { CloseCode(CODES[*raw as usize % CODES.len()]) } else { CloseCode(*raw) };
+                let mut room = vec![0u8; reason.len() + 16];
                 if !open {
-                    assert_eq!(self.conn.close(code, reason), Err(SendError::Closed));
+                    assert_eq!(self.conn.close(code, reason, &mut room), Err(SendError::Closed));
                     return;
                 }
                 if !code.is_valid_on_wire() {
-                    assert_eq!(self.conn.close(code, reason), Err(SendError::InvalidCloseCode(code.0)));
+                    assert_eq!(self.conn.close(code, reason, &mut room), Err(SendError::InvalidCloseCode(code.0)));
                     return;
                 }
                 let mut cut = reason.len().min(123);
                 if cut < reason.len() {
-                    assert_eq!(self.conn.close(code, reason), Err(SendError::ReasonTooLong(reason.len())));
+                    let r = self.conn.close(code, reason, &mut room);
+                    assert_eq!(r, Err(SendError::ReasonTooLong(reason.len())));
                     while !reason.is_char_boundary(cut) {
                         cut -= 1;
                     }
                 }
-                self.conn.close(code, &reason[..cut]).expect("close");
+                let reason = &reason[..cut];
+                let needed = control_len(&self.conn, 2 + reason.len());
+                send_exact(&mut self.conn, &mut self.pipe, needed, |c, out| c.close(code, reason, out)).expect("close");
                 assert_eq!(self.conn.state(), State::CloseSent);
                 self.closed = true;
-                self.expect.push(Norm::Close(Some((code.0, reason[..cut].to_owned()))));
+                self.expect.push(Norm::Close(Some((code.0, reason.to_owned()))));
             }
         }
         self.drain();
     }
 }
 
-/// Encodes with a buffer one byte short first (must be refused untouched), then exactly sized.
-fn send_exact<M: MaskSource>(
+/// The bytes of a control frame with `payload_len` bytes of payload (§5.2, §5.5).
+fn control_len<M: Masking>(conn: &Connection<M>, payload_len: usize) -> usize {
+    let n = 2 + payload_len + if conn.role() == wsmachine::Role::Client { 4 } else { 0 };
+    assert!(n <= MAX_CONTROL_FRAME_LEN || payload_len > 125);
+    n
+}
+
+/// Encodes with a buffer one byte short first (must be refused untouched: same state, nothing
+/// queued), then exactly sized; `needed` is the expected frame length (`encoded_len` for data).
+fn send_exact<M: Masking>(
     conn: &mut Connection<M>,
     pipe: &mut Vec<u8>,
-    len: usize,
+    needed: usize,
     mut send: impl FnMut(&mut Connection<M>, &mut [u8]) -> Result<usize, SendError>,
 ) -> Result<(), SendError> {
-    let needed = conn.encoded_len(len);
     if conn.state() == State::Open {
         let mut short = vec![0u8; needed - 1];
         assert_eq!(send(conn, &mut short), Err(SendError::BufferTooSmall { needed }));
+        assert_eq!((conn.state(), conn.wants_write()), (State::Open, false), "a refused send changed the state");
     }
     let mut out = vec![0u8; needed];
     let n = send(conn, &mut out)?;
-    assert_eq!(n, needed, "encoded_len disagrees with the bytes written");
+    assert_eq!(n, needed, "the frame is not the length expected");
     pipe.extend_from_slice(&out);
     Ok(())
 }
@@ -182,7 +205,7 @@ fn expect_ok<T: std::fmt::Debug>(r: Result<T, SendError>, open: bool) -> bool {
 }
 
 /// Delivers `from.pipe` (all but `hold` bytes) to `to` in chunks; replies go into `to.pipe`.
-fn deliver<A: MaskSource, B: MaskSource>(from: &mut End<A>, to: &mut End<B>, hold: usize, sizes: &mut Sizes) -> bool {
+fn deliver<A: Masking, B: Masking>(from: &mut End<A>, to: &mut End<B>, hold: usize, sizes: &mut Sizes) -> bool {
     let n = from.pipe.len().saturating_sub(hold);
     if n == 0 {
         return false;
@@ -195,7 +218,8 @@ fn deliver<A: MaskSource, B: MaskSource>(from: &mut End<A>, to: &mut End<B>, hol
         loop {
             let before = to.conn.state();
             let max = to.conn.config().max_message_len;
-            let r = to.conn.read(&mut bytes[start..end]).expect("a peer's valid frames must be accepted");
+            let r =
+                to.conn.read(&mut bytes[start..end], &mut to.assembly).expect("a peer's valid frames must be accepted");
             assert!(start + r.consumed <= end);
             start += r.consumed;
             let Some(event) = r.event else { break };
@@ -241,7 +265,7 @@ impl Sizes<'_> {
 pub fn run(script: Script) {
     let delivery = if script.stream { Delivery::Stream } else { Delivery::Assemble };
     let config = Config::new().delivery(delivery).fragment_size(script.fragment_size as usize);
-    let mut client = End::new(Connection::client(config, counter_mask()));
+    let mut client = End::new(Connection::client_with_test_masks(config, counter_mask()));
     let mut server = End::new(Connection::server(config));
     let mut sizes = Sizes { sizes: &script.chunks, at: 0 };
     for step in &script.steps {

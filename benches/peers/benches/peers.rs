@@ -265,30 +265,33 @@ fn recv(c: &mut Criterion) {
                 bytes: w.payload_bytes as u64,
             });
             let wire = &w.wire;
-            let wsmachine = |config: Config| move || (wire.clone(), Connection::server(config), vec![0u8; READ]);
+            let wsmachine = |config: Config| {
+                move || (wire.clone(), Connection::server(config), vec![0u8; READ], wsmachine::Assembly::new())
+            };
 
             // The default: `Config::default()` driven through the crate's `RecvBuffer`, which keeps
-            // what a read leaves unused, so a message up to `retain_capacity` waits in it until
-            // whole and is delivered in place.
+            // what a read leaves unused, so an unfragmented message that spans reads waits in it
+            // until whole and is delivered in place.
             let recv_buffer = || (w.wire.clone(), Connection::server(Config::default()), wsmachine::RecvBuffer::new());
             bench_fresh(&mut group, "wsmachine", &w, recv_buffer, |(wire, conn, buf), hash| {
                 drive_recv_buffer(conn, wire, buf, hash)
             });
 
             // `Connection::read` on a fixed 64 KiB buffer (what a no-alloc or shared-buffer driver
-            // does): a message that spans reads is assembled, one copy more.
+            // does): a message that spans reads is put together in the caller's `Assembly`, one
+            // copy more.
             bench_fresh(
                 &mut group,
                 "wsmachine_fixed_buf",
                 &w,
                 wsmachine(Config::default()),
-                |(wire, conn, buf), hash| drive_recv(conn, wire, buf, hash),
+                |(wire, conn, buf, assembly), hash| drive_recv(conn, wire, buf, assembly, hash),
             );
 
             // The same fixed buffer, streaming messages that do not fit one read as chunks.
             let stream = Config::default().delivery(wsmachine::Delivery::Stream);
-            bench_fresh(&mut group, "wsmachine_stream", &w, wsmachine(stream), |(wire, conn, buf), hash| {
-                drive_recv(conn, wire, buf, hash)
+            bench_fresh(&mut group, "wsmachine_stream", &w, wsmachine(stream), |(wire, conn, buf, assembly), hash| {
+                drive_recv(conn, wire, buf, assembly, hash)
             });
 
             let tungstenite = || {
@@ -408,7 +411,8 @@ fn send(c: &mut Criterion) {
             // wsmachine: the frame is encoded straight into the caller's buffer.
             let mut out = vec![0u8; size + 14];
             if client {
-                let mut conn = Connection::client(Config::default(), ChaChaMask::from_seed([7; 32]));
+                // Unpredictable keys from the OS-seeded ChaCha20 stream, as a real client uses.
+                let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
                 let n = conn.send_binary(&data, &mut out).unwrap();
                 check_frame("wsmachine", &out[..n], &data, true);
                 group.bench_function("wsmachine", |b| b.iter(|| conn.send_binary(black_box(&data), &mut out).unwrap()));
