@@ -5,19 +5,26 @@
 //! [`Connection::close`]; outputs are [`Connection::poll_transmit`], [`Connection::poll_timeout`]
 //! and [`Connection::should_close_transport`].
 //!
-//! The closing handshake (RFC 6455 §7) is one enum, [`State`], changed only in this file:
+//! The closing handshake (RFC 6455 §7) is one enum, [`State`], changed only in this file, as
+//! are the receiver's phases (header, payload, control frame; which message is open, whether it
+//! is compressed) and the sender's open fragmented message:
 //!
 //! ```text
-//!                 close()                    peer's Close (ours already written)
-//!   Open ──────────────────────► CloseSent ──────────────────────────────────────┐
-//!    │                               │ peer's Close (ours still queued)          │
-//!    │ peer's Close                  ▼                                           ▼
-//!    └───────────────────────► CloseReceived ──── our Close written ─────────► Closed
+//!            close(): our Close is written
+//!   Open ─────────────────────────────────► CloseSent ──── peer's Close ────┐
+//!    │                                                                      ▼
+//!    │ peer's Close                                                       Closed
+//!    └─────────────────► CloseReceived ──── our Close written ──────────────▲
+//!                        (echo queued with auto_close, or close() by hand)
 //!
-//!   any state but Closed ── peer breaks the RFC ──► Failed(code)   (our Close queued, §7.1.7)
-//!   Open / CloseSent ──────── end of stream ──────► Failed(1006)   (§7.1.5)
-//!   any state ── close or pong deadline passes ───► TimedOut
+//!   Open, CloseSent ── the peer breaks the RFC ──► Failed(code)   (our Close queued, §7.1.7)
+//!   Open, CloseSent ── end of stream ────────────► Failed(1006)   (§7.1.5)
+//!   CloseReceived ──── end of stream ────────────► Closed
+//!   any but TimedOut ─ a close or pong deadline ─► TimedOut
 //! ```
+//!
+//! Input is taken in `Open` and `CloseSent` only (§5.5.1: nothing after the peer's Close, and
+//! nothing after a failure, a timeout or the end of the stream).
 //!
 //! Deadlines are armed only by calls that are given the time ([`Connection::handle_timeout`],
 //! [`Connection::poll_timeout`]): an event without a clock (a Close written, bytes read) marks
@@ -189,143 +196,6 @@ impl<M: Masking> Connection<M> {
     // Input
     // ----------------------------------------------------------------------------------------
 
-    /// Feeds received bytes; returns how many were used and at most one event.
-    ///
-    /// Payloads are unmasked in place, so the input is `&mut`. The one contract: call again
-    /// with the unused rest until `event` is `None`; then every byte was used, so keep nothing
-    /// and read more. Events borrow `input` and `assembly` (your memory, where pieces that are
-    /// not whole in `input` are put together), never the connection: you can send, even echo
-    /// the very message, while you hold an event. Drain [`poll_transmit`](Self::poll_transmit)
-    /// after each call so that automatic pongs and close echoes go out before later data.
-    ///
-    /// On `Err`, the connection has failed: the Close frame with the error's code is queued and
-    /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
-    ///
-    /// ```
-    /// use wsmachine::{Assembly, Config, Connection, Event, Message};
-    ///
-    /// let mut server = Connection::server(Config::default());
-    /// let mut assembly = Assembly::new();
-    /// // A masked "Hello" from a client (RFC 6455 §5.7), then an echo of it.
-    /// let mut input = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
-    /// let mut out = [0u8; 16];
-    /// let read = server.read(&mut input, &mut assembly).unwrap();
-    /// if let Some(Event::Message(Message::Text(text))) = read.event {
-    ///     let n = server.send_text(text, &mut out).unwrap(); // no copy, no second validation
-    ///     assert_eq!(&out[..n], b"\x81\x05Hello");
-    /// }
-    /// ```
-    #[inline(always)]
-    pub fn read<'a>(&mut self, input: &'a mut [u8], assembly: &'a mut Assembly) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, None, assembly)
-    }
-
-    /// [`read`](Self::read) for a driver that keeps what a read leaves unused
-    /// ([`RecvBuffer`](crate::RecvBuffer)): whole messages then wait in its buffer (see
-    /// `Connection::in_place_limit`), and a read may leave a waiting frame unused, saying how
-    /// many bytes it wants ([`wanted`](Self::wanted)).
-    #[cfg(feature = "alloc")]
-    #[inline(always)]
-    pub(crate) fn read_keeping_unused<'a>(
-        &mut self,
-        input: &'a mut [u8],
-        kept: Kept<'_>,
-        assembly: &'a mut Assembly,
-    ) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, Some(kept), assembly)
-    }
-
-    /// `kept`: from a driver that keeps unused bytes, with its note on a waiting text frame.
-    #[inline(always)]
-    fn read_buffer<'a>(
-        &mut self,
-        input: &'a mut [u8],
-        kept: Option<Kept<'_>>,
-        assembly: &'a mut Assembly,
-    ) -> Result<Read<'a>, ProtocolError> {
-        // Small enough to inline into the caller's loop: the common whole message costs no call.
-        if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
-            self.received = self.received.wrapping_add(end as u64);
-            let payload: &'a mut [u8] = &mut input[start..end];
-            return match whole_message(payload, kind, key, self.config.delivery) {
-                Some(event) => Ok(Read { consumed: end, event: Some(event) }),
-                None => Err(self.fail(ProtocolError::InvalidUtf8)),
-            };
-        }
-        self.read_general(input, kept, assembly)
-    }
-
-    /// Everything but the fast path: staged headers, fragments, control frames, compression.
-    #[inline(never)]
-    fn read_general<'a>(
-        &mut self,
-        input: &'a mut [u8],
-        mut kept: Option<Kept<'_>>,
-        assembly: &'a mut Assembly,
-    ) -> Result<Read<'a>, ProtocolError> {
-        #[cfg(feature = "alloc")]
-        if let Some(k) = kept.as_mut().filter(|k| k.has_note()) {
-            if k.is_started() {
-                return self.read_waiting(input, k, assembly);
-            }
-            k.clear_note(); // stale: something else used the buffer since (a driver bug)
-        }
-        if !self.reading() {
-            return Ok(Read { consumed: input.len(), event: None });
-        }
-        // Between messages, memory a larger earlier message needed goes back (idle stays small).
-        #[cfg(feature = "alloc")]
-        if self.incoming.is_none() {
-            assembly.shrink_to(self.config.retain_capacity);
-        }
-        // Every read that returns no event passes here, so `wanted()` never speaks of a frame
-        // that was delivered since.
-        self.wanted = 0;
-        let (consumed, found) = match self.advance(input, kept.as_mut().map(Kept::reborrow), assembly) {
-            Ok(found) => found,
-            Err(e) => return Err(self.fail(e)),
-        };
-        self.received = self.received.wrapping_add(consumed as u64);
-        if self.wanted > 0 {
-            self.note_waiting(input.len() - consumed);
-        }
-        // A frame whose text is checked in part must come back here (`read_waiting`).
-        self.fast_ready = self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note());
-        if let Found::Whole(kind, start, end, key) = found {
-            let payload: &'a mut [u8] = &mut input[start..end];
-            return match whole_message(payload, kind, key, self.config.delivery) {
-                Some(event) => Ok(Read { consumed, event: Some(event) }),
-                None => Err(self.fail(ProtocolError::InvalidUtf8)),
-            };
-        }
-        let input: &'a [u8] = input;
-        let assembly: &'a Assembly = assembly;
-        let event = match found {
-            Found::Nothing | Found::Whole(..) => None,
-            Found::Chunk(chunk, start, end) => Some(Event::Chunk(Chunk { data: &input[start..end], ..chunk })),
-            #[cfg(feature = "alloc")]
-            Found::Assembled(kind) => match assembly.message(kind) {
-                Some(message) => Some(Event::Message(message)),
-                None => return Err(self.fail(ProtocolError::InvalidUtf8)),
-            },
-            #[cfg(feature = "deflate")]
-            Found::Inflated(chunk) => Some(Event::Chunk(Chunk { data: assembly.chunk(), ..chunk })),
-            Found::Control(opcode, range) => {
-                let payload = match range {
-                    Some((start, end)) => &input[start..end],
-                    None => assembly.control(),
-                };
-                Some(match opcode {
-                    OpCode::Ping => Event::Ping(payload),
-                    OpCode::Pong => Event::Pong(payload),
-                    // Validated by `on_control` already.
-                    _ => Event::Close(parse_close_payload(payload).ok().flatten()),
-                })
-            }
-        };
-        Ok(Read { consumed, event })
-    }
-
     /// Runs the receiver over `input` until it finds an event or uses all of it.
     fn advance(
         &mut self,
@@ -408,7 +278,7 @@ impl<M: Masking> Connection<M> {
                         // Zero-copy path: a whole unfragmented message in the caller's buffer.
                         // Unmasked (and validated) by `whole_message` on the way out.
                         let (start, end) = (pos, pos + header.payload_len as usize);
-                        self.incoming = None;
+                        self.end_message();
                         let kind = if header.opcode == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                         return Ok((end, Found::Whole(kind, start, end, header.mask)));
                     } else {
@@ -431,7 +301,17 @@ impl<M: Masking> Connection<M> {
                 }
                 #[cfg(feature = "deflate")]
                 Phase::Data if self.compressed => {
-                    if let Some(found) = self.read_compressed(input, &mut pos, assembly)? {
+                    let (found, frame_end, message_end) = self.read_compressed(input, &mut pos, assembly)?;
+                    if frame_end {
+                        self.phase = Phase::Header;
+                    }
+                    if message_end {
+                        if !self.utf8.is_complete() {
+                            return Err(ProtocolError::InvalidUtf8);
+                        }
+                        self.end_message();
+                    }
+                    if let Some(found) = found {
                         return Ok((pos, found));
                     }
                     if pos == input.len() && self.phase == Phase::Data {
@@ -455,7 +335,7 @@ impl<M: Masking> Connection<M> {
                         if !self.text_complete(assembly) {
                             return Err(ProtocolError::InvalidUtf8);
                         }
-                        self.incoming = None;
+                        self.end_message();
                     }
                     match self.config.delivery {
                         Delivery::Stream => {
@@ -542,6 +422,40 @@ impl<M: Masking> Connection<M> {
         Ok(())
     }
 
+    /// A whole message frame waiting in a [`RecvBuffer`](crate::RecvBuffer) is taken: the
+    /// bookkeeping of any new frame, and the end of its message.
+    #[cfg(feature = "alloc")]
+    pub(super) fn accept_waiting_frame(
+        &mut self,
+        h: &FrameHeader,
+        assembly: &mut Assembly,
+    ) -> Result<(), ProtocolError> {
+        self.begin_frame(h, assembly)?;
+        self.end_message();
+        Ok(())
+    }
+
+    /// The message being received is complete (§5.4): the next data frame starts a new one.
+    fn end_message(&mut self) {
+        self.incoming = None;
+        self.compressed = false;
+    }
+
+    /// The opcode of the next outgoing data frame of `kind`, and the new state of the outgoing
+    /// message: a first frame opens it, a continuation goes on, `fin` ends it (§5.4).
+    pub(super) fn next_data_opcode(&mut self, kind: MessageKind, fin: bool) -> Result<OpCode, SendError> {
+        let opcode = match self.outgoing {
+            None => match kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+            Some(open) if open == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::KindMismatch),
+        };
+        self.outgoing = if fin { None } else { Some(kind) };
+        Ok(opcode)
+    }
+
     /// Whether the text of the message ending now ends at a code point boundary (§8.1).
     fn text_complete(&self, assembly: &Assembly) -> bool {
         match self.config.delivery {
@@ -563,8 +477,9 @@ impl<M: Masking> Connection<M> {
                 let frame = parse_close_payload(payload)?;
                 self.peer_code = Some(frame.map_or(CloseCode::NO_STATUS, |f| f.code));
                 self.state = match self.state {
-                    // Ours is on the wire already: both Close frames are exchanged (§7.1.4).
-                    State::CloseSent if !self.close_pending => State::Closed,
+                    // Ours is on the wire already (`close` writes it): both Close frames are
+                    // exchanged (§7.1.4).
+                    State::CloseSent => State::Closed,
                     _ => State::CloseReceived,
                 };
                 // §5.5.1: echo the status code; nothing but the Close may follow it.
@@ -815,5 +730,6 @@ impl<M: Masking> Connection<M> {
 mod inflate;
 mod payload;
 mod queries;
+mod read;
 mod send;
 mod waiting;

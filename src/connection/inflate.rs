@@ -18,7 +18,8 @@ impl<M: Masking> Connection<M> {
         self.codec.is_some()
     }
 
-    /// Unmasks and inflates the next piece of a compressed message's payload.
+    /// Unmasks and inflates the next piece of a compressed message's payload; returns what was
+    /// found, and whether the frame and the message ended (`advance` applies those transitions).
     ///
     /// Bytes handed to the inflater are consumed; bytes it could not take yet stay in the
     /// caller's buffer, already unmasked (`unmasked_ahead`), and come back in the next call.
@@ -27,7 +28,7 @@ impl<M: Masking> Connection<M> {
         input: &mut [u8],
         pos: &mut usize,
         assembly: &mut Assembly,
-    ) -> Result<Option<Found>, ProtocolError> {
+    ) -> Result<(Option<Found>, bool, bool), ProtocolError> {
         let remaining = self.frame.payload_len - self.frame_done;
         let take = remaining.min((input.len() - *pos) as u64) as usize;
         let (start, end) = (*pos, *pos + take);
@@ -59,24 +60,16 @@ impl<M: Masking> Connection<M> {
             Delivery::Stream => assembly.chunk().len(),
         };
         self.inflated_len += produced as u64;
-        if self.frame_done == self.frame.payload_len && (!self.frame.fin || done) {
-            self.phase = Phase::Header;
-        }
-        if done {
-            if !self.utf8.is_complete() {
-                return Err(ProtocolError::InvalidUtf8);
-            }
-            self.incoming = None;
-            self.compressed = false;
-        }
-        Ok(match self.config.delivery {
+        let frame_end = self.frame_done == self.frame.payload_len && (!self.frame.fin || done);
+        let found = match self.config.delivery {
             Delivery::Assemble if done => Some(Found::Assembled(kind)),
             Delivery::Stream if produced > 0 || done => {
                 let first = core::mem::replace(&mut self.first_chunk, false);
                 Some(Found::Inflated(Chunk { kind, data: &[], first, last: done }))
             }
             _ => None,
-        })
+        };
+        Ok((found, frame_end, done))
     }
 }
 

@@ -175,19 +175,6 @@ impl<M: Masking> Connection<M> {
         Ok(head)
     }
 
-    fn next_data_opcode(&mut self, kind: MessageKind, fin: bool) -> Result<OpCode, SendError> {
-        let opcode = match self.outgoing {
-            None => match kind {
-                MessageKind::Text => OpCode::Text,
-                MessageKind::Binary => OpCode::Binary,
-            },
-            Some(open) if open == kind => OpCode::Continuation,
-            Some(_) => return Err(SendError::KindMismatch),
-        };
-        self.outgoing = if fin { None } else { Some(kind) };
-        Ok(opcode)
-    }
-
     /// Appends a text message to `out` (which is never shrunk).
     #[cfg(feature = "alloc")]
     pub fn send_text_vec(&mut self, text: &str, out: &mut alloc::vec::Vec<u8>) -> Result<usize, SendError> {
@@ -228,7 +215,12 @@ impl<M: Masking> Connection<M> {
 
     /// Appends a Close to `out` (the `Vec` form of [`close`](Self::close)).
     #[cfg(feature = "alloc")]
-    pub fn close_vec(&mut self, code: CloseCode, reason: &str, out: &mut alloc::vec::Vec<u8>) -> Result<usize, SendError> {
+    pub fn close_vec(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        out: &mut alloc::vec::Vec<u8>,
+    ) -> Result<usize, SendError> {
         self.control_vec(out, |conn, room| conn.close(code, reason, room))
     }
 

@@ -125,10 +125,9 @@ impl<M: Masking> Connection<M> {
         let mut utf8 = kept.note.utf8;
         kept.note.clear();
         self.wanted = 0;
-        if let Err(e) = self.begin_frame(&h, assembly) {
+        if let Err(e) = self.accept_waiting_frame(&h, assembly) {
             return Err(self.fail(e));
         }
-        self.incoming = None;
         self.received = self.received.wrapping_add((n + len) as u64);
         self.fast_ready = self.fast_path_allowed();
         let payload = &mut input[n..n + len];

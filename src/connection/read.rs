@@ -1,0 +1,144 @@
+//! Input: `read` and the events it returns, built from what the receiver (`advance` in
+//! `connection.rs`, where every transition lives) found. Events borrow the caller's input or
+//! [`Assembly`], never the connection.
+
+use super::*;
+
+impl<M: Masking> Connection<M> {
+    /// Feeds received bytes; returns how many were used and at most one event.
+    ///
+    /// Payloads are unmasked in place, so the input is `&mut`. The one contract: call again
+    /// with the unused rest until `event` is `None`; then every byte was used, so keep nothing
+    /// and read more. Events borrow `input` and `assembly` (your memory, where pieces that are
+    /// not whole in `input` are put together), never the connection: you can send, even echo
+    /// the very message, while you hold an event. Drain [`poll_transmit`](Self::poll_transmit)
+    /// after each call so that automatic pongs and close echoes go out before later data.
+    ///
+    /// On `Err`, the connection has failed: the Close frame with the error's code is queued and
+    /// all later input is ignored. After the peer's Close, later input is ignored too (§5.5.1).
+    ///
+    /// ```
+    /// use wsmachine::{Assembly, Config, Connection, Event, Message};
+    ///
+    /// let mut server = Connection::server(Config::default());
+    /// let mut assembly = Assembly::new();
+    /// // A masked "Hello" from a client (RFC 6455 §5.7), then an echo of it.
+    /// let mut input = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+    /// let mut out = [0u8; 16];
+    /// let read = server.read(&mut input, &mut assembly).unwrap();
+    /// if let Some(Event::Message(Message::Text(text))) = read.event {
+    ///     let n = server.send_text(text, &mut out).unwrap(); // no copy, no second validation
+    ///     assert_eq!(&out[..n], b"\x81\x05Hello");
+    /// }
+    /// ```
+    #[inline(always)]
+    pub fn read<'a>(&mut self, input: &'a mut [u8], assembly: &'a mut Assembly) -> Result<Read<'a>, ProtocolError> {
+        self.read_buffer(input, None, assembly)
+    }
+
+    /// [`read`](Self::read) for a driver that keeps what a read leaves unused
+    /// ([`RecvBuffer`](crate::RecvBuffer)): whole messages then wait in its buffer (see
+    /// `Connection::in_place_limit`), and a read may leave a waiting frame unused, saying how
+    /// many bytes it wants ([`wanted`](Self::wanted)).
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    pub(crate) fn read_keeping_unused<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        kept: Kept<'_>,
+        assembly: &'a mut Assembly,
+    ) -> Result<Read<'a>, ProtocolError> {
+        self.read_buffer(input, Some(kept), assembly)
+    }
+
+    /// `kept`: from a driver that keeps unused bytes, with its note on a waiting text frame.
+    #[inline(always)]
+    pub(super) fn read_buffer<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        kept: Option<Kept<'_>>,
+        assembly: &'a mut Assembly,
+    ) -> Result<Read<'a>, ProtocolError> {
+        // Small enough to inline into the caller's loop: the common whole message costs no call.
+        if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
+            self.received = self.received.wrapping_add(end as u64);
+            let payload: &'a mut [u8] = &mut input[start..end];
+            return match whole_message(payload, kind, key, self.config.delivery) {
+                Some(event) => Ok(Read { consumed: end, event: Some(event) }),
+                None => Err(self.fail(ProtocolError::InvalidUtf8)),
+            };
+        }
+        self.read_general(input, kept, assembly)
+    }
+
+    /// Everything but the fast path: staged headers, fragments, control frames, compression.
+    #[inline(never)]
+    fn read_general<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        mut kept: Option<Kept<'_>>,
+        assembly: &'a mut Assembly,
+    ) -> Result<Read<'a>, ProtocolError> {
+        #[cfg(feature = "alloc")]
+        if let Some(k) = kept.as_mut().filter(|k| k.has_note()) {
+            if k.is_started() {
+                return self.read_waiting(input, k, assembly);
+            }
+            k.clear_note(); // stale: something else used the buffer since (a driver bug)
+        }
+        if !self.reading() {
+            return Ok(Read { consumed: input.len(), event: None });
+        }
+        // Between messages, memory a larger earlier message needed goes back (idle stays small).
+        #[cfg(feature = "alloc")]
+        if self.incoming.is_none() {
+            assembly.shrink_to(self.config.retain_capacity);
+        }
+        // Every read that returns no event passes here, so `wanted()` never speaks of a frame
+        // that was delivered since.
+        self.wanted = 0;
+        let (consumed, found) = match self.advance(input, kept.as_mut().map(Kept::reborrow), assembly) {
+            Ok(found) => found,
+            Err(e) => return Err(self.fail(e)),
+        };
+        self.received = self.received.wrapping_add(consumed as u64);
+        if self.wanted > 0 {
+            self.note_waiting(input.len() - consumed);
+        }
+        // A frame whose text is checked in part must come back here (`read_waiting`).
+        self.fast_ready = self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note());
+        if let Found::Whole(kind, start, end, key) = found {
+            let payload: &'a mut [u8] = &mut input[start..end];
+            return match whole_message(payload, kind, key, self.config.delivery) {
+                Some(event) => Ok(Read { consumed, event: Some(event) }),
+                None => Err(self.fail(ProtocolError::InvalidUtf8)),
+            };
+        }
+        let input: &'a [u8] = input;
+        let assembly: &'a Assembly = assembly;
+        let event = match found {
+            Found::Nothing | Found::Whole(..) => None,
+            Found::Chunk(chunk, start, end) => Some(Event::Chunk(Chunk { data: &input[start..end], ..chunk })),
+            #[cfg(feature = "alloc")]
+            Found::Assembled(kind) => match assembly.message(kind) {
+                Some(message) => Some(Event::Message(message)),
+                None => return Err(self.fail(ProtocolError::InvalidUtf8)),
+            },
+            #[cfg(feature = "deflate")]
+            Found::Inflated(chunk) => Some(Event::Chunk(Chunk { data: assembly.chunk(), ..chunk })),
+            Found::Control(opcode, range) => {
+                let payload = match range {
+                    Some((start, end)) => &input[start..end],
+                    None => assembly.control(),
+                };
+                Some(match opcode {
+                    OpCode::Ping => Event::Ping(payload),
+                    OpCode::Pong => Event::Pong(payload),
+                    // Validated by `on_control` already.
+                    _ => Event::Close(parse_close_payload(payload).ok().flatten()),
+                })
+            }
+        };
+        Ok(Read { consumed, event })
+    }
+}
