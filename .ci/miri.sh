@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Miri over the crate's `unsafe` (src/accel.rs, and the `&str`s it vouches for) and the masking and
+# Miri over the crate's `unsafe` (src/accel.rs, src/utf8/unchecked.rs and the `&str`s it vouches for) and the masking and
 # UTF-8 code around it.
 # Installs a minimal nightly toolchain with miri when it is missing (Miri needs nightly).
 set -euo pipefail

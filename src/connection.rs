@@ -270,7 +270,7 @@ impl<M: MaskSource> Connection<M> {
                 // is complete and the validator ended at a code point boundary (§8.1). Nothing
                 // writes `assembly[..assembled]` after its bytes were validated.
                 #[allow(unsafe_code)]
-                let text = unsafe { crate::accel::validated_str(bytes) };
+                let text = unsafe { crate::utf8::validated_str(bytes) };
                 Some(Event::Message(Message::Text(text)))
             }
             #[cfg(feature = "deflate")]

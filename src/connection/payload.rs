@@ -220,7 +220,7 @@ pub(super) fn whole_message(payload: &mut [u8], kind: MessageKind, key: Option<[
             // bit set, so all of it is ASCII, which is valid UTF-8; `payload` is borrowed mutably
             // here, so nothing wrote it since.
             #[allow(unsafe_code)]
-            Some(Message::Text(unsafe { crate::accel::validated_str(payload) }))
+            Some(Message::Text(unsafe { crate::utf8::validated_str(payload) }))
         }
         (MessageKind::Text, None) => utf8::validate(payload).map(Message::Text),
     }
