@@ -212,7 +212,7 @@ impl Assembly {
                 // `bytes` is valid UTF-8. `bytes`, `len`, `utf8` and `checked` are private to
                 // this file, and `begin`/`release` reset them together.
                 #[allow(unsafe_code)]
-                Some(Message::Text(unsafe { core::str::from_utf8_unchecked(bytes) }))
+                Some(Message::Text(unsafe { crate::utf8::validated_str(bytes) }))
             }
             crate::MessageKind::Text => core::str::from_utf8(bytes).ok().map(Message::Text),
         }

@@ -1,6 +1,7 @@
 //! Close codes and close frame payloads (RFC 6455 §5.5.1, §7.4).
-
-use crate::error::ProtocolError;
+//!
+//! This module depends on nothing else in the crate but [`crate::utf8`] (for the reason's
+//! validation): errors depend on close codes, not the other way round.
 
 /// A close status code (RFC 6455 §7.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,26 +88,53 @@ pub struct CloseFrame<'a> {
     pub reason: &'a str,
 }
 
+/// Why a Close frame payload is invalid. Converts into the matching
+/// [`ProtocolError`](crate::ProtocolError) (and so its close code) with `From`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseParseError {
+    /// The payload is one byte long (§5.5.1): a connection fails with 1002.
+    OneByte,
+    /// The code may not be sent (§7.4.1, §7.4.2): a connection fails with 1002.
+    InvalidCode(u16),
+    /// The reason is not valid UTF-8 (§5.5.1, §8.1): a connection fails with 1007.
+    InvalidUtf8,
+}
+
+impl core::fmt::Display for CloseParseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CloseParseError::OneByte => f.write_str("close frame with a one-byte payload"),
+            CloseParseError::InvalidCode(code) => write!(f, "invalid close code {code}"),
+            CloseParseError::InvalidUtf8 => f.write_str("invalid UTF-8 in a close reason"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CloseParseError {}
+
 /// Parses a Close frame payload (RFC 6455 §5.5.1). `Ok(None)`: an empty payload, no code.
 ///
 /// ```
-/// use wsmachine::{close::parse_close_payload, CloseCode};
+/// use wsmachine::{close::parse_close_payload, CloseCode, ProtocolError};
 /// let frame = parse_close_payload(b"\x03\xe8bye").unwrap().unwrap();
 /// assert_eq!((frame.code, frame.reason), (CloseCode::NORMAL, "bye"));
-/// assert!(parse_close_payload(b"\x03").is_err()); // one byte: 1002
+/// let error = parse_close_payload(b"\x03").unwrap_err(); // one byte
+/// assert_eq!(ProtocolError::from(error).close_code(), CloseCode::PROTOCOL_ERROR);
 /// ```
-pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame<'_>>, ProtocolError> {
+pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame<'_>>, CloseParseError> {
     match payload {
         [] => Ok(None),
         // §5.5.1: if there is a body, its first two bytes are the status code.
-        [_] => Err(ProtocolError::InvalidClosePayload),
+        [_] => Err(CloseParseError::OneByte),
         [hi, lo, reason @ ..] => {
             let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
             if !code.is_valid_on_wire() {
-                return Err(ProtocolError::InvalidCloseCode(code.0));
+                return Err(CloseParseError::InvalidCode(code.0));
             }
             // §5.5.1: the reason is UTF-8; §8.1 makes invalid data 1007.
-            let reason = crate::utf8::validate(reason).ok_or(ProtocolError::InvalidUtf8)?;
+            let reason = crate::utf8::validate(reason).ok_or(CloseParseError::InvalidUtf8)?;
             Ok(Some(CloseFrame { code, reason }))
         }
     }
@@ -130,12 +158,10 @@ mod tests {
     #[test]
     fn payload_rules() {
         assert_eq!(parse_close_payload(b""), Ok(None));
-        assert_eq!(parse_close_payload(b"\x03"), Err(ProtocolError::InvalidClosePayload));
-        assert_eq!(parse_close_payload(b"\x03\xed"), Err(ProtocolError::InvalidCloseCode(1005)));
-        assert_eq!(parse_close_payload(b"\x03\xe8\xff"), Err(ProtocolError::InvalidUtf8));
+        assert_eq!(parse_close_payload(b"\x03"), Err(CloseParseError::OneByte));
+        assert_eq!(parse_close_payload(b"\x03\xed"), Err(CloseParseError::InvalidCode(1005)));
+        assert_eq!(parse_close_payload(b"\x03\xe8\xff"), Err(CloseParseError::InvalidUtf8));
         let f = parse_close_payload(b"\x0f\xa0ok").unwrap().unwrap();
         assert_eq!((f.code.0, f.reason), (4000, "ok"));
-        assert_eq!(ProtocolError::InvalidCloseCode(1005).close_code(), CloseCode::PROTOCOL_ERROR);
-        assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode::INVALID_PAYLOAD);
     }
 }

@@ -1,7 +1,7 @@
 //! Errors: what the peer did wrong ([`ProtocolError`]) versus what the caller did wrong
 //! ([`SendError`]). The two are never mixed: a `SendError` leaves the connection untouched.
 
-use crate::close::CloseCode;
+use crate::close::{CloseCode, CloseParseError};
 use core::fmt;
 
 /// The peer broke RFC 6455 (or a configured limit); the connection has failed (§7.1.7).
@@ -88,6 +88,19 @@ impl fmt::Display for ProtocolError {
 #[cfg(feature = "std")]
 impl std::error::Error for ProtocolError {}
 
+/// A received Close frame's invalid payload, as the connection fails on it (so that `?` on
+/// [`parse_close_payload`](crate::close::parse_close_payload) gives the RFC's close code).
+impl From<CloseParseError> for ProtocolError {
+    #[inline]
+    fn from(e: CloseParseError) -> Self {
+        match e {
+            CloseParseError::OneByte => ProtocolError::InvalidClosePayload,
+            CloseParseError::InvalidCode(code) => ProtocolError::InvalidCloseCode(code),
+            CloseParseError::InvalidUtf8 => ProtocolError::InvalidUtf8,
+        }
+    }
+}
+
 /// The caller asked for something the protocol or the connection's state does not allow.
 /// The connection is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,3 +145,20 @@ impl fmt::Display for SendError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for SendError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::close::parse_close_payload;
+
+    #[test]
+    fn close_payload_errors_keep_their_close_codes() {
+        let fail = |payload: &[u8]| ProtocolError::from(parse_close_payload(payload).unwrap_err());
+        assert_eq!(fail(b"\x03"), ProtocolError::InvalidClosePayload);
+        assert_eq!(fail(b"\x03\xed"), ProtocolError::InvalidCloseCode(1005));
+        assert_eq!(fail(b"\x03\xe8\xff"), ProtocolError::InvalidUtf8);
+        assert_eq!(fail(b"\x03").close_code(), CloseCode::PROTOCOL_ERROR);
+        assert_eq!(ProtocolError::InvalidCloseCode(1005).close_code(), CloseCode::PROTOCOL_ERROR);
+        assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode::INVALID_PAYLOAD);
+    }
+}

@@ -11,10 +11,12 @@ fn server() -> Connection {
     Connection::server(Config::default())
 }
 
+/// A client whose keys count up (predictable, for tests).
+type TestClient = Connection<TestMasks<Box<dyn FnMut() -> [u8; 4]>>>;
+
 /// A masked client frame, built by a client connection with a counter mask.
-fn client_frames(f: impl FnOnce(&mut Connection<TestMasks<Box<dyn FnMut() -> [u8; 4]>>>, &mut Vec<u8>)) -> Vec<u8> {
-    let mut client: Connection<TestMasks<Box<dyn FnMut() -> [u8; 4]>>> =
-        Connection::client_with_test_masks(Config::default(), Box::new(counter_mask()));
+fn client_frames(f: impl FnOnce(&mut TestClient, &mut Vec<u8>)) -> Vec<u8> {
+    let mut client: TestClient = Connection::client_with_test_masks(Config::default(), Box::new(counter_mask()));
     let mut out = Vec::new();
     f(&mut client, &mut out);
     out

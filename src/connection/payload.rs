@@ -167,7 +167,7 @@ pub(super) fn whole_message(
                 // high bit set, so all of it is ASCII, which is valid UTF-8; `payload` is
                 // borrowed mutably here, so nothing wrote it since.
                 #[allow(unsafe_code)]
-                Message::Text(unsafe { crate::accel::validated_str(payload) })
+                Message::Text(unsafe { crate::utf8::validated_str(payload) })
             }
         }
         (MessageKind::Text, None) => Message::Text(utf8::validate(payload)?),

@@ -143,7 +143,7 @@ impl<M: Masking> Connection<M> {
         // boundary; or, where the rest was reported ASCII after a boundary, it needed no check.
         // `payload` is borrowed mutably here, so nothing has written it since.
         #[allow(unsafe_code)]
-        let text = unsafe { crate::accel::validated_str(payload) };
+        let text = unsafe { crate::utf8::validated_str(payload) };
         Ok(Read { consumed: n + len, event: Some(Event::Message(Message::Text(text))) })
     }
 

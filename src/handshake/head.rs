@@ -113,7 +113,7 @@ pub(crate) fn is_field_value(v: &[u8]) -> bool {
 /// `b` as `&str`: ASCII (almost every head) checked a word at a time, anything else by core.
 #[inline]
 pub(crate) fn to_str(b: &[u8]) -> Option<&str> {
-    crate::accel::ascii_str(b).or_else(|| core::str::from_utf8(b).ok())
+    crate::utf8::ascii_str(b).or_else(|| core::str::from_utf8(b).ok())
 }
 
 /// Trim RFC 9110 §5.6.3 optional whitespace (SP / HTAB) from both ends.
@@ -201,7 +201,7 @@ impl<'a> Iterator for Headers<'a> {
             // gets past the parser) is skipped.
             let Some(colon) = memchr::memchr(b':', line) else { continue };
             let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
-            if let Some(name) = crate::accel::ascii_str(name) {
+            if let Some(name) = crate::utf8::ascii_str(name) {
                 return Some((name, value));
             }
         }

@@ -2,9 +2,15 @@
 //!
 //! The XOR loops are safe code on 64-byte blocks of plain arrays (u64 words below that), aligned
 //! first, so that LLVM turns them into vector instructions; on x86-64 with `std` a second build of
-//! the same loops with AVX2 is picked at run time (the only `unsafe` there, in `accel.rs`). Keys
-//! come from a [`MaskSource`] the caller injects: the crate itself holds no RNG, which keeps it
-//! deterministic under test and fuzzing.
+//! the same loops with AVX2 is picked at run time (the leaf submodule `avx2`, which holds the only
+//! `unsafe` of masking). Keys come from a [`MaskSource`] the caller injects (`source.rs`): the
+//! crate itself holds no RNG, which keeps it deterministic under test and fuzzing.
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+mod avx2;
+mod source;
+
+pub use source::{ChaChaMask, MaskSource, Masking, NoMask, TestMasks};
 
 /// XORs `buf` in place with `key`, as if `buf` started at byte `offset` of a masked payload.
 ///
@@ -41,13 +47,29 @@ pub(crate) fn apply_mask_ascii(buf: &mut [u8], key: [u8; 4], offset: usize) -> b
 const BLOCK: usize = 64;
 
 /// The wide loop, out of line so that the small path stays small where it is inlined; AVX2 when the
-/// CPU has it (`crate::accel`).
+/// CPU has it (`avx2.rs`).
 #[inline(never)]
 fn apply_mask_blocks<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-    return crate::accel::avx2::apply_mask_blocks::<ASCII>(buf, key);
+    return avx2::apply::<Portable<ASCII>>(buf, key);
     #[allow(unreachable_code)]
     apply_mask_blocks_portable::<ASCII>(buf, key)
+}
+
+/// The portable wide loops, named for `avx2.rs` to compile a second time with AVX2.
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+struct Portable<const ASCII: bool>;
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+impl<const ASCII: bool> avx2::Loops for Portable<ASCII> {
+    #[inline(always)]
+    fn apply(buf: &mut [u8], key: [u8; 4]) -> u8 {
+        apply_mask_blocks_portable::<ASCII>(buf, key)
+    }
+    #[inline(always)]
+    fn copy(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
+        copy_masked_blocks_portable::<ASCII>(src, dst, key)
+    }
 }
 
 /// Vector loads and stores are aligned to this: one that straddles two cache lines costs about
@@ -60,11 +82,11 @@ fn head_len(ptr: *const u8, len: usize) -> usize {
     ((ptr as usize).wrapping_neg() & (ALIGN - 1)).min(len)
 }
 
-/// The safe, portable wide loop (also the body of the AVX2 build in `crate::accel`). With
+/// The safe, portable wide loop (also the body of the AVX2 build in `avx2.rs`). With
 /// `ASCII`, returns the OR of every output byte (its high bit is set unless all are ASCII); 0
 /// otherwise, and then the accumulator compiles away.
 #[inline(always)]
-pub(crate) fn apply_mask_blocks_portable<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
+fn apply_mask_blocks_portable<const ASCII: bool>(buf: &mut [u8], key: [u8; 4]) -> u8 {
     // The first few bytes (u64 words, then single bytes), so that the blocks start aligned.
     let (head, buf) = buf.split_at_mut(head_len(buf.as_ptr(), buf.len()));
     let mut high = xor_words::<ASCII>(head, key);
@@ -213,19 +235,19 @@ fn copy_masked_words<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]
     }
 }
 
-/// Out of line, AVX2 when the CPU has it (`crate::accel`).
+/// Out of line, AVX2 when the CPU has it (`avx2.rs`).
 #[inline(never)]
 fn copy_masked_blocks<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-    return crate::accel::avx2::copy_masked_blocks::<ASCII>(src, dst, key);
+    return avx2::copy::<Portable<ASCII>>(src, dst, key);
     #[allow(unreachable_code)]
     copy_masked_blocks_portable::<ASCII>(src, dst, key)
 }
 
-/// The safe, portable wide copy loop (also the body of the AVX2 build in `crate::accel`); with
+/// The safe, portable wide copy loop (also the body of the AVX2 build in `avx2.rs`); with
 /// `ASCII`, returns the OR of the output bytes as [`apply_mask_blocks_portable`] does.
 #[inline(always)]
-pub(crate) fn copy_masked_blocks_portable<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
+fn copy_masked_blocks_portable<const ASCII: bool>(src: &[u8], dst: &mut [u8], key: [u8; 4]) -> u8 {
     // Align the stores (the destination); the head goes in u64 words, then single bytes.
     let head = head_len(dst.as_ptr(), dst.len().min(src.len()));
     let (dst_head, dst) = dst.split_at_mut(head);
@@ -271,176 +293,12 @@ fn widen<const N: usize>(key: [u8; 4]) -> [u8; N] {
     wide
 }
 
-/// Where a client gets its masking keys (RFC 6455 §5.3: "unpredictable", from a strong source).
-///
-/// Implemented by [`ChaChaMask`] (a ChaCha keystream seeded from the OS or your seed). On a
-/// `no_std` target, implement it over your hardware RNG. [`Connection::client`] takes any
-/// `MaskSource`; constant keys need a constructor that says what they are for,
-/// [`Connection::client_with_test_masks`].
-///
-/// [`Connection::client`]: crate::Connection::client
-/// [`Connection::client_with_test_masks`]: crate::Connection::client_with_test_masks
-pub trait MaskSource {
-    /// Returns the key for the next client frame.
-    fn next_key(&mut self) -> [u8; 4];
-}
-
-/// The mask parameter of a [`Connection`](crate::Connection): [`NoMask`] for a server, any
-/// [`MaskSource`] for a client. Sealed: the two cases are all there is.
-pub trait Masking: sealed::Sealed {
-    /// The key for the next frame (never called for a server).
-    #[doc(hidden)]
-    fn next_mask_key(&mut self) -> [u8; 4];
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::NoMask {}
-    impl<M: super::MaskSource> Sealed for M {}
-}
-
-impl<M: MaskSource> Masking for M {
-    #[inline(always)]
-    fn next_mask_key(&mut self) -> [u8; 4] {
-        self.next_key()
-    }
-}
-
-/// The mask parameter of a server, which never masks (RFC 6455 §5.1). It is no
-/// [`MaskSource`], so a client cannot be built with it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoMask;
-
-impl Masking for NoMask {
-    #[inline]
-    fn next_mask_key(&mut self) -> [u8; 4] {
-        [0; 4]
-    }
-}
-
-/// Predictable keys from a closure, for tests and fuzzing only: see
-/// [`Connection::client_with_test_masks`](crate::Connection::client_with_test_masks).
-#[derive(Clone, Copy, Debug)]
-pub struct TestMasks<F>(pub F);
-
-impl<F: FnMut() -> [u8; 4]> MaskSource for TestMasks<F> {
-    #[inline]
-    fn next_key(&mut self) -> [u8; 4] {
-        (self.0)()
-    }
-}
-
-/// Masking keys from a ChaCha20 keystream (RFC 8439 block function), 16 keys per block.
-///
-/// Seed it from a secret, unpredictable source: [`ChaChaMask::from_entropy`] (feature `std`)
-/// draws the seed from the operating system once; on `no_std` pass 32 random bytes to
-/// [`ChaChaMask::from_seed`]. Each block costs about as much as one small frame, far less than
-/// one system call per frame.
-#[derive(Clone)]
-pub struct ChaChaMask {
-    key: [u32; 8],
-    counter: u64,
-    block: [u8; 64],
-    used: u8,
-}
-
-impl core::fmt::Debug for ChaChaMask {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("ChaChaMask { .. }") // never print the key
-    }
-}
-
-impl ChaChaMask {
-    /// A keystream from a 32-byte secret seed.
-    pub fn from_seed(seed: [u8; 32]) -> Self {
-        let mut key = [0u32; 8];
-        for (k, chunk) in key.iter_mut().zip(seed.chunks_exact(4)) {
-            *k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        }
-        ChaChaMask { key, counter: 0, block: [0; 64], used: 64 }
-    }
-
-    /// A keystream seeded from the operating system's random source.
-    ///
-    /// # Panics
-    /// If the operating system has no random source at all (`getrandom` fails), since masking
-    /// with a guessable key would silently weaken the protocol (RFC 6455 §10.3).
-    #[cfg(feature = "std")]
-    pub fn from_entropy() -> Self {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).expect("the OS random source is unavailable");
-        Self::from_seed(seed)
-    }
-
-    fn refill(&mut self) {
-        self.block = chacha20_block(&self.key, self.counter, [0; 3]);
-        self.counter = self.counter.wrapping_add(1);
-        self.used = 0;
-    }
-}
-
-#[cfg(feature = "std")]
-impl Default for ChaChaMask {
-    fn default() -> Self {
-        Self::from_entropy()
-    }
-}
-
-impl MaskSource for ChaChaMask {
-    #[inline]
-    fn next_key(&mut self) -> [u8; 4] {
-        if self.used >= 64 {
-            self.refill();
-        }
-        let i = self.used as usize;
-        self.used += 4;
-        [self.block[i], self.block[i + 1], self.block[i + 2], self.block[i + 3]]
-    }
-}
-
-#[inline(always)]
-fn quarter_round(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
-    s[a] = s[a].wrapping_add(s[b]);
-    s[d] = (s[d] ^ s[a]).rotate_left(16);
-    s[c] = s[c].wrapping_add(s[d]);
-    s[b] = (s[b] ^ s[c]).rotate_left(12);
-    s[a] = s[a].wrapping_add(s[b]);
-    s[d] = (s[d] ^ s[a]).rotate_left(8);
-    s[c] = s[c].wrapping_add(s[d]);
-    s[b] = (s[b] ^ s[c]).rotate_left(7);
-}
-
-/// The ChaCha20 block function of RFC 8439 §2.3 (32-bit counter and 96-bit nonce there; here the
-/// low counter word and the first nonce word together form a 64-bit block counter).
-fn chacha20_block(key: &[u32; 8], counter: u64, nonce: [u32; 3]) -> [u8; 64] {
-    let mut init = [0u32; 16];
-    init[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
-    init[4..12].copy_from_slice(key);
-    init[12] = counter as u32;
-    init[13] = nonce[0] ^ (counter >> 32) as u32;
-    init[14] = nonce[1];
-    init[15] = nonce[2];
-    let mut s = init;
-    for _ in 0..10 {
-        quarter_round(&mut s, 0, 4, 8, 12);
-        quarter_round(&mut s, 1, 5, 9, 13);
-        quarter_round(&mut s, 2, 6, 10, 14);
-        quarter_round(&mut s, 3, 7, 11, 15);
-        quarter_round(&mut s, 0, 5, 10, 15);
-        quarter_round(&mut s, 1, 6, 11, 12);
-        quarter_round(&mut s, 2, 7, 8, 13);
-        quarter_round(&mut s, 3, 4, 9, 14);
-    }
-    let mut out = [0u8; 64];
-    for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
-        chunk.copy_from_slice(&s[i].wrapping_add(init[i]).to_le_bytes());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use proptest::prelude::*;
+    use std::vec;
 
     fn reference(buf: &mut [u8], key: [u8; 4], offset: usize) {
         for (i, b) in buf.iter_mut().enumerate() {
@@ -473,7 +331,6 @@ mod tests {
     /// high bit in either part is reported.
     #[test]
     fn long_buffers_unmask_end_first_with_the_same_result() {
-        extern crate std;
         use std::vec::Vec;
         let key = [0x37, 0xfa, 0x21, 0x3d];
         let orig: Vec<u8> = (0..RECENT + 3 * BLOCK + 100).map(|i| (i * 7 % 128) as u8).collect();
@@ -516,31 +373,50 @@ mod tests {
         assert_eq!(whole, parts);
     }
 
-    #[test]
-    fn chacha20_matches_rfc8439_2_3_2() {
-        // RFC 8439 §2.3.2 test vector: key 00..1f, counter 1, nonce 00:00:00:09:00:00:00:4a:00:00:00:00.
-        let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
-        let m = ChaChaMask::from_seed(seed);
-        let out = chacha20_block(&m.key, 1, [0x0900_0000, 0x4a00_0000, 0]);
-        assert_eq!(&out[..8], &[0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15]);
-        assert_eq!(&out[56..], &[0xcb, 0xd0, 0x83, 0xe8, 0xa2, 0x50, 0x3c, 0x4e]);
-    }
+    proptest! {
+        #[test]
+        fn dispatched_masking_agrees_with_bytewise(
+            bytes in proptest::collection::vec(any::<u8>(), 0..700),
+            key in any::<[u8; 4]>(),
+            offset in 0usize..8,
+        ) {
+            let mut expected = bytes.clone();
+            for (i, b) in expected.iter_mut().enumerate() {
+                *b ^= key[(offset + i) % 4];
+            }
+            let mut in_place = bytes.clone();
+            apply_mask(&mut in_place, key, offset);
+            prop_assert_eq!(&in_place, &expected);
+            let mut copied = vec![0u8; bytes.len()];
+            copy_masked(&bytes, &mut copied, rotate(key, offset));
+            prop_assert_eq!(&copied, &expected);
+        }
 
-    #[test]
-    fn keystream_does_not_repeat_across_blocks() {
-        let mut m = ChaChaMask::from_seed([7; 32]);
-        let keys: [[u8; 4]; 48] = core::array::from_fn(|_| m.next_key());
-        assert_ne!(keys[..16], keys[16..32]);
-        assert_ne!(keys[0], keys[1]);
-    }
-
-    #[cfg(feature = "std")]
-    #[test]
-    fn entropy_seeded_sources_differ() {
-        let mut a = ChaChaMask::from_entropy();
-        let mut b = ChaChaMask::from_entropy();
-        let ka: [[u8; 4]; 4] = core::array::from_fn(|_| a.next_key());
-        let kb: [[u8; 4]; 4] = core::array::from_fn(|_| b.next_key());
-        assert_ne!(ka, kb);
+        /// The ASCII-reporting loops unmask the same way and see a high bit wherever it lands
+        /// (head, wide blocks, tail), at any alignment; `validated_str` relies on the report.
+        #[test]
+        fn ascii_reporting_masking_sees_every_high_bit(
+            mut plain in proptest::collection::vec(0u8..0x80, 0..700),
+            high in proptest::option::of((any::<proptest::sample::Index>(), 0x80u8..=0xff)),
+            key in any::<[u8; 4]>(),
+            offset in 0usize..8,
+            shift in 0usize..32,
+        ) {
+            if let (Some((at, byte)), false) = (high, plain.is_empty()) {
+                let at = at.index(plain.len());
+                plain[at] = byte;
+            }
+            let masked: vec::Vec<u8> =
+                plain.iter().enumerate().map(|(i, b)| b ^ key[(offset + i) % 4]).collect();
+            let mut in_place = vec![0u8; shift + masked.len()];
+            in_place[shift..].copy_from_slice(&masked);
+            let ascii = apply_mask_ascii(&mut in_place[shift..], key, offset);
+            prop_assert_eq!(&in_place[shift..], &plain[..]);
+            prop_assert_eq!(ascii, plain.is_ascii());
+            let mut copied = vec![0u8; shift + masked.len()];
+            let ascii = copy_masked_ascii(&masked, &mut copied[shift..], rotate(key, offset));
+            prop_assert_eq!(&copied[shift..], &plain[..]);
+            prop_assert_eq!(ascii, plain.is_ascii());
+        }
     }
 }

@@ -4,6 +4,15 @@
 //! bytes of an unfinished code point and fails on the first byte that can never become valid, so a
 //! connection is failed before the rest of a bad frame arrives (Autobahn cases 6.4.x): in every
 //! delivery mode, and for frames waiting in a [`RecvBuffer`](crate::RecvBuffer) too.
+//!
+//! The `unsafe` lives in two leaf submodules that import nothing from the crate: `avx512` (the
+//! AVX-512 validator) and `unchecked` (`&str` without a second validation).
+
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod avx512;
+mod unchecked;
+
+pub(crate) use unchecked::{ascii_str, validated_str};
 
 /// Validates a whole buffer, returning it as `&str`: AVX-512 when the CPU has it (feature
 /// `std`, x86-64), else simdutf8 when the feature is on, else core.
@@ -12,7 +21,7 @@ pub fn validate(bytes: &[u8]) -> Option<&str> {
     // Below a few SIMD blocks the setup costs more than it saves; core's ASCII-aware loop
     // wins there (measured on 16-byte messages).
     if bytes.len() < 64 {
-        return crate::accel::ascii_str(bytes).or_else(|| core::str::from_utf8(bytes).ok());
+        return ascii_str(bytes).or_else(|| core::str::from_utf8(bytes).ok());
     }
     validate_wide(bytes)
 }
@@ -31,7 +40,7 @@ pub(crate) fn validate_not_ascii(bytes: &[u8]) -> Option<&str> {
 #[inline]
 fn validate_wide(bytes: &[u8]) -> Option<&str> {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if let Some(result) = crate::accel::utf8_avx512::validate(bytes) {
+    if let Some(result) = avx512::validate(bytes) {
         return result;
     }
     #[cfg(feature = "simdutf8")]
