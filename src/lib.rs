@@ -14,10 +14,11 @@
 //! per socket. This echo server is the whole pattern:
 //!
 //! ```no_run
+//! # #[cfg(feature = "std")]
+//! # fn main() -> std::io::Result<()> {
 //! use std::io::Write as _;
 //! use wsmachine::{Config, Connection, Event, Message, RecvBuffer};
 //!
-//! # fn main() -> std::io::Result<()> {
 //! # let mut sock = std::net::TcpStream::connect("127.0.0.1:9001")?;
 //! let mut conn = Connection::server(Config::default());
 //! let mut buf = RecvBuffer::new();
@@ -48,6 +49,8 @@
 //!     }
 //! }
 //! # Ok(()) }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
 //! ```
 //!
 //! The rules: call [`RecvBuffer::next`] (or [`Connection::read`]) until it returns no event;
