@@ -595,3 +595,38 @@ fn large_text_is_validated_wherever_its_non_ascii_bytes_are() {
         }
     }
 }
+
+/// The `Vec` senders write, in one pass, exactly the bytes the slice senders write, at every
+/// length class of the header (RFC 6455 §5.2: 7-bit, 16-bit, 64-bit) and across the 16 KiB
+/// blocks a client masks one at a time; fragmented sends take the sized path.
+#[test]
+fn vec_sends_equal_slice_sends_byte_for_byte() {
+    for fragment_size in [0, 1000] {
+        for len in [0, 1, 125, 126, 1023, 1025, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 3, 65535, 65536, 100_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let config = Config::default().fragment_size(fragment_size);
+            // Same keys on both clients.
+            let mut a = Connection::client_with_test_masks(config, counter_mask());
+            let mut b = Connection::client_with_test_masks(config, counter_mask());
+            let mut slice = vec![0u8; a.encoded_len(len)];
+            let n = a.send_binary(&data, &mut slice).unwrap();
+            let mut vec = b"prefix".to_vec();
+            assert_eq!(b.send_binary_vec(&data, &mut vec), Ok(n), "client, {len} bytes");
+            assert_eq!(&vec[..6], b"prefix");
+            assert_eq!(vec[6..], slice[..n], "client, {len} bytes, fragment_size {fragment_size}");
+            let (mut s, mut t) = (Connection::server(config), Connection::server(config));
+            let n = s.send_binary(&data, &mut slice).unwrap();
+            let mut vec = Vec::new();
+            assert_eq!(t.send_binary_vec(&data, &mut vec), Ok(n));
+            assert_eq!(vec[..], slice[..n], "server, {len} bytes");
+        }
+    }
+    // Refusals leave the Vec as it was.
+    let mut s = server();
+    let mut out = b"kept".to_vec();
+    s.send_fragment(MessageKind::Text, b"a", false, &mut [0; 8]).unwrap();
+    assert_eq!(s.send_text_vec("x", &mut out), Err(SendError::MessageInProgress));
+    s.close(CloseCode::NORMAL, "", &mut [0; 8]).unwrap();
+    assert_eq!(s.send_binary_vec(b"x", &mut out), Err(SendError::Closed));
+    assert_eq!(out, b"kept");
+}

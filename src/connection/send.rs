@@ -187,6 +187,10 @@ impl<M: Masking> Connection<M> {
         self.send_message_vec(OpCode::Binary, data, out)
     }
 
+    /// Appends a whole message in one pass over its bytes: the header, then the payload
+    /// appended after it, with no zero-filling first (a client masks each block as soon as it
+    /// lands, while it is in L1). Compressed or automatically fragmented messages take the
+    /// sized path of [`send_message`](Self::send_message).
     #[cfg(feature = "alloc")]
     fn send_message_vec(
         &mut self,
@@ -194,11 +198,40 @@ impl<M: Masking> Connection<M> {
         data: &[u8],
         out: &mut alloc::vec::Vec<u8>,
     ) -> Result<usize, SendError> {
+        #[cfg(feature = "deflate")]
+        let compressing = self.codec.as_deref().is_some_and(|c| data.len() >= c.min_compress_len);
+        #[cfg(not(feature = "deflate"))]
+        let compressing = false;
+        let fragmenting = self.config.fragment_size != 0 && data.len() > self.config.fragment_size;
+        if compressing || fragmenting {
+            let start = out.len();
+            out.resize(start + self.encoded_len(data.len()), 0);
+            let result = self.send_message(opcode, data, &mut out[start..]);
+            out.truncate(start + *result.as_ref().unwrap_or(&0));
+            return result;
+        }
+        self.check_open()?;
+        if self.outgoing.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
         let start = out.len();
-        out.resize(start + self.encoded_len(data.len()), 0);
-        let result = self.send_message(opcode, data, &mut out[start..]);
-        out.truncate(start + *result.as_ref().unwrap_or(&0));
-        result
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = self.encode_header(opcode, true, 0, data.len(), &mut head);
+        out.reserve(n + data.len());
+        out.extend_from_slice(&head[..n]);
+        match self.tx_mask(&head[..n]) {
+            Some(key) => {
+                // A multiple of 4, so every block starts at key offset 0.
+                const BLOCK: usize = 16 * 1024;
+                for block in data.chunks(BLOCK) {
+                    let at = out.len();
+                    extend_payload(out, block);
+                    apply_mask(&mut out[at..], key, 0);
+                }
+            }
+            None => extend_payload(out, data),
+        }
+        Ok(out.len() - start)
     }
 
     /// Appends a ping to `out` (the `Vec` form of [`ping`](Self::ping)).
@@ -289,5 +322,19 @@ impl<M: Masking> Connection<M> {
             (Role::Client, [.., a, b, c, d]) => Some([*a, *b, *c, *d]),
             _ => None,
         }
+    }
+}
+
+/// `out.extend_from_slice(data)` in 1 KiB pieces beyond 1 KiB, for the reason given at
+/// `mask::copy_payload` (long `memcpy`s can take a slow `rep movsb` path at unlucky offsets).
+#[cfg(feature = "alloc")]
+#[inline]
+fn extend_payload(out: &mut alloc::vec::Vec<u8>, data: &[u8]) {
+    const PIECE: usize = 1024;
+    if data.len() <= PIECE {
+        return out.extend_from_slice(data);
+    }
+    for piece in data.chunks(PIECE) {
+        out.extend_from_slice(piece);
     }
 }
