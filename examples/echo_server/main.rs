@@ -39,7 +39,7 @@ use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, Timeout
 pub const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(64 << 10).auto_close(false);
 
 /// The browser conformance page (served at `/test`).
-const TEST_PAGE: &str = include_str!("../tests/browser/test.html");
+const TEST_PAGE: &str = include_str!("../../tests/browser/test.html");
 
 /// Server settings.
 #[derive(Clone, Debug)]
