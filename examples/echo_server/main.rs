@@ -33,6 +33,7 @@ use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, 
 use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, Timeout};
 
 pub mod accept;
+mod limits;
 
 use accept::{Acceptor, Pending};
 
@@ -653,6 +654,7 @@ fn main() {
         _ => String::new(),
     };
     println!("listening on ws://{local} (backlog {backlog}{cap})");
+    println!("{}", limits::describe(&CONFIG));
     let _ = io::stdout().flush();
     if let Err(e) = run_with(listener, Arc::new(AtomicBool::new(false)), opts) {
         eprintln!("server loop: {e}");
