@@ -3,7 +3,7 @@
 #![cfg(all(feature = "std", feature = "deflate"))]
 
 #[allow(dead_code)]
-#[path = "../examples/echo_server.rs"]
+#[path = "../examples/echo_server/main.rs"]
 mod echo_server;
 
 use std::collections::VecDeque;

@@ -1,22 +1,23 @@
 //! A non-blocking WebSocket echo server on `mio`, many connections on one thread.
 //!
 //! ```text
-//! cargo run --release --example echo_server [ADDR] [--no-deflate] [--verbose]
+//! cargo run --release --example echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose]
 //! ```
 //!
-//! `ADDR` defaults to `127.0.0.1:9001`. Every connection starts by reading an HTTP request
-//! head with [`RequestParser`]. An upgrade is accepted (negotiating permessage-deflate unless
-//! `--no-deflate`) and every text and binary message is echoed; pings are answered and the
-//! close handshake is completed by the engine. A plain `GET /` gets a small page that talks
-//! to the server from a browser; `GET /test` is the browser conformance page used by
-//! `tests/browser/run.sh` (with `/gate` and `/done`, see there).
+//! `ADDR` defaults to `127.0.0.1:9001`, the listen backlog to 1024. Every connection starts by
+//! reading an HTTP request head with [`RequestParser`]. An upgrade is accepted (negotiating
+//! permessage-deflate unless `--no-deflate`) and every text and binary message is echoed; pings
+//! are answered and the close handshake is completed by the engine. A plain `GET /` gets a small
+//! page that talks to the server from a browser; `GET /test` is the browser conformance page
+//! used by `tests/browser/run.sh` (with `/gate` and `/done`, see there).
 //!
 //! Resource bounds: one shared read buffer for all connections (so an idle connection holds
 //! no input buffer, only its `Assembly`, empty until a message is not whole in one read and
 //! trimmed back to `retain_capacity` after one), a per-connection output backlog above which
 //! the server stops reading from that client until it drains, a bounded request head (431)
 //! that must complete within a deadline (408), and a linger deadline after the server's half
-//! of the close.
+//! of the close. Out of file descriptors, queued connections wait in the listen queue and are
+//! accepted as soon as a connection closes (see `accept.rs`).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -31,6 +32,11 @@ use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, RequestParser};
 use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, Timeout};
 
+pub mod accept;
+mod limits;
+
+use accept::{Acceptor, Pending};
+
 /// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
 /// assembly capacity kept between messages.
 ///
@@ -39,7 +45,7 @@ use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, Timeout
 pub const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(64 << 10).auto_close(false);
 
 /// The browser conformance page (served at `/test`).
-const TEST_PAGE: &str = include_str!("../tests/browser/test.html");
+const TEST_PAGE: &str = include_str!("../../tests/browser/test.html");
 
 /// Server settings.
 #[derive(Clone, Debug)]
@@ -79,7 +85,7 @@ const LISTENER: Token = Token(0);
 const READ_BUF: usize = 256 * 1024;
 /// Reads per connection per turn before others get theirs (fairness).
 const READ_BUDGET: usize = 16;
-/// How often deadlines are checked.
+/// How often deadlines are checked (and accepting is retried while out of file descriptors).
 const TICK: Duration = Duration::from_millis(100);
 
 enum Phase {
@@ -149,37 +155,41 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
         results: HashMap::new(),
         gates_dirty: false,
     };
+    let mut acceptor = Acceptor::new(shared.opts.verbose);
     let origin = Instant::now();
     let mut last_tick = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let timeout = if again.is_empty() { TICK } else { Duration::ZERO };
-        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+        let busy = !again.is_empty() || acceptor.pending() == Pending::Now;
+        if let Err(e) = poll.poll(&mut events, Some(if busy { Duration::ZERO } else { TICK })) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             return Err(e);
         }
+        let mut accept_now = acceptor.pending() == Pending::Now;
         let mut ready: Vec<Token> = std::mem::take(&mut again);
         for event in events.iter() {
             if event.token() == LISTENER {
-                accept_all(&listener, &poll, &mut clients, &mut next_id, &shared.opts);
+                accept_now = true;
             } else {
                 ready.push(event.token());
             }
         }
         let now = Instant::now();
+        // A connection dropped: its file descriptor is free for one still in the listen queue.
+        let mut freed = false;
         for token in ready {
             if let Some(client) = clients.get_mut(&token) {
                 match client.turn(&mut shared, now) {
                     Turn::Wait => {}
                     Turn::Again => again.push(token),
-                    Turn::Drop => drop_client(&poll, &mut clients, token),
+                    Turn::Drop => freed |= drop_client(&poll, &mut clients, token),
                 }
             }
         }
         again.dedup();
-        if shared.gates_dirty || now.duration_since(last_tick) >= TICK {
-            let tick = now.duration_since(last_tick) >= TICK;
+        let tick = now.duration_since(last_tick) >= TICK;
+        if shared.gates_dirty || tick {
             if tick {
                 last_tick = now;
             }
@@ -189,52 +199,46 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
                 let Some(client) = clients.get_mut(&token) else { continue };
                 let turn = client.on_tick(&mut shared, now, now.duration_since(origin), tick);
                 if turn == Turn::Drop {
-                    drop_client(&poll, &mut clients, token);
+                    freed |= drop_client(&poll, &mut clients, token);
                 }
             }
+        }
+        // Out of fds, the listener gives no new event for connections already queued: retry.
+        if acceptor.pending() == Pending::Later && (freed || tick) {
+            accept_now = true;
+        }
+        if accept_now {
+            acceptor.accept(&listener, |sock| admit(sock, &poll, &mut clients, &mut next_id, &shared.opts));
         }
     }
     Ok(())
 }
 
-fn accept_all(
-    listener: &TcpListener,
-    poll: &Poll,
-    clients: &mut HashMap<Token, Client>,
-    next_id: &mut usize,
-    opts: &Options,
-) {
-    loop {
-        match listener.accept() {
-            Ok((mut sock, _peer)) => {
-                let _ = sock.set_nodelay(true);
-                let token = Token(*next_id);
-                *next_id = next_id.wrapping_add(1).max(1);
-                if let Err(e) = poll.registry().register(&mut sock, token, Interest::READABLE | Interest::WRITABLE) {
-                    eprintln!("register: {e}");
-                    continue;
-                }
-                let phase = Phase::Head {
-                    parser: RequestParser::with_max_head_len(opts.max_head_len),
-                    buf: Vec::new(),
-                    deadline: Instant::now() + opts.head_timeout,
-                };
-                clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false });
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // EMFILE and friends: keep serving the connections we have.
-                eprintln!("accept: {e}");
-                return;
-            }
-        }
+/// Registers a new connection and starts reading its request head.
+fn admit(mut sock: TcpStream, poll: &Poll, clients: &mut HashMap<Token, Client>, next_id: &mut usize, opts: &Options) {
+    let _ = sock.set_nodelay(true);
+    let token = Token(*next_id);
+    *next_id = next_id.wrapping_add(1).max(1);
+    if let Err(e) = poll.registry().register(&mut sock, token, Interest::READABLE | Interest::WRITABLE) {
+        eprintln!("register: {e}");
+        return;
     }
+    let phase = Phase::Head {
+        parser: RequestParser::with_max_head_len(opts.max_head_len),
+        buf: Vec::new(),
+        deadline: Instant::now() + opts.head_timeout,
+    };
+    clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false });
 }
 
-fn drop_client(poll: &Poll, clients: &mut HashMap<Token, Client>, token: Token) {
-    if let Some(mut client) = clients.remove(&token) {
-        let _ = poll.registry().deregister(&mut client.sock);
+/// Drops a connection (closing its socket); false if there was none.
+fn drop_client(poll: &Poll, clients: &mut HashMap<Token, Client>, token: Token) -> bool {
+    match clients.remove(&token) {
+        Some(mut client) => {
+            let _ = poll.registry().deregister(&mut client.sock);
+            true
+        }
+        None => false,
     }
 }
 
@@ -600,17 +604,32 @@ connect();
 </script></body></html>
 "#;
 
+const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose]";
+
 #[allow(dead_code)]
 fn main() {
     let mut addr = String::from("127.0.0.1:9001");
     let mut opts = Options::default();
-    for arg in std::env::args().skip(1) {
+    let mut backlog = accept::DEFAULT_BACKLOG;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--no-deflate" => opts.deflate = false,
             "--verbose" => opts.verbose = true,
+            "--backlog" => match args.next().and_then(|n| n.parse().ok()).filter(|&n: &i32| n > 0) {
+                Some(n) => backlog = n,
+                None => {
+                    eprintln!("--backlog needs a positive number\n{USAGE}");
+                    std::process::exit(2);
+                }
+            },
             "-h" | "--help" => {
-                println!("usage: echo_server [ADDR] [--no-deflate] [--verbose]");
+                println!("{USAGE}");
                 return;
+            }
+            a if a.starts_with('-') => {
+                eprintln!("unknown option {a:?}\n{USAGE}");
+                std::process::exit(2);
             }
             a => addr = a.to_string(),
         }
@@ -622,7 +641,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let listener = match TcpListener::bind(addr) {
+    let listener = match accept::bind(addr, backlog) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("bind {addr}: {e}");
@@ -630,7 +649,12 @@ fn main() {
         }
     };
     let local = listener.local_addr().unwrap_or(addr);
-    println!("listening on ws://{local}");
+    let cap = match accept::somaxconn() {
+        Some(max) if max < backlog => format!(", capped at net.core.somaxconn = {max}"),
+        _ => String::new(),
+    };
+    println!("listening on ws://{local} (backlog {backlog}{cap})");
+    println!("{}", limits::describe(&CONFIG));
     let _ = io::stdout().flush();
     if let Err(e) = run_with(listener, Arc::new(AtomicBool::new(false)), opts) {
         eprintln!("server loop: {e}");
