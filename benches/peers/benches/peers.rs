@@ -1,4 +1,5 @@
-//! wsmachine side by side with tungstenite, tokio-websockets and fastwebsockets on the same bytes.
+//! wsmachine side by side with tungstenite, tokio-websockets, fastwebsockets, websocket-sans-io,
+//! soketto and yawc on the same bytes.
 //!
 //! Every socket-based implementation reads from / writes to the same in-memory socket model
 //! ([`Sock`]):
@@ -6,7 +7,7 @@
 //!   wsmachine's driver does exactly the same copy into its own 64 KiB buffer);
 //! - writes are appended to a `Vec<u8>` (cleared before every send, capacity kept), in 1 KiB
 //!   pieces like every other copy of the model: the frame ends up in a `Vec`, as wsmachine's
-//!   `send_binary_vec` leaves it.
+//!   `send_binary_vec` leaves it, and the sans-IO peers are driven to append into a `Vec` too.
 //!
 //! The async crates are polled by a no-op-waker `block_on`: the in-memory socket is always ready,
 //! so every future completes on its first poll (asserted), with no runtime in the timed region.
@@ -83,7 +84,7 @@ impl Sock {
 }
 
 /// `out.extend_from_slice(src)` in 1 KiB pieces beyond 1 KiB: the append of the socket model,
-/// and of the floor rows. The reason is the one given at
+/// of the sans-IO peers' drivers and of the floor rows. The reason is the one given at
 /// `common::copy_fast` (a long `memcpy` can take a slow `rep movsb` path at unlucky offsets);
 /// wsmachine's `send_binary_vec` appends in the same pieces.
 #[inline(always)]
@@ -156,6 +157,35 @@ impl tokio::io::AsyncWrite for Sock {
     }
 }
 
+// soketto runs over the `futures` I/O traits.
+impl futures_io::AsyncRead for Sock {
+    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.recv(buf)))
+    }
+}
+
+impl futures_io::AsyncWrite for Sock {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.send(buf)))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(bufs.iter().map(|b| self.send(b)).sum()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 // ------------------------------------------------------------------------------------------------
 // Receive drivers: each reads exactly `w.messages` messages from a rewound socket.
 // ------------------------------------------------------------------------------------------------
@@ -199,6 +229,107 @@ fn recv_fastwebsockets(ws: &mut fastwebsockets::WebSocket<Sock>, sock: &Sock, w:
         }
         seen
     })
+}
+
+fn recv_yawc(ws: &mut yawc::WebSocket<Sock>, sock: &Sock, w: &Recv, hash: bool) -> Seen {
+    sock.rewind();
+    block_on(async {
+        let mut seen = Seen::new();
+        for _ in 0..w.messages {
+            // Whole messages (it assembles fragments); with `Options::with_utf8` it validates text.
+            let frame = ws.next_frame().await.expect("valid input");
+            assert!(frame.is_fin() && matches!(frame.opcode(), yawc::OpCode::Binary | yawc::OpCode::Text));
+            seen.add(frame.payload(), hash);
+        }
+        seen
+    })
+}
+
+/// websocket-sans-io's decoder with its user's part, as its `decode_frame` and `mirror_client`
+/// examples show: reads into a fixed 64 KiB buffer, `add_data` on the unused rest until it
+/// reports nothing (it unmasks payload chunks in place), the checks of `mirror_client` on each
+/// frame start (`is_reasonable`, the mask bit, here the server's rule that client frames are
+/// masked, RFC 6455 §5.1), payload chunks collected into a `Vec`, and text validated with
+/// simdutf8 (the decoder leaves it to the user). A frame whose payload arrives in one chunk is
+/// delivered from the read buffer without that copy (the examples always copy).
+struct SansIoRx {
+    decoder: websocket_sans_io::WebsocketFrameDecoder,
+    buf: Vec<u8>,
+    message: Vec<u8>,
+    /// Payload length and FIN of the current frame, text or binary of the current message.
+    frame_len: u64,
+    fin: bool,
+    text: bool,
+    delivered: bool,
+}
+
+impl SansIoRx {
+    fn new() -> Self {
+        SansIoRx {
+            decoder: websocket_sans_io::WebsocketFrameDecoder::new(),
+            buf: vec![0u8; READ],
+            message: Vec::new(),
+            frame_len: 0,
+            fin: false,
+            text: false,
+            delivered: false,
+        }
+    }
+}
+
+#[inline(always)]
+fn deliver_sansio(seen: &mut Seen, payload: &[u8], text: bool, hash: bool) {
+    if text && simdutf8::basic::from_utf8(payload).is_err() {
+        panic!("invalid UTF-8");
+    }
+    seen.add(payload, hash);
+}
+
+fn drive_sansio(rx: &mut SansIoRx, wire: &[u8], hash: bool) -> Seen {
+    use websocket_sans_io::{Opcode, WebsocketFrameEvent};
+    let mut seen = Seen::new();
+    let mut pos = 0;
+    while pos < wire.len() {
+        let n = recv_into(wire, &mut pos, &mut rx.buf);
+        let mut at = 0;
+        loop {
+            let ret = rx.decoder.add_data(&mut rx.buf[at..n]).expect("infallible with large_frames");
+            let (start, used) = (at, ret.consumed_bytes);
+            at += used;
+            match ret.event {
+                None if used == 0 => break,
+                None => {}
+                Some(WebsocketFrameEvent::Start { frame_info, original_opcode }) => {
+                    if !frame_info.is_reasonable() || frame_info.mask.is_none() {
+                        panic!("protocol error: {frame_info:?}");
+                    }
+                    if !matches!(original_opcode, Opcode::Binary | Opcode::Text) {
+                        panic!("unexpected {original_opcode:?}");
+                    }
+                    if frame_info.opcode != Opcode::Continuation {
+                        rx.text = frame_info.opcode == Opcode::Text;
+                    }
+                    (rx.frame_len, rx.fin, rx.delivered) = (frame_info.payload_length, frame_info.fin, false);
+                }
+                Some(WebsocketFrameEvent::PayloadChunk { .. }) => {
+                    let chunk = &rx.buf[start..start + used];
+                    if rx.fin && rx.message.is_empty() && chunk.len() as u64 == rx.frame_len {
+                        deliver_sansio(&mut seen, chunk, rx.text, hash);
+                        rx.delivered = true;
+                    } else {
+                        rx.message.extend_from_slice(chunk);
+                    }
+                }
+                Some(WebsocketFrameEvent::End { frame_info, .. }) => {
+                    if frame_info.fin && !rx.delivered {
+                        deliver_sansio(&mut seen, &rx.message, rx.text, hash);
+                        rx.message.clear();
+                    }
+                }
+            }
+        }
+    }
+    seen
 }
 
 /// The minimal receiver (`wsmachine_peers::minimal`) over the recv(2) model.
@@ -318,6 +449,25 @@ fn recv(c: &mut Criterion) {
             bench_fresh(&mut group, "fastwebsockets", &w, fastwebsockets, |(ws, sock), hash| {
                 recv_fastwebsockets(ws, sock, &w, hash)
             });
+
+            // websocket-sans-io: its decoder and the user's part its examples show (`SansIoRx`).
+            bench_fresh(
+                &mut group,
+                "websocket-sans-io",
+                &w,
+                || (w.wire.clone(), SansIoRx::new()),
+                |(wire, rx), hash| drive_sansio(rx, wire, hash),
+            );
+
+            // yawc: `WebSocket::from_stream` (no handshake), `next_frame()`; UTF-8 checked
+            // (`with_utf8`, off by default) and limits raised so a 1 MiB frame is accepted (its
+            // default `max_payload_read` is 1 MiB, exclusive).
+            let yawc = || {
+                let sock = Sock::new(w.wire.clone());
+                let options = yawc::Options::default().with_utf8().with_limits(16 << 20, 64 << 20);
+                (yawc::WebSocket::from_stream(sock.clone(), yawc::Role::Server, options).unwrap(), sock)
+            };
+            bench_fresh(&mut group, "yawc", &w, yawc, |(ws, sock), hash| recv_yawc(ws, sock, &w, hash));
 
             // The floor: a minimal hand-written receiver that knows the workload (no RFC checks),
             // in place like the default row (`wsmachine_peers::minimal`).
@@ -464,7 +614,7 @@ fn floor_header_copy_mask(data: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
 /// key repeated twice) and a byte tail. The compiler vectorises it (16-byte SSE2 in the default
 /// build; 32-byte AVX2 four times unrolled in [`copy_mask_avx2`], checked in the assembly of a
 /// standalone compile of this loop), so the AVX2 build is taken where the CPU has AVX2, as
-/// wsmachine's own masking kernels are.
+/// wsmachine's and yawc's own masking kernels are.
 ///
 /// # Safety
 /// `dst` must be valid for `src.len()` bytes of writes and must not overlap `src`.
@@ -499,6 +649,60 @@ unsafe fn copy_mask(src: &[u8], dst: *mut u8, key: [u8; 4]) {
         return copy_mask_avx2(src, dst, key);
     }
     copy_mask_words(src, dst, key)
+}
+
+/// websocket-sans-io's encoder driven as its docs show (`start_frame`, the header written, then
+/// the payload written after it, masked by `transform_frame_payload` for a client), writing into
+/// a `Vec`: the payload is appended in 1 KiB pieces and each piece is masked right after it
+/// lands (the encoder keeps the key phase across pieces, as its docs allow), while it is in L1.
+#[inline(always)]
+fn send_sansio(
+    encoder: &mut websocket_sans_io::WebsocketFrameEncoder,
+    data: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut Vec<u8>,
+) {
+    use websocket_sans_io::{FrameInfo, Opcode};
+    out.clear();
+    let info = FrameInfo { opcode: Opcode::Binary, payload_length: data.len() as u64, mask, fin: true, reserved: 0 };
+    let header = encoder.start_frame(&info);
+    out.reserve(header.len() + data.len());
+    out.extend_from_slice(&header);
+    if !encoder.transform_needed() {
+        return append(out, data);
+    }
+    for piece in data.chunks(1024) {
+        let at = out.len();
+        out.extend_from_slice(piece);
+        encoder.transform_frame_payload(&mut out[at..]);
+    }
+}
+
+/// soketto's sans-IO layer (`base::Codec`): `encode_header`, then the payload appended in 1 KiB
+/// pieces, each masked with `Codec::apply_mask` right after it lands (a piece is a multiple of 4
+/// bytes, so every piece starts at key offset 0). The key comes from `rand::random`, as its
+/// `Sender` draws it.
+#[inline(always)]
+fn send_soketto_codec(codec: &mut soketto::base::Codec, data: &[u8], client: bool, out: &mut Vec<u8>) {
+    use soketto::base::{Codec, Header, OpCode};
+    out.clear();
+    let mut header = Header::new(OpCode::Binary);
+    header.set_payload_len(data.len());
+    if client {
+        header.set_masked(true);
+        header.set_mask(rand::random());
+    }
+    let head = codec.encode_header(&header);
+    out.reserve(head.len() + data.len());
+    out.extend_from_slice(head);
+    if !client {
+        return append(out, data);
+    }
+    for piece in data.chunks(1024) {
+        let at = out.len();
+        out.extend_from_slice(piece);
+        Codec::apply_mask(&header, &mut out[at..]);
+    }
 }
 
 fn send(c: &mut Criterion) {
@@ -614,6 +818,73 @@ fn send(c: &mut Criterion) {
                     block_on(ws.write_frame(fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(
                         black_box(&data),
                     ))))
+                    .unwrap()
+                })
+            });
+
+            // soketto: the `Sender` of `connection::Builder::new(socket, mode).finish()` (what its
+            // handshake hands over), `send_binary` (a client copies the payload into its mask
+            // buffer, masks it and writes it; a server writes the borrowed payload).
+            let sock = Sock::new(Vec::new());
+            let mode = if client { soketto::Mode::Client } else { soketto::Mode::Server };
+            let (mut sender, _receiver) = soketto::connection::Builder::new(sock.clone(), mode).finish();
+            let frame = capture(&sock, || block_on(sender.send_binary(&data)).unwrap());
+            check_frame("soketto", &frame, &data, client);
+            group.bench_function("soketto", |b| {
+                b.iter(|| {
+                    sock.rewind();
+                    block_on(sender.send_binary(black_box(&data))).unwrap()
+                })
+            });
+
+            // soketto's sans-IO frame codec into a `Vec` (`send_soketto_codec`).
+            let mut codec = soketto::base::Codec::new();
+            send_soketto_codec(&mut codec, &data, client, &mut out);
+            check_frame("soketto_codec", &out, &data, client);
+            group.bench_function("soketto_codec", |b| {
+                b.iter(|| send_soketto_codec(&mut codec, black_box(&data), client, &mut out))
+            });
+
+            // websocket-sans-io into a `Vec` (`send_sansio`); the user draws client keys, with
+            // `rand::thread_rng` as its `mirror_client` example does.
+            let mut encoder = websocket_sans_io::WebsocketFrameEncoder::new();
+            let mut rng = rand::thread_rng();
+            let mut key = || if client { Some(rand::Rng::gen::<[u8; 4]>(&mut rng)) } else { None };
+            send_sansio(&mut encoder, &data, key(), &mut out);
+            check_frame("websocket-sans-io", &out, &data, client);
+            group.bench_function("websocket-sans-io", |b| {
+                b.iter(|| send_sansio(&mut encoder, black_box(&data), key(), &mut out))
+            });
+
+            // yawc: `WebSocket::from_stream` (no handshake), `SinkExt::send(Frame::binary(..))`:
+            // the frame is encoded into its write buffer (a client's payload copied and masked in
+            // one pass), then written to the socket.
+            let yawc_role = if client { yawc::Role::Client } else { yawc::Role::Server };
+            let sock = Sock::new(Vec::new());
+            let mut ws = yawc::WebSocket::from_stream(sock.clone(), yawc_role, yawc::Options::default()).unwrap();
+            let frame = capture(&sock, || block_on(ws.send(yawc::Frame::binary(bytes.clone()))).unwrap());
+            check_frame("yawc", &frame, &data, client);
+            group.bench_function("yawc", |b| {
+                b.iter(|| {
+                    sock.rewind();
+                    block_on(ws.send(yawc::Frame::binary(black_box(&bytes).clone()))).unwrap()
+                })
+            });
+
+            // yawc's codec layer alone: `codec::Encoder::encode` appends the frame to a `BytesMut`
+            // (cleared before every send, capacity kept); keys from `rand::random` inside.
+            let mut encoder = yawc::codec::Encoder::new(yawc_role);
+            let mut buf = bytes::BytesMut::new();
+            tokio_util::codec::Encoder::encode(&mut encoder, yawc::Frame::binary(bytes.clone()), &mut buf).unwrap();
+            check_frame("yawc_codec", &buf, &data, client);
+            group.bench_function("yawc_codec", |b| {
+                b.iter(|| {
+                    buf.clear();
+                    tokio_util::codec::Encoder::encode(
+                        &mut encoder,
+                        yawc::Frame::binary(black_box(&bytes).clone()),
+                        &mut buf,
+                    )
                     .unwrap()
                 })
             });
