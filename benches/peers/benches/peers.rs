@@ -1,10 +1,13 @@
-//! wsmachine side by side with tungstenite, tokio-websockets and fastwebsockets on the same bytes.
+//! wsmachine side by side with tungstenite, tokio-websockets, fastwebsockets, websocket-sans-io,
+//! soketto and yawc on the same bytes.
 //!
-//! Every implementation reads from / writes to the same in-memory socket model ([`Sock`]):
+//! Every socket-based implementation reads from / writes to the same in-memory socket model
+//! ([`Sock`]):
 //! - reads hand out at most 64 KiB per call, copied from a pristine buffer (the recv(2) copy;
 //!   wsmachine's driver does exactly the same copy into its own 64 KiB buffer);
-//! - writes only count the bytes (a socket's kernel copy is left out for every implementation;
-//!   wsmachine's `send_binary` still copies into the caller's buffer, which is its output).
+//! - writes are appended to a `Vec<u8>` (cleared before every send, capacity kept), in 1 KiB
+//!   pieces like every other copy of the model: the frame ends up in a `Vec`, as wsmachine's
+//!   `send_binary_vec` leaves it, and the sans-IO peers are driven to append into a `Vec` too.
 //!
 //! The async crates are polled by a no-op-waker `block_on`: the in-memory socket is always ready,
 //! so every future completes on its first poll (asserted), with no runtime in the timed region.
@@ -23,9 +26,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use common::{
-    copy_fast, drive_memcpy, drive_recv, drive_recv_buffer, recv_into, Kind, Recv, Seen, READ, RECV_SIZES, SEND_SIZES,
-};
+use common::{drive_memcpy, drive_recv, drive_recv_buffer, recv_into, Kind, Recv, Seen, READ, RECV_SIZES};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use wsmachine::{ChaChaMask, Config, Connection};
@@ -40,28 +41,26 @@ fn block_on<F: Future>(f: F) -> F::Output {
     }
 }
 
-/// The in-memory socket: reads from `wire` in pieces of at most 64 KiB; writes are counted (and
-/// captured while verifying). Handles are shared so the bench can rewind it between iterations.
+/// The in-memory socket: reads from `wire` in pieces of at most 64 KiB; writes are appended to
+/// `out` (see [`append`]). Handles are shared so the bench can rewind it between iterations.
 #[derive(Clone)]
 struct Sock {
     wire: Rc<Vec<u8>>,
     pos: Rc<Cell<usize>>,
-    written: Rc<Cell<usize>>,
-    capture: Rc<RefCell<Option<Vec<u8>>>>,
+    out: Rc<RefCell<Vec<u8>>>,
 }
 
 impl Sock {
     fn new(wire: Vec<u8>) -> Self {
-        Sock {
-            wire: Rc::new(wire),
-            pos: Rc::new(Cell::new(0)),
-            written: Rc::new(Cell::new(0)),
-            capture: Rc::new(RefCell::new(None)),
-        }
+        Sock { wire: Rc::new(wire), pos: Rc::new(Cell::new(0)), out: Rc::new(RefCell::new(Vec::new())) }
     }
 
+    /// Reads start again at the beginning of `wire`; what was written is dropped (the `Vec`
+    /// keeps its capacity).
+    #[inline]
     fn rewind(&self) {
         self.pos.set(0);
+        self.out.borrow_mut().clear();
     }
 
     #[inline]
@@ -74,19 +73,27 @@ impl Sock {
 
     #[inline]
     fn send(&self, src: &[u8]) -> usize {
-        self.written.set(self.written.get() + src.len());
-        if let Some(c) = self.capture.borrow_mut().as_mut() {
-            c.extend_from_slice(src);
-        }
+        append(&mut self.out.borrow_mut(), src);
         src.len()
     }
 
-    fn start_capture(&self) {
-        *self.capture.borrow_mut() = Some(Vec::new());
+    /// What was written since the last `rewind`.
+    fn written(&self) -> Vec<u8> {
+        self.out.borrow().clone()
     }
+}
 
-    fn take_capture(&self) -> Vec<u8> {
-        self.capture.borrow_mut().take().unwrap_or_default()
+/// `out.extend_from_slice(src)` in 1 KiB pieces beyond 1 KiB: the append of the socket model,
+/// of the sans-IO peers' drivers and of the floor rows. The reason is the one given at
+/// `common::copy_fast` (a long `memcpy` can take a slow `rep movsb` path at unlucky offsets);
+/// wsmachine's `send_binary_vec` appends in the same pieces.
+#[inline(always)]
+fn append(out: &mut Vec<u8>, src: &[u8]) {
+    if src.len() <= 1024 {
+        return out.extend_from_slice(src);
+    }
+    for piece in src.chunks(1024) {
+        out.extend_from_slice(piece);
     }
 }
 
@@ -150,6 +157,35 @@ impl tokio::io::AsyncWrite for Sock {
     }
 }
 
+// soketto runs over the `futures` I/O traits.
+impl futures_io::AsyncRead for Sock {
+    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.recv(buf)))
+    }
+}
+
+impl futures_io::AsyncWrite for Sock {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.send(buf)))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(bufs.iter().map(|b| self.send(b)).sum()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 // ------------------------------------------------------------------------------------------------
 // Receive drivers: each reads exactly `w.messages` messages from a rewound socket.
 // ------------------------------------------------------------------------------------------------
@@ -193,6 +229,107 @@ fn recv_fastwebsockets(ws: &mut fastwebsockets::WebSocket<Sock>, sock: &Sock, w:
         }
         seen
     })
+}
+
+fn recv_yawc(ws: &mut yawc::WebSocket<Sock>, sock: &Sock, w: &Recv, hash: bool) -> Seen {
+    sock.rewind();
+    block_on(async {
+        let mut seen = Seen::new();
+        for _ in 0..w.messages {
+            // Whole messages (it assembles fragments); with `Options::with_utf8` it validates text.
+            let frame = ws.next_frame().await.expect("valid input");
+            assert!(frame.is_fin() && matches!(frame.opcode(), yawc::OpCode::Binary | yawc::OpCode::Text));
+            seen.add(frame.payload(), hash);
+        }
+        seen
+    })
+}
+
+/// websocket-sans-io's decoder with its user's part, as its `decode_frame` and `mirror_client`
+/// examples show: reads into a fixed 64 KiB buffer, `add_data` on the unused rest until it
+/// reports nothing (it unmasks payload chunks in place), the checks of `mirror_client` on each
+/// frame start (`is_reasonable`, the mask bit, here the server's rule that client frames are
+/// masked, RFC 6455 §5.1), payload chunks collected into a `Vec`, and text validated with
+/// simdutf8 (the decoder leaves it to the user). A frame whose payload arrives in one chunk is
+/// delivered from the read buffer without that copy (the examples always copy).
+struct SansIoRx {
+    decoder: websocket_sans_io::WebsocketFrameDecoder,
+    buf: Vec<u8>,
+    message: Vec<u8>,
+    /// Payload length and FIN of the current frame, text or binary of the current message.
+    frame_len: u64,
+    fin: bool,
+    text: bool,
+    delivered: bool,
+}
+
+impl SansIoRx {
+    fn new() -> Self {
+        SansIoRx {
+            decoder: websocket_sans_io::WebsocketFrameDecoder::new(),
+            buf: vec![0u8; READ],
+            message: Vec::new(),
+            frame_len: 0,
+            fin: false,
+            text: false,
+            delivered: false,
+        }
+    }
+}
+
+#[inline(always)]
+fn deliver_sansio(seen: &mut Seen, payload: &[u8], text: bool, hash: bool) {
+    if text && simdutf8::basic::from_utf8(payload).is_err() {
+        panic!("invalid UTF-8");
+    }
+    seen.add(payload, hash);
+}
+
+fn drive_sansio(rx: &mut SansIoRx, wire: &[u8], hash: bool) -> Seen {
+    use websocket_sans_io::{Opcode, WebsocketFrameEvent};
+    let mut seen = Seen::new();
+    let mut pos = 0;
+    while pos < wire.len() {
+        let n = recv_into(wire, &mut pos, &mut rx.buf);
+        let mut at = 0;
+        loop {
+            let ret = rx.decoder.add_data(&mut rx.buf[at..n]).expect("infallible with large_frames");
+            let (start, used) = (at, ret.consumed_bytes);
+            at += used;
+            match ret.event {
+                None if used == 0 => break,
+                None => {}
+                Some(WebsocketFrameEvent::Start { frame_info, original_opcode }) => {
+                    if !frame_info.is_reasonable() || frame_info.mask.is_none() {
+                        panic!("protocol error: {frame_info:?}");
+                    }
+                    if !matches!(original_opcode, Opcode::Binary | Opcode::Text) {
+                        panic!("unexpected {original_opcode:?}");
+                    }
+                    if frame_info.opcode != Opcode::Continuation {
+                        rx.text = frame_info.opcode == Opcode::Text;
+                    }
+                    (rx.frame_len, rx.fin, rx.delivered) = (frame_info.payload_length, frame_info.fin, false);
+                }
+                Some(WebsocketFrameEvent::PayloadChunk { .. }) => {
+                    let chunk = &rx.buf[start..start + used];
+                    if rx.fin && rx.message.is_empty() && chunk.len() as u64 == rx.frame_len {
+                        deliver_sansio(&mut seen, chunk, rx.text, hash);
+                        rx.delivered = true;
+                    } else {
+                        rx.message.extend_from_slice(chunk);
+                    }
+                }
+                Some(WebsocketFrameEvent::End { frame_info, .. }) => {
+                    if frame_info.fin && !rx.delivered {
+                        deliver_sansio(&mut seen, &rx.message, rx.text, hash);
+                        rx.message.clear();
+                    }
+                }
+            }
+        }
+    }
+    seen
 }
 
 /// The minimal receiver (`wsmachine_peers::minimal`) over the recv(2) model.
@@ -313,6 +450,25 @@ fn recv(c: &mut Criterion) {
                 recv_fastwebsockets(ws, sock, &w, hash)
             });
 
+            // websocket-sans-io: its decoder and the user's part its examples show (`SansIoRx`).
+            bench_fresh(
+                &mut group,
+                "websocket-sans-io",
+                &w,
+                || (w.wire.clone(), SansIoRx::new()),
+                |(wire, rx), hash| drive_sansio(rx, wire, hash),
+            );
+
+            // yawc: `WebSocket::from_stream` (no handshake), `next_frame()`; UTF-8 checked
+            // (`with_utf8`, off by default) and limits raised so a 1 MiB frame is accepted (its
+            // default `max_payload_read` is 1 MiB, exclusive).
+            let yawc = || {
+                let sock = Sock::new(w.wire.clone());
+                let options = yawc::Options::default().with_utf8().with_limits(16 << 20, 64 << 20);
+                (yawc::WebSocket::from_stream(sock.clone(), yawc::Role::Server, options).unwrap(), sock)
+            };
+            bench_fresh(&mut group, "yawc", &w, yawc, |(ws, sock), hash| recv_yawc(ws, sock, &w, hash));
+
             // The floor: a minimal hand-written receiver that knows the workload (no RFC checks),
             // in place like the default row (`wsmachine_peers::minimal`).
             bench_fresh(
@@ -392,14 +548,174 @@ fn check_frame(who: &str, frame: &[u8], data: &[u8], client: bool) {
     assert!(payload == data, "{who}: payload differs");
 }
 
-/// Captures what one send wrote to `sock`.
+/// Captures what `f` writes to `sock` (which is rewound first).
 fn capture(sock: &Sock, f: impl FnOnce()) -> Vec<u8> {
-    sock.start_capture();
+    sock.rewind();
     f();
-    sock.take_capture()
+    sock.written()
+}
+
+/// Message sizes of the send groups.
+const SEND_SIZES: [usize; 4] = [16, 1024, 64 * 1024, 1024 * 1024];
+
+/// A frame header for the floor rows: FIN + binary, the payload length, the key if masked.
+#[inline(always)]
+fn floor_header(len: usize, key: Option<[u8; 4]>) -> ([u8; 14], usize) {
+    let mut h = [0u8; 14];
+    h[0] = 0x82;
+    let mut n = if len < 126 {
+        h[1] = len as u8;
+        2
+    } else if len <= 0xFFFF {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    if let Some(key) = key {
+        h[1] |= 0x80;
+        h[n..n + 4].copy_from_slice(&key);
+        n += 4;
+    }
+    (h, n)
+}
+
+/// The server floor: `out.clear()`, the header, then the payload appended in 1 KiB pieces
+/// ([`append`]). Every server send into a `Vec` does at least this.
+#[inline(always)]
+fn floor_header_copy(data: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let (h, n) = floor_header(data.len(), None);
+    out.reserve(n + data.len());
+    out.extend_from_slice(&h[..n]);
+    append(out, data);
+}
+
+/// The client floor: `out.clear()`, the header, then one fused copy-and-mask pass
+/// ([`copy_mask`]) into the reserved spare capacity, then `set_len`: one read of the payload and
+/// one write of the frame, with no zero-fill first.
+#[inline(always)]
+fn floor_header_copy_mask(data: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
+    out.clear();
+    let (h, n) = floor_header(data.len(), Some(key));
+    out.reserve(n + data.len());
+    out.extend_from_slice(&h[..n]);
+    let spare = &mut out.spare_capacity_mut()[..data.len()];
+    // SAFETY: `spare` has room for `data.len()` bytes and does not overlap `data`.
+    unsafe { copy_mask(data, spare.as_mut_ptr().cast(), key) };
+    // SAFETY: every one of the `data.len()` bytes after the header was written just above.
+    unsafe { out.set_len(n + data.len()) };
+}
+
+/// `dst[i] = src[i] ^ key[i % 4]` for the whole of `src`: a plain loop over 8-byte words (the
+/// key repeated twice) and a byte tail. The compiler vectorises it (16-byte SSE2 in the default
+/// build; 32-byte AVX2 four times unrolled in [`copy_mask_avx2`], checked in the assembly of a
+/// standalone compile of this loop), so the AVX2 build is taken where the CPU has AVX2, as
+/// wsmachine's and yawc's own masking kernels are.
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` bytes of writes and must not overlap `src`.
+#[inline(always)]
+unsafe fn copy_mask_words(src: &[u8], dst: *mut u8, key: [u8; 4]) {
+    let key8 = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let words = src.len() / 8;
+    let from = src.as_ptr();
+    for i in 0..words {
+        let word = from.add(i * 8).cast::<u64>().read_unaligned() ^ key8;
+        dst.add(i * 8).cast::<u64>().write_unaligned(word);
+    }
+    for i in words * 8..src.len() {
+        *dst.add(i) = src[i] ^ key[i & 3];
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_mask_avx2(src: &[u8], dst: *mut u8, key: [u8; 4]) {
+    copy_mask_words(src, dst, key)
+}
+
+/// [`copy_mask_words`], in its AVX2 build where the CPU has AVX2 (the check is a cached load).
+///
+/// # Safety
+/// As [`copy_mask_words`].
+#[inline(always)]
+unsafe fn copy_mask(src: &[u8], dst: *mut u8, key: [u8; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        return copy_mask_avx2(src, dst, key);
+    }
+    copy_mask_words(src, dst, key)
+}
+
+/// websocket-sans-io's encoder driven as its docs show (`start_frame`, the header written, then
+/// the payload written after it, masked by `transform_frame_payload` for a client), writing into
+/// a `Vec`: the payload is appended in 1 KiB pieces and each piece is masked right after it
+/// lands (the encoder keeps the key phase across pieces, as its docs allow), while it is in L1.
+#[inline(always)]
+fn send_sansio(
+    encoder: &mut websocket_sans_io::WebsocketFrameEncoder,
+    data: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut Vec<u8>,
+) {
+    use websocket_sans_io::{FrameInfo, Opcode};
+    out.clear();
+    let info = FrameInfo { opcode: Opcode::Binary, payload_length: data.len() as u64, mask, fin: true, reserved: 0 };
+    let header = encoder.start_frame(&info);
+    out.reserve(header.len() + data.len());
+    out.extend_from_slice(&header);
+    if !encoder.transform_needed() {
+        return append(out, data);
+    }
+    for piece in data.chunks(1024) {
+        let at = out.len();
+        out.extend_from_slice(piece);
+        encoder.transform_frame_payload(&mut out[at..]);
+    }
+}
+
+/// soketto's sans-IO layer (`base::Codec`): `encode_header`, then the payload appended in 1 KiB
+/// pieces, each masked with `Codec::apply_mask` right after it lands (a piece is a multiple of 4
+/// bytes, so every piece starts at key offset 0). The key comes from `rand::random`, as its
+/// `Sender` draws it.
+#[inline(always)]
+fn send_soketto_codec(codec: &mut soketto::base::Codec, data: &[u8], client: bool, out: &mut Vec<u8>) {
+    use soketto::base::{Codec, Header, OpCode};
+    out.clear();
+    let mut header = Header::new(OpCode::Binary);
+    header.set_payload_len(data.len());
+    if client {
+        header.set_masked(true);
+        header.set_mask(rand::random());
+    }
+    let head = codec.encode_header(&header);
+    out.reserve(head.len() + data.len());
+    out.extend_from_slice(head);
+    if !client {
+        return append(out, data);
+    }
+    for piece in data.chunks(1024) {
+        let at = out.len();
+        out.extend_from_slice(piece);
+        Codec::apply_mask(&header, &mut out[at..]);
+    }
 }
 
 fn send(c: &mut Criterion) {
+    // The floors at lengths the groups do not use (byte tails, every header length class).
+    let mut out = Vec::new();
+    for len in [0, 1, 7, 13, 125, 126, 1029, 65535, 65536, 65543] {
+        let data = common::payload(Kind::Binary, len);
+        floor_header_copy(&data, &mut out);
+        check_frame("floor_header_copy", &out, &data, false);
+        floor_header_copy_mask(&data, [0x12, 0x34, 0x56, 0x78], &mut out);
+        check_frame("floor_header_copy_mask", &out, &data, true);
+    }
+
     for client in [false, true] {
         for size in SEND_SIZES {
             let data = common::payload(Kind::Binary, size);
@@ -408,22 +724,48 @@ fn send(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("send_{role}/binary/{}", common::size_name(size)));
             group.throughput(Throughput::ElementsAndBytes { elements: 1, bytes: size as u64 });
 
-            // wsmachine: the frame is encoded straight into the caller's buffer.
-            let mut out = vec![0u8; size + 14];
+            // wsmachine, the README's path: `send_binary_vec` appends the frame to a `Vec` that is
+            // cleared before every send (its capacity kept). Client keys come from the OS-seeded
+            // ChaCha20 stream (`ChaChaMask::from_entropy`), the unpredictable source a real client
+            // uses.
+            let mut out = Vec::new();
+            let mut slice = vec![0u8; size + 14];
             if client {
-                // Unpredictable keys from the OS-seeded ChaCha20 stream, as a real client uses.
                 let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
-                let n = conn.send_binary(&data, &mut out).unwrap();
-                check_frame("wsmachine", &out[..n], &data, true);
-                group.bench_function("wsmachine", |b| b.iter(|| conn.send_binary(black_box(&data), &mut out).unwrap()));
+                conn.send_binary_vec(&data, &mut out).unwrap();
+                check_frame("wsmachine", &out, &data, true);
+                group.bench_function("wsmachine", |b| {
+                    b.iter(|| {
+                        out.clear();
+                        conn.send_binary_vec(black_box(&data), &mut out).unwrap()
+                    })
+                });
+                // Into a caller's slice that is large enough (`send_binary`).
+                let n = conn.send_binary(&data, &mut slice).unwrap();
+                check_frame("wsmachine_slice", &slice[..n], &data, true);
+                group.bench_function("wsmachine_slice", |b| {
+                    b.iter(|| conn.send_binary(black_box(&data), &mut slice).unwrap())
+                });
             } else {
                 let mut conn = Connection::server(Config::default());
-                let n = conn.send_binary(&data, &mut out).unwrap();
-                check_frame("wsmachine", &out[..n], &data, false);
-                group.bench_function("wsmachine", |b| b.iter(|| conn.send_binary(black_box(&data), &mut out).unwrap()));
-                // Header only, payload written by the caller with writev: no copy at all.
+                conn.send_binary_vec(&data, &mut out).unwrap();
+                check_frame("wsmachine", &out, &data, false);
+                group.bench_function("wsmachine", |b| {
+                    b.iter(|| {
+                        out.clear();
+                        conn.send_binary_vec(black_box(&data), &mut out).unwrap()
+                    })
+                });
+                let n = conn.send_binary(&data, &mut slice).unwrap();
+                check_frame("wsmachine_slice", &slice[..n], &data, false);
+                group.bench_function("wsmachine_slice", |b| {
+                    b.iter(|| conn.send_binary(black_box(&data), &mut slice).unwrap())
+                });
+                // `frame_header` only: the payload would go out with writev, copied by nobody here.
                 let mut payload = data.clone();
-                group.bench_function("wsmachine_vectored", |b| {
+                let head = conn.frame_header(wsmachine::MessageKind::Binary, &mut payload, true).unwrap();
+                check_frame("wsmachine_header_only", &[head.as_bytes(), &payload].concat(), &data, false);
+                group.bench_function("wsmachine_header_only", |b| {
                     b.iter(|| {
                         let head =
                             conn.frame_header(wsmachine::MessageKind::Binary, black_box(&mut payload), true).unwrap();
@@ -432,6 +774,8 @@ fn send(c: &mut Criterion) {
                 });
             }
 
+            // The peers that write to a socket: the in-memory socket appends what they write to its
+            // `Vec` (rewound = cleared before every send), so their frames end up in a `Vec` too.
             let tung_role =
                 if client { tungstenite::protocol::Role::Client } else { tungstenite::protocol::Role::Server };
             let sock = Sock::new(Vec::new());
@@ -439,7 +783,10 @@ fn send(c: &mut Criterion) {
             let frame = capture(&sock, || ws.send(tungstenite::Message::Binary(bytes.clone())).unwrap());
             check_frame("tungstenite", &frame, &data, client);
             group.bench_function("tungstenite", |b| {
-                b.iter(|| ws.send(tungstenite::Message::Binary(black_box(&bytes).clone())).unwrap())
+                b.iter(|| {
+                    sock.rewind();
+                    ws.send(tungstenite::Message::Binary(black_box(&bytes).clone())).unwrap()
+                })
             });
 
             let sock = Sock::new(Vec::new());
@@ -451,7 +798,10 @@ fn send(c: &mut Criterion) {
             let frame = capture(&sock, || block_on(ws.send(tokio_websockets::Message::binary(bytes.clone()))).unwrap());
             check_frame("tokio-websockets", &frame, &data, client);
             group.bench_function("tokio-websockets", |b| {
-                b.iter(|| block_on(ws.send(tokio_websockets::Message::binary(black_box(&bytes).clone()))).unwrap())
+                b.iter(|| {
+                    sock.rewind();
+                    block_on(ws.send(tokio_websockets::Message::binary(black_box(&bytes).clone()))).unwrap()
+                })
             });
 
             let fw_role = if client { fastwebsockets::Role::Client } else { fastwebsockets::Role::Server };
@@ -464,6 +814,7 @@ fn send(c: &mut Criterion) {
             check_frame("fastwebsockets", &frame, &data, client);
             group.bench_function("fastwebsockets", |b| {
                 b.iter(|| {
+                    sock.rewind();
                     block_on(ws.write_frame(fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(
                         black_box(&data),
                     ))))
@@ -471,12 +822,92 @@ fn send(c: &mut Criterion) {
                 })
             });
 
-            group.bench_function("memcpy", |b| {
+            // soketto: the `Sender` of `connection::Builder::new(socket, mode).finish()` (what its
+            // handshake hands over), `send_binary` (a client copies the payload into its mask
+            // buffer, masks it and writes it; a server writes the borrowed payload).
+            let sock = Sock::new(Vec::new());
+            let mode = if client { soketto::Mode::Client } else { soketto::Mode::Server };
+            let (mut sender, _receiver) = soketto::connection::Builder::new(sock.clone(), mode).finish();
+            let frame = capture(&sock, || block_on(sender.send_binary(&data)).unwrap());
+            check_frame("soketto", &frame, &data, client);
+            group.bench_function("soketto", |b| {
                 b.iter(|| {
-                    copy_fast(&mut out[..size], black_box(&data));
-                    black_box(&mut out);
+                    sock.rewind();
+                    block_on(sender.send_binary(black_box(&data))).unwrap()
                 })
             });
+
+            // soketto's sans-IO frame codec into a `Vec` (`send_soketto_codec`).
+            let mut codec = soketto::base::Codec::new();
+            send_soketto_codec(&mut codec, &data, client, &mut out);
+            check_frame("soketto_codec", &out, &data, client);
+            group.bench_function("soketto_codec", |b| {
+                b.iter(|| send_soketto_codec(&mut codec, black_box(&data), client, &mut out))
+            });
+
+            // websocket-sans-io into a `Vec` (`send_sansio`); the user draws client keys, with
+            // `rand::thread_rng` as its `mirror_client` example does.
+            let mut encoder = websocket_sans_io::WebsocketFrameEncoder::new();
+            let mut rng = rand::thread_rng();
+            let mut key = || if client { Some(rand::Rng::gen::<[u8; 4]>(&mut rng)) } else { None };
+            send_sansio(&mut encoder, &data, key(), &mut out);
+            check_frame("websocket-sans-io", &out, &data, client);
+            group.bench_function("websocket-sans-io", |b| {
+                b.iter(|| send_sansio(&mut encoder, black_box(&data), key(), &mut out))
+            });
+
+            // yawc: `WebSocket::from_stream` (no handshake), `SinkExt::send(Frame::binary(..))`:
+            // the frame is encoded into its write buffer (a client's payload copied and masked in
+            // one pass), then written to the socket.
+            let yawc_role = if client { yawc::Role::Client } else { yawc::Role::Server };
+            let sock = Sock::new(Vec::new());
+            let mut ws = yawc::WebSocket::from_stream(sock.clone(), yawc_role, yawc::Options::default()).unwrap();
+            let frame = capture(&sock, || block_on(ws.send(yawc::Frame::binary(bytes.clone()))).unwrap());
+            check_frame("yawc", &frame, &data, client);
+            group.bench_function("yawc", |b| {
+                b.iter(|| {
+                    sock.rewind();
+                    block_on(ws.send(yawc::Frame::binary(black_box(&bytes).clone()))).unwrap()
+                })
+            });
+
+            // yawc's codec layer alone: `codec::Encoder::encode` appends the frame to a `BytesMut`
+            // (cleared before every send, capacity kept); keys from `rand::random` inside.
+            let mut encoder = yawc::codec::Encoder::new(yawc_role);
+            let mut buf = bytes::BytesMut::new();
+            tokio_util::codec::Encoder::encode(&mut encoder, yawc::Frame::binary(bytes.clone()), &mut buf).unwrap();
+            check_frame("yawc_codec", &buf, &data, client);
+            group.bench_function("yawc_codec", |b| {
+                b.iter(|| {
+                    buf.clear();
+                    tokio_util::codec::Encoder::encode(
+                        &mut encoder,
+                        yawc::Frame::binary(black_box(&bytes).clone()),
+                        &mut buf,
+                    )
+                    .unwrap()
+                })
+            });
+
+            // The copy floor every send into a `Vec` pays.
+            if client {
+                let mut rng = common::Rng::new(0xF100);
+                let key = (rng.next_u64() as u32).to_ne_bytes();
+                floor_header_copy_mask(&data, key, &mut out);
+                check_frame("floor_header_copy_mask", &out, &data, true);
+                group.bench_function("floor_header_copy_mask", |b| {
+                    b.iter(|| {
+                        // A key that changes every send (not an unpredictable one: the floor prices
+                        // the copy-and-mask pass, not a key source).
+                        let key = (rng.next_u64() as u32).to_ne_bytes();
+                        floor_header_copy_mask(black_box(&data), key, &mut out)
+                    })
+                });
+            } else {
+                floor_header_copy(&data, &mut out);
+                check_frame("floor_header_copy", &out, &data, false);
+                group.bench_function("floor_header_copy", |b| b.iter(|| floor_header_copy(black_box(&data), &mut out)));
+            }
             group.finish();
         }
     }
