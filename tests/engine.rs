@@ -630,3 +630,36 @@ fn vec_sends_equal_slice_sends_byte_for_byte() {
     assert_eq!(s.send_binary_vec(b"x", &mut out), Err(SendError::Closed));
     assert_eq!(out, b"kept");
 }
+
+/// The stale-clock scenarios of the API issue: a driver that last gave the time at 0 s and
+/// then closes, or receives, at 1000 s. Deadlines count from the time of the call that armed
+/// them (1000 s), never from a remembered clock.
+#[test]
+fn deadlines_count_from_the_call_that_armed_them_not_from_a_stale_clock() {
+    let secs = Duration::from_secs;
+    // Close at 1000 s, keepalive off: the close deadline is 1010 s.
+    let mut s = Connection::server(Config::default().close_timeout(Some(secs(10))));
+    assert_eq!(s.handle_timeout(secs(0)), None);
+    s.close_vec(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
+    assert_eq!(s.poll_timeout(secs(1000)), Some(secs(1010)));
+    assert_eq!(s.handle_timeout(secs(1000)), None, "not timed out at once");
+    assert_eq!(s.handle_timeout(secs(1009)), None);
+    assert_eq!(s.handle_timeout(secs(1010)), Some(Timeout::CloseHandshake));
+
+    // The same when the driver wakes with `handle_timeout` first.
+    let mut s = Connection::server(Config::default().close_timeout(Some(secs(10))));
+    assert_eq!(s.handle_timeout(secs(0)), None);
+    s.close_vec(CloseCode::NORMAL, "", &mut Vec::new()).unwrap();
+    assert_eq!(s.handle_timeout(secs(1000)), None);
+    assert_eq!(s.poll_timeout(secs(1000)), Some(secs(1010)));
+
+    // Keepalive: input read at 1000 s moves the next ping to 1030 s (not 30 s).
+    let mut s = Connection::server(Config::default().close_timeout(None).keepalive(Some(secs(30)), secs(10)));
+    assert_eq!(s.handle_timeout(secs(0)), None);
+    assert_eq!(s.poll_timeout(secs(0)), Some(secs(30)));
+    feed(&mut s, &masked(0x8a, 0, b""), &[]); // a pong, read at 1000 s
+    assert_eq!(s.poll_timeout(secs(1000)), Some(secs(1030)));
+    assert_eq!(s.handle_timeout(secs(1000)), None, "no ping at once");
+    assert_eq!(s.handle_timeout(secs(1029)), None);
+    assert_eq!(s.handle_timeout(secs(1030)), Some(Timeout::KeepalivePing));
+}
