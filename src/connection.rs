@@ -1,7 +1,8 @@
 //! The connection state machine: every state transition of RFC 6455 after the opening handshake.
 //!
-//! Inputs are [`Connection::read`], [`Connection::read_eof`] and [`Connection::handle_timeout`];
-//! commands are the `send_*` encoders, [`Connection::ping`], [`Connection::pong`] and
+//! Inputs are [`Connection::read`], [`Connection::read_eof`], [`Connection::handle_timeout`] and
+//! the driver's word on its output ([`Connection::output_blocked`],
+//! [`Connection::output_drained`]); commands are the `send_*` encoders, [`Connection::ping`], [`Connection::pong`] and
 //! [`Connection::close`]; outputs are [`Connection::poll_transmit`], [`Connection::poll_timeout`]
 //! and [`Connection::should_close_transport`].
 //!
