@@ -871,7 +871,7 @@ fn write_stall_deadline() {
 }
 
 /// The write-stall timer runs in the closing handshake too (our Close may be what piles up):
-/// whichever of it and the close timer is due first decides.
+/// whichever of it and the close timer is due first decides, and the other never fires.
 #[test]
 fn write_stall_during_the_closing_handshake() {
     let secs = Duration::from_secs;
@@ -885,5 +885,14 @@ fn write_stall_during_the_closing_handshake() {
         assert_eq!(c.handle_timeout(secs(1 + stall.min(3))), Some(expected));
         assert_eq!(c.state(), State::TimedOut);
         assert_eq!(c.poll_timeout(secs(10)), None);
+        assert_eq!(c.handle_timeout(secs(10)), None, "one verdict: the other timer is over too");
     }
+    // After the end of the stream no timer runs: the transport is to be closed anyway.
+    let mut s = Connection::server(Config::default().write_stall_timeout(Some(secs(2))));
+    s.output_blocked();
+    assert_eq!(s.poll_timeout(secs(1)), Some(secs(3)));
+    assert_eq!(s.read_eof(), Err(ProtocolError::AbnormalClosure));
+    assert_eq!(s.poll_timeout(secs(1)), None);
+    assert_eq!(s.handle_timeout(secs(3)), None);
+    assert_eq!(s.state(), State::Failed(CloseCode::ABNORMAL));
 }
