@@ -54,8 +54,26 @@ pub struct Config {
     /// Send a ping after this long without receiving anything. Default off.
     pub keepalive_interval: Option<Duration>,
     /// After a keepalive ping, fail the connection if nothing arrives within this. Default 20 s.
-    /// Deadlines saturate, so `Duration::MAX` here or in the timers above means "never".
+    /// Deadlines saturate, so `Duration::MAX` here or in the other timers means "never".
     pub pong_timeout: Duration,
+    /// How long a data message may take from its first frame header to its last byte;
+    /// past it the connection fails with 1008 (Policy Violation, RFC 6455 §7.4.1). RFC 6455
+    /// sets no limit (a fragmented message may interleave control frames for ever, §5.4), so
+    /// this is the endpoint's policy: without it a peer that starts a message and then trickles
+    /// it, or stops inside it, holds the connection and its partial message (up to
+    /// `max_message_len`) as long as it still answers pings. It counts from the first timed
+    /// call after the header arrived; control frames between fragments do not reset it. A
+    /// frame waiting whole in a [`RecvBuffer`](crate::RecvBuffer) counts from its header too.
+    /// Default off.
+    pub message_timeout: Option<Duration>,
+    /// How long output may stay blocked (the driver reported
+    /// [`output_blocked`](crate::Connection::output_blocked) and not yet
+    /// [`output_drained`](crate::Connection::output_drained)) before the connection is given
+    /// up as [`TimedOut`](crate::State::TimedOut). A peer that stops reading makes TCP
+    /// back-pressure pile our output up in the driver; it may still send, so no receive timer
+    /// sees it, and no Close can reach it (RFC 6455 §7.1.1 lets an endpoint drop the
+    /// transport when the closing handshake is impossible). Default off.
+    pub write_stall_timeout: Option<Duration>,
     /// Memory kept between messages, for the next large one: after a message larger than
     /// this, the [`Assembly`](crate::Assembly) and the [`RecvBuffer`](crate::RecvBuffer) give
     /// back all but this much (the buffer all but one read) once they are empty again, so an
@@ -82,6 +100,8 @@ impl Config {
             close_timeout: Some(Duration::from_secs(10)),
             keepalive_interval: None,
             pong_timeout: Duration::from_secs(20),
+            message_timeout: None,
+            write_stall_timeout: None,
             retain_capacity: 1 << 20,
             allow_rsv1: false,
         }
@@ -141,6 +161,18 @@ impl Config {
         self
     }
 
+    /// Sets [`message_timeout`](Config::message_timeout).
+    pub const fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.message_timeout = timeout;
+        self
+    }
+
+    /// Sets [`write_stall_timeout`](Config::write_stall_timeout).
+    pub const fn write_stall_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_stall_timeout = timeout;
+        self
+    }
+
     /// Sets [`retain_capacity`](Config::retain_capacity).
     pub const fn retain_capacity(mut self, bytes: usize) -> Self {
         self.retain_capacity = bytes;
@@ -156,7 +188,8 @@ impl Default for Config {
 
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for Config {
-    /// Small limits and every delivery mode, so fuzzers reach the limit checks quickly.
+    /// Small limits, every delivery mode and timers of up to a minute, so fuzzers reach the
+    /// limit checks quickly.
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         let delivery = if u.arbitrary()? {
             Delivery::Stream
@@ -176,6 +209,8 @@ impl<'a> arbitrary::Arbitrary<'a> for Config {
             .delivery(delivery)
             .auto_pong(u.arbitrary()?)
             .auto_close(u.arbitrary()?)
-            .fragment_size(u.int_in_range(0..=512)?))
+            .fragment_size(u.int_in_range(0..=512)?)
+            .message_timeout(u.arbitrary::<Option<u16>>()?.map(|ms| Duration::from_millis(ms.into())))
+            .write_stall_timeout(u.arbitrary::<Option<u16>>()?.map(|ms| Duration::from_millis(ms.into()))))
     }
 }

@@ -1,7 +1,8 @@
 //! The connection state machine: every state transition of RFC 6455 after the opening handshake.
 //!
-//! Inputs are [`Connection::read`], [`Connection::read_eof`] and [`Connection::handle_timeout`];
-//! commands are the `send_*` encoders, [`Connection::ping`], [`Connection::pong`] and
+//! Inputs are [`Connection::read`], [`Connection::read_eof`], [`Connection::handle_timeout`] and
+//! the driver's word on its output ([`Connection::output_blocked`],
+//! [`Connection::output_drained`]); commands are the `send_*` encoders, [`Connection::ping`], [`Connection::pong`] and
 //! [`Connection::close`]; outputs are [`Connection::poll_transmit`], [`Connection::poll_timeout`]
 //! and [`Connection::should_close_transport`].
 //!
@@ -18,18 +19,20 @@
 //!                        (echo queued with auto_close, or close() by hand)
 //!
 //!   Open, CloseSent ── the peer breaks the RFC ──► Failed(code)   (our Close queued, §7.1.7)
+//!   Open, CloseSent ── a message deadline ───────► Failed(1008)   (our Close queued, §7.4.1)
 //!   Open, CloseSent ── end of stream ────────────► Failed(1006)   (§7.1.5)
 //!   CloseReceived ──── end of stream ────────────► Closed
-//!   any but TimedOut ─ a close or pong deadline ─► TimedOut
+//!   any but TimedOut ─ a close, pong or write-stall deadline ─► TimedOut   (no Close sent)
 //! ```
 //!
 //! Input is taken in `Open` and `CloseSent` only (§5.5.1: nothing after the peer's Close, and
 //! nothing after a failure, a timeout or the end of the stream).
 //!
 //! Deadlines are armed only by calls that are given the time ([`Connection::handle_timeout`],
-//! [`Connection::poll_timeout`]): an event without a clock (a Close written, bytes read) marks
-//! its timer, and the next call that knows `now` arms it from then, so no deadline is ever
-//! earlier than the moment it was armed.
+//! [`Connection::poll_timeout`]): an event without a clock (a Close written, bytes read, the
+//! first header of a message taken, output reported blocked) marks its timer, and the next call
+//! that knows `now` arms it from then, so no deadline is ever earlier than the moment it was
+//! armed. A timer fires at the first call with `now >= deadline`.
 
 use core::time::Duration;
 
@@ -44,7 +47,7 @@ use crate::utf8::{self, Utf8Validator};
 
 mod types;
 use payload::whole_message;
-use types::{ControlSlot, Found, Phase};
+use types::{ControlSlot, Deadline, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
 pub(crate) use waiting::Kept;
 #[cfg(feature = "alloc")]
@@ -109,14 +112,10 @@ pub struct Connection<M: Masking = NoMask> {
     waiting_mark: u64,
     close_deadline: Deadline,
     pong_deadline: Option<Duration>,
-}
-
-/// A timer that an event without a clock can start: `Armed` from the next `now` given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Deadline {
-    Off,
-    Pending,
-    At(Duration),
+    /// Runs from a data message's first frame header (or a waiting frame's) to its end.
+    message_deadline: Deadline,
+    /// Runs from `output_blocked` to `output_drained`.
+    write_deadline: Deadline,
 }
 
 impl Connection<NoMask> {
@@ -188,6 +187,8 @@ impl<M: Masking> Connection<M> {
             waiting_mark: 0,
             close_deadline: Deadline::Off,
             pong_deadline: None,
+            message_deadline: Deadline::Off,
+            write_deadline: Deadline::Off,
             config,
         }
     }
@@ -216,6 +217,9 @@ impl<M: Masking> Connection<M> {
                                     // buffer until all of it is there; text is checked as it
                                     // arrives where the driver keeps that progress (§8.1).
                                     self.wanted = n + h.payload_len as usize;
+                                    // Its message started with this header; a frame that
+                                    // still waits keeps the deadline its header started.
+                                    self.message_deadline.start(self.config.message_timeout);
                                     if let (Some(mut k), OpCode::Text) = (kept, h.opcode) {
                                         waiting::check_waiting_text(&mut input[pos + n..], h.mask, &mut k, pos)?;
                                     }
@@ -390,6 +394,8 @@ impl<M: Masking> Connection<M> {
             (OpCode::Continuation, Some(_)) => {}
             (op, _) => {
                 self.incoming = Some(if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary });
+                // Its deadline runs from here (or from the header of the frame that waited).
+                self.message_deadline.start(self.config.message_timeout);
                 // RFC 7692 §6: RSV1 on a message's first frame marks it compressed.
                 self.compressed = h.rsv & 0b100 != 0;
                 #[cfg(feature = "deflate")]
@@ -439,6 +445,7 @@ impl<M: Masking> Connection<M> {
     fn end_message(&mut self) {
         self.incoming = None;
         self.compressed = false;
+        self.message_deadline = Deadline::Off;
     }
 
     /// The opcode of the next outgoing data frame of `kind`, and the new state of the outgoing
@@ -454,18 +461,6 @@ impl<M: Masking> Connection<M> {
         };
         self.outgoing = if fin { None } else { Some(kind) };
         Ok(opcode)
-    }
-
-    /// Whether the text of the message ending now ends at a code point boundary (§8.1).
-    fn text_complete(&self, assembly: &Assembly) -> bool {
-        match self.config.delivery {
-            #[cfg(feature = "alloc")]
-            Delivery::Assemble => assembly.utf8_complete(),
-            _ => {
-                let _ = assembly;
-                self.utf8.is_complete()
-            }
-        }
     }
 
     /// Applies a whole control frame's effect (RFC 6455 §5.5).
@@ -492,17 +487,24 @@ impl<M: Masking> Connection<M> {
         Ok(())
     }
 
-    /// Fails the connection (RFC 6455 §7.1.7): queues the Close and stops reading.
+    /// Fails the connection (RFC 6455 §7.1.7) for a peer's violation: see `fail_with`.
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        self.fail_with(error.close_code());
+        error
+    }
+
+    /// Fails the connection with `code`: queues the Close (unless one is out already) and
+    /// stops reading.
+    fn fail_with(&mut self, code: CloseCode) {
         let queued = self.close_queued();
-        self.state = State::Failed(error.close_code());
+        self.state = State::Failed(code);
         self.fast_ready = false;
         self.pong.pending = false;
         self.keepalive_ping = false;
+        self.message_deadline = Deadline::Off;
         if !queued {
-            self.queue_close(Some(error.close_code()));
+            self.queue_close(Some(code));
         }
-        error
     }
 
     /// Reports that the transport reached end of stream.
@@ -531,39 +533,6 @@ impl<M: Masking> Connection<M> {
     // Control commands and output
     // ----------------------------------------------------------------------------------------
 
-    /// Starts (or answers) the closing handshake: encodes a Close with `code` and a UTF-8
-    /// `reason` into `out` (§5.5.1) and returns its length (at most
-    /// [`MAX_CONTROL_FRAME_LEN`](crate::frame::MAX_CONTROL_FRAME_LEN)).
-    ///
-    /// After this no data may be sent, and replies still queued for
-    /// [`poll_transmit`](Self::poll_transmit) are dropped (nothing follows a Close), so drain it
-    /// first. Codes that may not be sent (1005, 1006, 1015, reserved ranges) and reasons over
-    /// 123 bytes are refused. The close timer starts now, armed from the next `now` you give.
-    ///
-    /// ```
-    /// use wsmachine::{CloseCode, Config, Connection, State};
-    /// let mut server = Connection::server(Config::default());
-    /// let mut out = [0u8; 16];
-    /// let n = server.close(CloseCode::NORMAL, "bye", &mut out).unwrap();
-    /// assert_eq!(&out[..n], b"\x88\x05\x03\xe8bye");
-    /// assert_eq!(server.state(), State::CloseSent);
-    /// ```
-    pub fn close(&mut self, code: CloseCode, reason: &str, out: &mut [u8]) -> Result<usize, SendError> {
-        self.check_open()?;
-        if !code.is_valid_on_wire() {
-            return Err(SendError::InvalidCloseCode(code.0));
-        }
-        if reason.len() > MAX_REASON_LEN {
-            return Err(SendError::ReasonTooLong(reason.len()));
-        }
-        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
-        payload[..2].copy_from_slice(&code.0.to_be_bytes());
-        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-        let n = self.write_control(OpCode::Close, &payload[..2 + reason.len()], out)?;
-        self.on_close_written();
-        Ok(n)
-    }
-
     /// Queues the machine's own Close: an echo of the peer's `code` (§5.5.1), none if it had
     /// none, or the code of a failure (§7.1.7).
     fn queue_close(&mut self, code: Option<CloseCode>) {
@@ -582,26 +551,7 @@ impl<M: Masking> Connection<M> {
             other => other,
         };
         // Armed from the next `now` given (`sync_clock`).
-        if self.config.close_timeout.is_some() {
-            self.close_deadline = Deadline::Pending;
-        }
-    }
-
-    /// Whether this end's Close is queued or written (then no data may follow it, §5.5.1).
-    #[inline]
-    pub(super) fn close_queued(&self) -> bool {
-        match self.state {
-            State::Open => false,
-            State::CloseReceived => self.close_pending,
-            _ => true,
-        }
-    }
-
-    /// Whether input is still taken: not after the peer's Close (§5.5.1), a failure, a timeout
-    /// or the end of the stream.
-    #[inline]
-    pub(super) fn reading(&self) -> bool {
-        matches!(self.state, State::Open | State::CloseSent) && !self.eof
+        self.close_deadline.start(self.config.close_timeout);
     }
 
     /// Writes the machine's queued replies (pongs, keepalive pings, a Close echo or failure
@@ -657,23 +607,38 @@ impl<M: Masking> Connection<M> {
     ///
     /// Call it whenever the driver wakes, then sleep until [`poll_timeout`](Self::poll_timeout).
     /// `now` must not go backwards. The connection keeps no clock: timers started by events
-    /// since the last timed call (a Close written, input read) count from this `now`.
+    /// since the last timed call (a Close written, input read, a message's first header taken,
+    /// [`output_blocked`](Self::output_blocked)) count from this `now`. A timer fires once
+    /// `now >= deadline` (the deadline is the first instant too late), one per call, in this
+    /// order: [`CloseHandshake`](Timeout::CloseHandshake),
+    /// [`PeerUnresponsive`](Timeout::PeerUnresponsive) and
+    /// [`WriteStalled`](Timeout::WriteStalled) end the connection as
+    /// [`TimedOut`](State::TimedOut) (close the transport: no Close is sent);
+    /// [`MessageIncomplete`](Timeout::MessageIncomplete) fails it with 1008, the Close queued
+    /// for [`poll_transmit`](Self::poll_transmit) (its close timer then runs as usual);
+    /// [`KeepalivePing`](Timeout::KeepalivePing) queues a ping.
     pub fn handle_timeout(&mut self, now: Duration) -> Option<Timeout> {
         self.sync_clock(now);
         if self.state == State::TimedOut || self.eof {
             return None;
         }
-        if matches!(self.close_deadline, Deadline::At(d) if now >= d) {
+        if self.close_deadline.due(now) {
             self.close_deadline = Deadline::Off;
-            self.state = State::TimedOut;
-            self.fast_ready = false;
-            return Some(Timeout::CloseHandshake);
+            return Some(self.time_out(Timeout::CloseHandshake));
         }
         if self.pong_deadline.is_some_and(|d| now >= d) {
             self.pong_deadline = None;
-            self.state = State::TimedOut;
-            self.fast_ready = false;
-            return Some(Timeout::PeerUnresponsive);
+            return Some(self.time_out(Timeout::PeerUnresponsive));
+        }
+        if self.write_deadline.due(now) {
+            self.write_deadline = Deadline::Off;
+            return Some(self.time_out(Timeout::WriteStalled));
+        }
+        // Only while input is taken: after the peer's Close the message can never end.
+        if self.reading() && self.message_deadline.due(now) {
+            // RFC 6455 §7.4.1: 1008, a message that violates this endpoint's policy.
+            self.fail_with(CloseCode::POLICY_VIOLATION);
+            return Some(Timeout::MessageIncomplete);
         }
         if let (Some(interval), None, State::Open) = (self.config.keepalive_interval, self.pong_deadline, self.state) {
             if now >= self.last_received.unwrap_or(now).saturating_add(interval) {
@@ -685,30 +650,70 @@ impl<M: Masking> Connection<M> {
         None
     }
 
+    /// A timer ended the connection: nothing more is read or sent.
+    fn time_out(&mut self, timeout: Timeout) -> Timeout {
+        self.state = State::TimedOut;
+        self.fast_ready = false;
+        timeout
+    }
+
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do,
-    /// given that it is `now`; `None` when no timer runs.
+    /// given that it is `now`; `None` when no timer runs (always after `TimedOut` or the end of
+    /// the stream).
     ///
     /// Call it after each round of input and output, and sleep until the answer. Timers that
     /// events started since the last timed call are armed from this `now`, so the answer is
-    /// never earlier than the moment they were armed.
+    /// never earlier than the moment they were armed. It covers every timer: close handshake,
+    /// keepalive ping and pong, message and write stall.
     pub fn poll_timeout(&mut self, now: Duration) -> Option<Duration> {
         self.sync_clock(now);
         if self.state == State::TimedOut || self.eof {
             return None;
         }
-        let close = match self.close_deadline {
-            Deadline::At(d) => Some(d),
-            _ => None,
-        };
         let keepalive = match (self.config.keepalive_interval, self.pong_deadline, self.state) {
             (Some(interval), None, State::Open) => Some(self.last_received.unwrap_or(now).saturating_add(interval)),
             _ => None,
         };
-        [close, self.pong_deadline, keepalive].into_iter().flatten().min()
+        let message = self.message_deadline.at().filter(|_| self.reading());
+        [self.close_deadline.at(), self.pong_deadline, self.write_deadline.at(), message, keepalive]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Reports that the driver could not write everything it has: the peer stopped reading and
+    /// output piles up past the driver's limit (e.g. a write would block with more than the
+    /// driver will buffer still pending). With
+    /// [`write_stall_timeout`](Config::write_stall_timeout) set, the write-stall timer starts,
+    /// armed from the next `now` given; calling this again while blocked does not restart it.
+    /// If output is still blocked when it expires, [`handle_timeout`](Self::handle_timeout)
+    /// returns [`Timeout::WriteStalled`] and the state becomes [`TimedOut`](State::TimedOut).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{Config, Connection, State, Timeout};
+    /// let secs = Duration::from_secs;
+    /// let mut server = Connection::server(Config::default().write_stall_timeout(Some(secs(5))));
+    /// server.output_blocked(); // the socket is full
+    /// assert_eq!(server.poll_timeout(secs(1)), Some(secs(6)));
+    /// server.output_drained(); // it took everything after all
+    /// assert_eq!(server.handle_timeout(secs(6)), None);
+    /// server.output_blocked();
+    /// assert_eq!(server.handle_timeout(secs(7)), None);
+    /// assert_eq!(server.handle_timeout(secs(12)), Some(Timeout::WriteStalled));
+    /// assert!(server.state() == State::TimedOut && server.should_close_transport());
+    /// ```
+    pub fn output_blocked(&mut self) {
+        self.write_deadline.start(self.config.write_stall_timeout);
+    }
+
+    /// Reports that the driver wrote everything it had: the write-stall timer stops.
+    pub fn output_drained(&mut self) {
+        self.write_deadline = Deadline::Off;
     }
 
     /// Brings the timers up to `now`: input that arrived since the last timed call counts as
-    /// traffic at `now`, and a close timer started since is armed from `now`.
+    /// traffic at `now`, and timers started since are armed from `now`.
     fn sync_clock(&mut self, now: Duration) {
         if self.received != self.received_seen || self.last_received.is_none() {
             self.received_seen = self.received;
@@ -717,12 +722,9 @@ impl<M: Masking> Connection<M> {
                 self.pong_deadline = None;
             }
         }
-        if self.close_deadline == Deadline::Pending {
-            self.close_deadline = match self.config.close_timeout {
-                Some(timeout) => Deadline::At(now.saturating_add(timeout)),
-                None => Deadline::Off,
-            };
-        }
+        self.close_deadline.arm(self.config.close_timeout, now);
+        self.message_deadline.arm(self.config.message_timeout, now);
+        self.write_deadline.arm(self.config.write_stall_timeout, now);
     }
 }
 

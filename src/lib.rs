@@ -57,7 +57,9 @@
 //! drain [`Connection::poll_transmit`] before you send and after you read; close the transport
 //! when [`Connection::should_close_transport`] says so; report end of stream with
 //! [`Connection::read_eof`]; and, if you use timers, call [`Connection::handle_timeout`] with
-//! your monotonic time when you wake and sleep until [`Connection::poll_timeout`]`(now)`.
+//! your monotonic time when you wake and sleep until [`Connection::poll_timeout`]`(now)`
+//! (with `Config::write_stall_timeout`, also tell it when your output backs up and drains:
+//! [`Connection::output_blocked`], [`Connection::output_drained`]).
 //!
 //! With your own buffer (`no_std`, or one read buffer shared by many connections), keep an
 //! [`Assembly`] beside each connection and call [`Connection::read`] on the unused rest of the
@@ -97,7 +99,7 @@
 //! header announcing 16 MiB commits one read), and after a message larger than
 //! `Config::retain_capacity` the memory goes back once the connection is idle: a
 //! `RecvBuffer` then holds at most one read plus twice `retain_capacity` (its buffer and its
-//! assembly). `size_of::<Connection>()` is 416 bytes (server, default features): it holds
+//! assembly). `size_of::<Connection>()` is 480 bytes (server, default features): it holds
 //! state only.
 //!
 //! ## Errors

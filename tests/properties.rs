@@ -234,12 +234,18 @@ enum Step {
     PeerText,
     PeerPing,
     PeerClose,
+    /// The peer queues a fragment that starts (or continues) a message, or the final one.
+    PeerFragment,
+    PeerFinish,
     /// The driver reads up to this many of the bytes on the wire.
     Read(u8),
     PollTransmit,
     HandleTimeout,
     PollTimeout,
     Close,
+    /// The driver reports its output backed up, or drained.
+    OutputBlocked,
+    OutputDrained,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -248,11 +254,15 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::PeerText),
         1 => Just(Step::PeerPing),
         1 => Just(Step::PeerClose),
+        1 => Just(Step::PeerFragment),
+        1 => Just(Step::PeerFinish),
         3 => (1u8..30).prop_map(Step::Read),
         2 => Just(Step::PollTransmit),
         2 => Just(Step::HandleTimeout),
         2 => Just(Step::PollTimeout),
         1 => Just(Step::Close),
+        1 => Just(Step::OutputBlocked),
+        1 => Just(Step::OutputDrained),
     ]
 }
 
@@ -271,18 +281,24 @@ fn has_close(out: &[u8]) -> bool {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-    /// Time is an input: whatever the order of reads, writes, timer calls and closes, no
-    /// deadline is ever earlier than the event that started it plus its timeout, and no timer
-    /// fires before that. The connection keeps no clock, so a driver that calls
-    /// `handle_timeout` rarely cannot make it judge with a stale one.
+    /// Time is an input: whatever the order of reads, writes, timer calls, closes, messages in
+    /// fragments and blocked output, no deadline is ever earlier than the event that started
+    /// it plus its timeout, and no timer fires before that. The connection keeps no clock, so a
+    /// driver that calls `handle_timeout` rarely cannot make it judge with a stale one.
     #[test]
     fn no_deadline_is_earlier_than_the_call_that_armed_it(steps in prop::collection::vec(step(), 1..60)) {
         use std::time::Duration;
         const CLOSE: u64 = 10;
         const KEEPALIVE: u64 = 30;
         const PONG: u64 = 20;
+        const MESSAGE: u64 = 15;
+        const STALL: u64 = 25;
         let secs = Duration::from_secs;
-        let config = Config::default().close_timeout(Some(secs(CLOSE))).keepalive(Some(secs(KEEPALIVE)), secs(PONG));
+        let config = Config::default()
+            .close_timeout(Some(secs(CLOSE)))
+            .keepalive(Some(secs(KEEPALIVE)), secs(PONG))
+            .message_timeout(Some(secs(MESSAGE)))
+            .write_stall_timeout(Some(secs(STALL)));
         let mut server = Connection::server(config);
         let mut assembly = Assembly::new();
         let mut peer = Connection::client_with_test_masks(Config::default(), counter_mask());
@@ -294,12 +310,51 @@ proptest! {
         let mut last_input = 0u64;
         let mut close_written: Option<u64> = None;
         let mut ping_at: Option<u64> = None;
+        // Bytes the peer ever wrote, and bytes handed to the server. The messages the peer sent
+        // (whole or in fragments): where the first header ends in the stream, where the message
+        // ends (once finished), and when the server was handed that header (it took it then).
+        let (mut written, mut handed) = (0u64, 0u64);
+        let mut messages: std::collections::VecDeque<(u64, Option<u64>, Option<u64>)> = Default::default();
+        let mut peer_in_message = false;
+        // Since when output is blocked.
+        let mut blocked: Option<u64> = None;
         for step in steps {
+            let before = wire.len();
             match step {
                 Step::Wait(s) => now += s as u64,
-                Step::PeerText => { peer.send_text_vec("hi", &mut wire).ok(); }
+                Step::PeerText => {
+                    if peer.send_text_vec("hi", &mut wire).is_ok() {
+                        // A message too: one that a read cut after its header has started.
+                        let end = written + (wire.len() - before) as u64;
+                        messages.push_back((end - 2, Some(end), None));
+                    }
+                }
                 Step::PeerPing => { peer.ping_vec(b"p", &mut wire).ok(); }
                 Step::PeerClose => { peer.close_vec(CloseCode::NORMAL, "", &mut wire).ok(); }
+                Step::PeerFragment | Step::PeerFinish => {
+                    let fin = matches!(step, Step::PeerFinish);
+                    let mut out = [0u8; 16];
+                    if peer_in_message || !fin {
+                        if let Ok(n) = peer.send_fragment(MessageKind::Binary, b"ab", fin, &mut out) {
+                            wire.extend_from_slice(&out[..n]);
+                            if !peer_in_message {
+                                messages.push_back((written + n as u64 - 2, None, None));
+                            }
+                            if fin {
+                                messages.back_mut().unwrap().1 = Some(written + n as u64);
+                            }
+                            peer_in_message = !fin;
+                        }
+                    }
+                }
+                Step::OutputBlocked => {
+                    server.output_blocked();
+                    blocked.get_or_insert(now);
+                }
+                Step::OutputDrained => {
+                    server.output_drained();
+                    blocked = None;
+                }
                 Step::Read(n) => {
                     let n = (n as usize).min(wire.len());
                     let mut input: Vec<u8> = wire.drain(..n).collect();
@@ -313,6 +368,13 @@ proptest! {
                     if used > 0 && server.state() != State::TimedOut {
                         last_input = now;
                         ping_at = None;
+                    }
+                    handed += n as u64;
+                    for m in messages.iter_mut().filter(|m| handed >= m.0) {
+                        m.2.get_or_insert(now);
+                    }
+                    while messages.front().is_some_and(|m| m.1.is_some_and(|end| handed >= end)) {
+                        messages.pop_front();
                     }
                 }
                 Step::PollTransmit => {
@@ -335,6 +397,12 @@ proptest! {
                                 ping_at = Some(now);
                             }
                             Some(Timeout::PeerUnresponsive) => prop_assert!(ping_at.is_some_and(|p| now >= p + PONG), "dead-peer verdict at {now}, ping at {ping_at:?}"),
+                            // The message the server is in is the first one not finished.
+                            Some(Timeout::MessageIncomplete) => {
+                                let started = messages.front().and_then(|m| m.2);
+                                prop_assert!(started.is_some_and(|t| now >= t + MESSAGE), "message verdict at {now}, header taken at {started:?}");
+                            }
+                            Some(Timeout::WriteStalled) => prop_assert!(blocked.is_some_and(|b| now >= b + STALL), "write-stall verdict at {now}, blocked since {blocked:?}"),
                             _ => {}
                         }
                     } else if let Some(deadline) = server.poll_timeout(secs(now)) {
@@ -343,10 +411,13 @@ proptest! {
                         if let Some(w) = close_written { floor = floor.min(w + CLOSE); }
                         if let Some(p) = ping_at { floor = floor.min(p + PONG); }
                         if close_written.is_none() && ping_at.is_none() { floor = floor.min(floor_keepalive); }
+                        if let Some(t) = messages.front().and_then(|m| m.2) { floor = floor.min(t + MESSAGE); }
+                        if let Some(b) = blocked { floor = floor.min(b + STALL); }
                         prop_assert!(deadline >= secs(floor), "deadline {deadline:?} at {now} s, floor {floor} s");
                     }
                 }
             }
+            written += wire.len().saturating_sub(before) as u64; // a read only drains
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Each side reads what the other wrote, in arbitrary pieces, through `Connection::read` with
 //! an `Assembly` or through a `RecvBuffer` (chosen per side by the input); the calls interleave
-//! sends, pings, pongs, closes, the end of the stream and the timers, with arbitrary times.
+//! sends, pings, pongs, closes, the end of the stream, output reported blocked or drained, and
+//! the timers (close, keepalive, message and write-stall deadlines), with arbitrary times.
 //! Asserted, besides "no panic":
 //!
 //! * the state only moves forward, along the diagram of `src/connection.rs`;
@@ -41,6 +42,9 @@ enum Op {
     Timers(Side),
     /// The transport of this side ends (the other side's bytes will never come).
     Eof(Side),
+    /// This side's driver reports its output backed up (the peer does not read), or drained.
+    OutputBlocked(Side),
+    OutputDrained(Side),
 }
 
 /// One step of the diagram in `src/connection.rs`.
@@ -266,7 +270,9 @@ pub fn run(data: &[u8]) {
     let config = Config::default()
         .delivery(delivery)
         .close_timeout(Some(Duration::from_millis(500)))
-        .keepalive(Some(Duration::from_millis(700)), Duration::from_millis(300));
+        .keepalive(Some(Duration::from_millis(700)), Duration::from_millis(300))
+        .message_timeout(Some(Duration::from_millis(1500)))
+        .write_stall_timeout(Some(Duration::from_millis(1000)));
     let mut seed = 0u32;
     let client = Connection::client_with_test_masks(config, move || {
         seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
@@ -287,6 +293,10 @@ pub fn run(data: &[u8]) {
             Op::Timers(Side::Server) => timers(&mut s, now),
             Op::Eof(Side::Client) => eof(&mut c),
             Op::Eof(Side::Server) => eof(&mut s),
+            Op::OutputBlocked(Side::Client) => output(&mut c, true),
+            Op::OutputBlocked(Side::Server) => output(&mut s, true),
+            Op::OutputDrained(Side::Client) => output(&mut c, false),
+            Op::OutputDrained(Side::Server) => output(&mut s, false),
             op => match side_of(&op) {
                 Side::Client => command(&mut c, op),
                 Side::Server => command(&mut s, op),
@@ -312,7 +322,7 @@ fn side_of(op: &Op) -> Side {
         | Op::Ping(s, _)
         | Op::Pong(s, _)
         | Op::Close(s, ..) => s,
-        Op::Deliver(s, _) | Op::Timers(s) | Op::Eof(s) => s,
+        Op::Deliver(s, _) | Op::Timers(s) | Op::Eof(s) | Op::OutputBlocked(s) | Op::OutputDrained(s) => s,
         Op::Wait(_) => Side::Client,
     }
 }
@@ -395,4 +405,13 @@ fn eof<M: Masking>(end: &mut End<M>) {
         let _ = end.conn.read_eof();
         end.check_state();
     }
+}
+
+fn output<M: Masking>(end: &mut End<M>, blocked: bool) {
+    if blocked {
+        end.conn.output_blocked();
+    } else {
+        end.conn.output_drained();
+    }
+    end.check_state();
 }

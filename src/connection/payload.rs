@@ -140,6 +140,18 @@ impl<M: Masking> Connection<M> {
         }
         Some((kind, start, end, key))
     }
+
+    /// Whether the text of the message ending now ends at a code point boundary (§8.1).
+    pub(super) fn text_complete(&self, assembly: &Assembly) -> bool {
+        match self.config.delivery {
+            #[cfg(feature = "alloc")]
+            Delivery::Assemble => assembly.utf8_complete(),
+            _ => {
+                let _ = assembly;
+                self.utf8.is_complete()
+            }
+        }
+    }
 }
 
 /// A whole message payload as its event: unmasked in place with `key` and, for text, validated

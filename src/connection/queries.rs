@@ -62,4 +62,21 @@ impl<M: Masking> Connection<M> {
                 _ => false,
             }
     }
+
+    /// Whether this end's Close is queued or written (then no data may follow it, §5.5.1).
+    #[inline]
+    pub(super) fn close_queued(&self) -> bool {
+        match self.state {
+            State::Open => false,
+            State::CloseReceived => self.close_pending,
+            _ => true,
+        }
+    }
+
+    /// Whether input is still taken: not after the peer's Close (§5.5.1), a failure, a timeout
+    /// or the end of the stream.
+    #[inline]
+    pub(super) fn reading(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseSent) && !self.eof
+    }
 }

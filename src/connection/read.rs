@@ -106,7 +106,10 @@ impl<M: Masking> Connection<M> {
             self.note_waiting(input.len() - consumed);
         }
         // A frame whose text is checked in part must come back here (`read_waiting`).
-        self.fast_ready = self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note());
+        // Nor may a frame that waits with its message deadline running take the fast path, which
+        // would deliver it without stopping the deadline (`end_message`).
+        self.fast_ready =
+            self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note()) && self.message_deadline == Deadline::Off;
         if let Found::Whole(kind, start, end, key) = found {
             let payload: &'a mut [u8] = &mut input[start..end];
             return match whole_message(payload, kind, key, self.config.delivery) {

@@ -1,4 +1,5 @@
-//! The sending half of [`Connection`]: data frames encoded straight into the caller's buffer.
+//! The sending half of [`Connection`]: data and control frames encoded straight into the caller's
+//! buffer. What a Close written changes (state, timer) is `on_close_written`, in `connection.rs`.
 
 use super::*;
 
@@ -322,6 +323,39 @@ impl<M: Masking> Connection<M> {
             (Role::Client, [.., a, b, c, d]) => Some([*a, *b, *c, *d]),
             _ => None,
         }
+    }
+
+    /// Starts (or answers) the closing handshake: encodes a Close with `code` and a UTF-8
+    /// `reason` into `out` (§5.5.1) and returns its length (at most
+    /// [`MAX_CONTROL_FRAME_LEN`](crate::frame::MAX_CONTROL_FRAME_LEN)).
+    ///
+    /// After this no data may be sent, and replies still queued for
+    /// [`poll_transmit`](Self::poll_transmit) are dropped (nothing follows a Close), so drain it
+    /// first. Codes that may not be sent (1005, 1006, 1015, reserved ranges) and reasons over
+    /// 123 bytes are refused. The close timer starts now, armed from the next `now` you give.
+    ///
+    /// ```
+    /// use wsmachine::{CloseCode, Config, Connection, State};
+    /// let mut server = Connection::server(Config::default());
+    /// let mut out = [0u8; 16];
+    /// let n = server.close(CloseCode::NORMAL, "bye", &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"\x88\x05\x03\xe8bye");
+    /// assert_eq!(server.state(), State::CloseSent);
+    /// ```
+    pub fn close(&mut self, code: CloseCode, reason: &str, out: &mut [u8]) -> Result<usize, SendError> {
+        self.check_open()?;
+        if !code.is_valid_on_wire() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong(reason.len()));
+        }
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..2].copy_from_slice(&code.0.to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        let n = self.write_control(OpCode::Close, &payload[..2 + reason.len()], out)?;
+        self.on_close_written();
+        Ok(n)
     }
 }
 

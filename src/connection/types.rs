@@ -28,23 +28,39 @@ pub enum State {
     /// Both Close frames have been exchanged (the clean end, §7.1.4).
     Closed,
     /// The connection failed (§7.1.7) with this code: the one of the Close this end queued for
-    /// a peer's violation, or 1006 when the transport ended without a Close (§7.1.5).
+    /// a peer's violation (1008 for a message that outlived `message_timeout`), or 1006 when
+    /// the transport ended without a Close (§7.1.5).
     Failed(crate::CloseCode),
     /// A timer ended the connection: the closing handshake did not finish within
-    /// `close_timeout`, or the peer did not answer a keepalive ping within `pong_timeout`.
+    /// `close_timeout`, the peer did not answer a keepalive ping within `pong_timeout`, or
+    /// output stayed blocked for `write_stall_timeout`. No Close is sent: close the transport.
     TimedOut,
 }
 
 /// What a timer did in [`Connection::handle_timeout`](crate::Connection::handle_timeout).
+///
+/// Each [`Config`](crate::Config) timer fires once `now` reaches its deadline (`now >=
+/// deadline`: a deadline is the first instant that is too late).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Timeout {
     /// A keepalive ping was queued (nothing arrived for `keepalive_interval`).
     KeepalivePing,
-    /// Nothing arrived within `pong_timeout` of a keepalive ping: the peer is gone.
+    /// Nothing arrived within `pong_timeout` of a keepalive ping: the peer is gone. The state
+    /// is [`TimedOut`](State::TimedOut).
     PeerUnresponsive,
-    /// The closing handshake did not finish within `close_timeout`.
+    /// The closing handshake did not finish within `close_timeout`. The state is
+    /// [`TimedOut`](State::TimedOut).
     CloseHandshake,
+    /// A data message was not complete within `message_timeout` of its first frame header.
+    /// The connection failed with 1008 (Policy Violation, RFC 6455 §7.4.1): the state is
+    /// `Failed(1008)`, the Close waits for [`poll_transmit`](crate::Connection::poll_transmit)
+    /// and input is ignored from now on.
+    MessageIncomplete,
+    /// Output stayed blocked for `write_stall_timeout` (see
+    /// [`output_blocked`](crate::Connection::output_blocked)): the peer does not read. The state
+    /// is [`TimedOut`](State::TimedOut); no Close could reach the peer, so close the transport.
+    WriteStalled,
 }
 
 /// The result of one [`Connection::read`](crate::Connection::read) call.
@@ -111,4 +127,50 @@ pub(super) enum Found {
     #[cfg(feature = "deflate")]
     Inflated(Chunk<'static>),
     Control(OpCode, Option<(usize, usize)>),
+}
+
+/// A timer that an event without a clock can start: `Pending` until the next `now` given arms
+/// it (`At`, the first instant that is too late).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Deadline {
+    Off,
+    Pending,
+    At(core::time::Duration),
+}
+
+impl Deadline {
+    /// Starts the timer when `timeout` is set and the timer is off; a running timer keeps
+    /// its start.
+    #[inline]
+    pub(super) fn start(&mut self, timeout: Option<core::time::Duration>) {
+        if *self == Deadline::Off && timeout.is_some() {
+            *self = Deadline::Pending;
+        }
+    }
+
+    /// Arms a started timer from `now`.
+    #[inline]
+    pub(super) fn arm(&mut self, timeout: Option<core::time::Duration>, now: core::time::Duration) {
+        if *self == Deadline::Pending {
+            *self = match timeout {
+                Some(timeout) => Deadline::At(now.saturating_add(timeout)),
+                None => Deadline::Off,
+            };
+        }
+    }
+
+    /// The deadline, once armed.
+    #[inline]
+    pub(super) fn at(self) -> Option<core::time::Duration> {
+        match self {
+            Deadline::At(at) => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Whether it is armed and `now` has reached it.
+    #[inline]
+    pub(super) fn due(self, now: core::time::Duration) -> bool {
+        self.at().is_some_and(|at| now >= at)
+    }
 }
