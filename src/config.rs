@@ -76,8 +76,9 @@ pub struct Config {
     pub write_stall_timeout: Option<Duration>,
     /// Memory kept between messages, for the next large one: after a message larger than
     /// this, the [`Assembly`](crate::Assembly) and the [`RecvBuffer`](crate::RecvBuffer) give
-    /// back all but this much (the buffer all but one read) once they are empty again, so an
-    /// idle connection holds at most one read plus this. Default 1 MiB.
+    /// back all but this much (the buffer all but one read) once they are empty again (the
+    /// buffer when the next read is prepared), so an idle `RecvBuffer` holds at most one read
+    /// plus twice this. Default 1 MiB.
     pub retain_capacity: usize,
     /// Accept frames with RSV1 set (an extension such as permessage-deflate owns the bit).
     /// Set by the extension layer, not usually by hand.

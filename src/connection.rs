@@ -46,7 +46,7 @@ use crate::mask::{apply_mask, apply_mask_ascii, copy_masked, MaskSource, Masking
 use crate::utf8::{self, Utf8Validator};
 
 mod types;
-use payload::whole_message;
+use payload::{whole_chunk, whole_message};
 use types::{ControlSlot, Deadline, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
 pub(crate) use waiting::Kept;
@@ -65,6 +65,9 @@ pub struct Connection<M: Masking = NoMask> {
     /// The receiver is between frames with nothing staged, in no message, and still reading: the
     /// one condition the fast path checks. Recomputed after every general-path step.
     fast_ready: bool,
+    /// The same, with stream delivery: a whole frame is one chunk (a second flag, so that the
+    /// whole-message path tests one flag and never chooses an event shape per message).
+    fast_stream: bool,
     /// `min(max_frame_payload, max_message_len)`: the fast path's one limit comparison.
     fast_max_len: u64,
     phase: Phase,
@@ -151,7 +154,8 @@ impl<M: Masking> Connection<M> {
         Connection {
             role,
             mask,
-            fast_ready: true,
+            fast_ready: config.delivery != Delivery::Stream,
+            fast_stream: config.delivery == Delivery::Stream,
             fast_max_len: if config.max_frame_payload < config.max_message_len {
                 config.max_frame_payload
             } else {
@@ -498,7 +502,7 @@ impl<M: Masking> Connection<M> {
     fn fail_with(&mut self, code: CloseCode) {
         let queued = self.close_queued();
         self.state = State::Failed(code);
-        self.fast_ready = false;
+        self.arm_fast_path(false);
         self.pong.pending = false;
         self.keepalive_ping = false;
         self.message_deadline = Deadline::Off;
@@ -513,7 +517,7 @@ impl<M: Masking> Connection<M> {
     /// the closure is abnormal (1006, §7.1.5) and the state becomes `Failed(1006)`.
     pub fn read_eof(&mut self) -> Result<(), ProtocolError> {
         self.eof = true;
-        self.fast_ready = false;
+        self.arm_fast_path(false);
         match self.state {
             State::Closed | State::CloseReceived => {
                 self.state = State::Closed;
@@ -653,7 +657,7 @@ impl<M: Masking> Connection<M> {
     /// A timer ended the connection: nothing more is read or sent.
     fn time_out(&mut self, timeout: Timeout) -> Timeout {
         self.state = State::TimedOut;
-        self.fast_ready = false;
+        self.arm_fast_path(false);
         timeout
     }
 

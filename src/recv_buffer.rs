@@ -32,10 +32,11 @@ use crate::{mask::Masking, Assembly, Connection, Event, ProtocolError};
 /// Events borrow the buffer, never the connection: reply while you hold a message.
 ///
 /// Memory ([`heap_bytes`](Self::heap_bytes)): the bytes that arrived and are not used yet,
-/// plus one read; after a message larger than `Config::retain_capacity`, everything beyond
-/// one read goes back as soon as the buffer is empty again, so an idle connection holds at
-/// most `read_size` plus `retain_capacity`. No allocation happens once it has reached the size
-/// the traffic needs.
+/// plus one read. After a message larger than `Config::retain_capacity`, memory beyond it goes
+/// back when the buffer is empty and the next read is prepared ([`spare`](Self::spare) or
+/// [`read_from`](Self::read_from), where a driver waits), so an idle connection holds at most
+/// `read_size` plus twice `retain_capacity` (the buffer and its [`Assembly`]). No allocation
+/// happens once it has reached the size the traffic needs.
 ///
 /// ```
 /// use wsmachine::{Config, Connection, Event, Message, RecvBuffer};
@@ -140,8 +141,9 @@ impl RecvBuffer {
     /// part of one frame at most).
     pub fn spare<M: Masking>(&mut self, conn: &Connection<M>) -> &mut [u8] {
         if self.start == self.end {
-            self.base = self.base.wrapping_add(self.start as u64);
-            (self.start, self.end) = (0, 0);
+            // Everything received was used: before the driver waits for more, memory a larger
+            // message needed goes back (all but one read, and `retain_capacity`).
+            self.idle(conn);
         }
         let unused = self.end - self.start;
         let missing = conn.wanted().saturating_sub(unused);
@@ -181,13 +183,6 @@ impl RecvBuffer {
     /// connection through one `RecvBuffer` only.
     #[inline(always)]
     pub fn next<'a, M: Masking>(&'a mut self, conn: &mut Connection<M>) -> Result<Option<Event<'a>>, ProtocolError> {
-        if self.start == self.end && self.buf.len() > self.read_size + conn.config().retain_capacity {
-            // Idle after a large message: give back all but one read.
-            self.base = self.base.wrapping_add(self.start as u64);
-            (self.start, self.end, self.offered) = (0, 0, 0);
-            self.buf.truncate(self.read_size);
-            self.buf.shrink_to_fit();
-        }
         let RecvBuffer { buf, start, end, waiting, base, assembly, .. } = self;
         let position = base.wrapping_add(*start as u64);
         let read = match conn.read_keeping_unused(&mut buf[*start..*end], Kept::new(waiting, position), assembly) {
@@ -200,6 +195,21 @@ impl RecvBuffer {
         };
         *start += read.consumed;
         Ok(read.event)
+    }
+
+    /// Everything received was used: start again at the front, and give back what a large
+    /// message needed.
+    fn idle<M: Masking>(&mut self, conn: &Connection<M>) {
+        self.base = self.base.wrapping_add(self.start as u64);
+        (self.start, self.end) = (0, 0);
+        let retain = conn.config().retain_capacity;
+        if conn.between_messages() {
+            self.assembly.shrink_to(retain);
+        }
+        if self.buf.len() > self.read_size + retain {
+            self.buf.truncate(self.read_size);
+            self.buf.shrink_to_fit();
+        }
     }
 
     /// One `read` from a blocking (or non-blocking) reader into [`spare`](Self::spare);
@@ -324,6 +334,8 @@ mod tests {
             }
         }
         assert_eq!(delivered, 4);
+        // Idle: the driver prepares its next read (and would wait there); memory goes back.
+        let _ = buf.spare(&conn);
         assert!(buf.heap_bytes() <= 50_000 + 16 * 1024, "idle heap {}", buf.heap_bytes());
     }
 

@@ -249,8 +249,10 @@ fn pump(server: &mut Connection, buf: &mut RecvBuffer, wire: &[u8]) -> (usize, i
         }
         peak = peak.max(live_bytes() - base);
     }
-    // The drive loop's last call, which finds nothing more: the connection is idle now.
+    // The drive loop's last call, which finds nothing more, then the next read prepared (where
+    // a driver waits): the connection is idle now.
     assert!(buf.next(server).unwrap().is_none());
+    let _ = buf.spare(server);
     (bytes, peak)
 }
 

@@ -97,14 +97,9 @@ impl<M: Masking> Connection<M> {
     /// 16-bit length, masked as the role requires, at the start of the input and within the
     /// limits. Every rule of `begin_frame` holds for such a frame by construction, so it is
     /// unmasked and delivered with no other bookkeeping. Anything else takes the general path.
+    /// Called only while `fast_ready` or `fast_stream` holds.
     #[inline(always)]
-    pub(super) fn whole_message_fast_path(
-        &mut self,
-        input: &[u8],
-    ) -> Option<(MessageKind, usize, usize, Option<[u8; 4]>)> {
-        if !self.fast_ready {
-            return None;
-        }
+    pub(super) fn whole_frame(&mut self, input: &[u8]) -> Option<(MessageKind, usize, usize, Option<[u8; 4]>)> {
         debug_assert!(self.fast_path_allowed());
         let (b0, b1) = match *input {
             [b0, b1, ..] => (b0, b1),
@@ -154,39 +149,33 @@ impl<M: Masking> Connection<M> {
     }
 }
 
-/// A whole message payload as its event: unmasked in place with `key` and, for text, validated
-/// (RFC 6455 §5.3, §8.1); `None` if the text is not UTF-8. With stream delivery it is one chunk,
-/// first and last, so that a stream consumer has one kind of data event.
+/// A whole message payload: unmasked in place with `key` and, for text, validated (RFC 6455
+/// §5.3, §8.1); `None` if the text is not UTF-8.
 #[inline(always)]
-pub(super) fn whole_message(
-    payload: &mut [u8],
-    kind: MessageKind,
-    key: Option<[u8; 4]>,
-    delivery: Delivery,
-) -> Option<Event<'_>> {
-    let message = match (kind, key) {
+pub(super) fn whole_message(payload: &mut [u8], kind: MessageKind, key: Option<[u8; 4]>) -> Option<Message<'_>> {
+    match (kind, key) {
         (MessageKind::Binary, key) => {
             if let Some(key) = key {
                 apply_mask(payload, key, 0);
             }
-            Message::Binary(payload)
+            Some(Message::Binary(payload))
         }
         (MessageKind::Text, Some(key)) => {
             if !apply_mask_ascii(payload, key, 0) {
-                Message::Text(utf8::validate_not_ascii(payload)?)
-            } else {
-                // SAFETY: `apply_mask_ascii` wrote every byte of `payload` and saw none with the
-                // high bit set, so all of it is ASCII, which is valid UTF-8; `payload` is
-                // borrowed mutably here, so nothing wrote it since.
-                #[allow(unsafe_code)]
-                Message::Text(unsafe { crate::utf8::validated_str(payload) })
+                return utf8::validate_not_ascii(payload).map(Message::Text);
             }
+            // SAFETY: `apply_mask_ascii` wrote every byte of `payload` and saw none with the high
+            // bit set, so all of it is ASCII, which is valid UTF-8; `payload` is borrowed mutably
+            // here, so nothing wrote it since.
+            #[allow(unsafe_code)]
+            Some(Message::Text(unsafe { crate::utf8::validated_str(payload) }))
         }
-        (MessageKind::Text, None) => Message::Text(utf8::validate(payload)?),
-    };
-    Some(match delivery {
-        Delivery::Stream => Event::Chunk(Chunk { kind, data: message.as_bytes(), first: true, last: true }),
-        #[cfg(feature = "alloc")]
-        Delivery::Assemble => Event::Message(message),
-    })
+        (MessageKind::Text, None) => utf8::validate(payload).map(Message::Text),
+    }
+}
+
+/// A whole message as the one kind of data event of stream delivery: a chunk, first and last.
+#[inline(always)]
+pub(super) fn whole_chunk(message: Message<'_>) -> Event<'_> {
+    Event::Chunk(Chunk { kind: message.kind(), data: message.as_bytes(), first: true, last: true })
 }

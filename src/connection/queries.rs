@@ -79,4 +79,18 @@ impl<M: Masking> Connection<M> {
     pub(super) fn reading(&self) -> bool {
         matches!(self.state, State::Open | State::CloseSent) && !self.eof
     }
+
+    /// Arms (or disarms) the fast path for the next frame, for the delivery mode in force.
+    #[inline]
+    pub(super) fn arm_fast_path(&mut self, allowed: bool) {
+        let stream = self.config.delivery == Delivery::Stream;
+        self.fast_ready = allowed && !stream;
+        self.fast_stream = allowed && stream;
+    }
+
+    /// No message is being received: an [`Assembly`](crate::Assembly) may give its memory back.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn between_messages(&self) -> bool {
+        self.incoming.is_none()
+    }
 }

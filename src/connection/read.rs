@@ -60,13 +60,24 @@ impl<M: Masking> Connection<M> {
         assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
-        if let Some((kind, start, end, key)) = self.whole_message_fast_path(input) {
-            self.received = self.received.wrapping_add(end as u64);
-            let payload: &'a mut [u8] = &mut input[start..end];
-            return match whole_message(payload, kind, key, self.config.delivery) {
-                Some(event) => Ok(Read { consumed: end, event: Some(event) }),
-                None => Err(self.fail(ProtocolError::InvalidUtf8)),
-            };
+        if self.fast_ready {
+            if let Some((kind, start, end, key)) = self.whole_frame(input) {
+                self.received = self.received.wrapping_add(end as u64);
+                let payload: &'a mut [u8] = &mut input[start..end];
+                return match whole_message(payload, kind, key) {
+                    Some(message) => Ok(Read { consumed: end, event: Some(Event::Message(message)) }),
+                    None => Err(self.fail(ProtocolError::InvalidUtf8)),
+                };
+            }
+        } else if self.fast_stream {
+            if let Some((kind, start, end, key)) = self.whole_frame(input) {
+                self.received = self.received.wrapping_add(end as u64);
+                let payload: &'a mut [u8] = &mut input[start..end];
+                return match whole_message(payload, kind, key) {
+                    Some(message) => Ok(Read { consumed: end, event: Some(whole_chunk(message)) }),
+                    None => Err(self.fail(ProtocolError::InvalidUtf8)),
+                };
+            }
         }
         self.read_general(input, kept, assembly)
     }
@@ -108,12 +119,16 @@ impl<M: Masking> Connection<M> {
         // A frame whose text is checked in part must come back here (`read_waiting`).
         // Nor may a frame that waits with its message deadline running take the fast path, which
         // would deliver it without stopping the deadline (`end_message`).
-        self.fast_ready =
-            self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note()) && self.message_deadline == Deadline::Off;
+        self.arm_fast_path(
+            self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note()) && self.message_deadline == Deadline::Off,
+        );
         if let Found::Whole(kind, start, end, key) = found {
             let payload: &'a mut [u8] = &mut input[start..end];
-            return match whole_message(payload, kind, key, self.config.delivery) {
-                Some(event) => Ok(Read { consumed, event: Some(event) }),
+            return match whole_message(payload, kind, key) {
+                Some(message) if self.config.delivery == Delivery::Stream => {
+                    Ok(Read { consumed, event: Some(whole_chunk(message)) })
+                }
+                Some(message) => Ok(Read { consumed, event: Some(Event::Message(message)) }),
                 None => Err(self.fail(ProtocolError::InvalidUtf8)),
             };
         }

@@ -129,7 +129,7 @@ impl<M: Masking> Connection<M> {
             return Err(self.fail(e));
         }
         self.received = self.received.wrapping_add((n + len) as u64);
-        self.fast_ready = self.fast_path_allowed();
+        self.arm_fast_path(self.fast_path_allowed());
         let payload = &mut input[n..n + len];
         let rest = &mut payload[checked..];
         let ascii = h.mask.is_some_and(|key| apply_mask_ascii(rest, key, checked));
