@@ -19,6 +19,8 @@ pub fn describe(c: &Config) -> String {
         }
         None => "keepalive off".into(),
     });
+    items.push(format!("message timeout {}", duration(c.message_timeout)));
+    items.push(format!("write-stall timeout {}", duration(c.write_stall_timeout)));
     format!("engine limits: {}", items.join(", "))
 }
 

@@ -30,7 +30,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, RequestParser};
-use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, Timeout};
+use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
 
 pub mod accept;
 mod limits;
@@ -38,11 +38,20 @@ mod limits;
 use accept::{Acceptor, Pending};
 
 /// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
-/// assembly capacity kept between messages.
+/// assembly capacity kept between messages. A peer that stops cooperating cannot hold a
+/// connection: a message must finish within 60 s (else 1008), a peer that stops reading is
+/// dropped after 30 s with its output over `--out-limit`, and a silent connection gets a ping
+/// after 30 s and is dropped if nothing answers within 10 s.
 ///
 /// `auto_close` is off so that the server can echo the peer's close reason as well as its code
 /// (see [`echo`]); the engine still fails the connection with its own Close on a violation.
-pub const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(64 << 10).auto_close(false);
+pub const CONFIG: Config = Config::new()
+    .max_len(64 << 20)
+    .retain_capacity(64 << 10)
+    .auto_close(false)
+    .message_timeout(Some(Duration::from_secs(60)))
+    .write_stall_timeout(Some(Duration::from_secs(30)))
+    .keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
 
 /// The browser conformance page (served at `/test`).
 const TEST_PAGE: &str = include_str!("../../tests/browser/test.html");
@@ -286,9 +295,16 @@ impl Client {
                 }
                 return Turn::Drop;
             }
-            // Backpressure: a client that does not read its echoes is not read either.
+            // Backpressure: a client that does not read its echoes is not read either, and the
+            // engine's write-stall timer runs until its output drains.
             if self.backlog() > shared.opts.out_limit {
+                if let Phase::Ws(ws) = &mut self.phase {
+                    ws.conn.output_blocked();
+                }
                 return Turn::Wait;
+            }
+            if let Phase::Ws(ws) = &mut self.phase {
+                ws.conn.output_drained();
             }
             let n = match self.sock.read(&mut shared.buf) {
                 Ok(0) => return self.on_eof(),
@@ -329,7 +345,9 @@ impl Client {
             }
             Phase::Ws(ws) if tick => {
                 let conn = &mut ws.conn;
-                if let Some(Timeout::CloseHandshake | Timeout::PeerUnresponsive) = conn.handle_timeout(mono) {
+                // Keepalive pings and the Close of an unfinished message go out; the other
+                // verdicts end the connection below.
+                if conn.handle_timeout(mono).is_some() {
                     conn.poll_transmit_vec(&mut self.out);
                 }
                 if conn.should_close_transport() {
