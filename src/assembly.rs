@@ -256,6 +256,15 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_what_it_holds() {
+        let mut a = Assembly::new();
+        a.begin(0);
+        assert!(a.push(b"abc", None, false));
+        let shown = alloc::format!("{a:?}");
+        assert!(shown.starts_with("Assembly {") && shown.contains("len: 3"), "{shown}");
+    }
+
+    #[test]
     fn a_control_frame_waits_inline() {
         let mut a = Assembly::new();
         a.begin_control();
