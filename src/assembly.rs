@@ -256,6 +256,25 @@ mod tests {
     }
 
     #[test]
+    fn text_is_a_message_only_when_whole_and_checked() {
+        // An unfinished code point: not a message (the caller fails the connection, 1007).
+        let mut a = Assembly::new();
+        a.begin(0);
+        assert!(a.push(&[b'a', 0xC3], None, true));
+        assert_eq!(a.message(MessageKind::Text), None);
+        // Bytes an inflater appended are not known to the validator: checked again.
+        #[cfg(feature = "deflate")]
+        {
+            a.begin(0);
+            a.append_with(|v| v.extend_from_slice(&[b'a', 0xFF]));
+            assert_eq!(a.message(MessageKind::Text), None);
+            a.begin(0);
+            a.append_with(|v| v.extend_from_slice("ok".as_bytes()));
+            assert_eq!(a.message(MessageKind::Text), Some(Message::Text("ok")));
+        }
+    }
+
+    #[test]
     fn debug_shows_what_it_holds() {
         let mut a = Assembly::new();
         a.begin(0);
