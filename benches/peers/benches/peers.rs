@@ -705,6 +705,29 @@ fn send_soketto_codec(codec: &mut soketto::base::Codec, data: &[u8], client: boo
     }
 }
 
+/// wsmachine's two send rows for one role: `send_binary_vec` into a cleared `Vec` (the README's
+/// path, the row named `wsmachine`) and `send_binary` into a large enough slice.
+fn wsmachine_send_rows<M: wsmachine::Masking>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    conn: &mut Connection<M>,
+    data: &[u8],
+    masked: bool,
+) {
+    let mut out = Vec::new();
+    conn.send_binary_vec(data, &mut out).unwrap();
+    check_frame("wsmachine", &out, data, masked);
+    group.bench_function("wsmachine", |b| {
+        b.iter(|| {
+            out.clear();
+            conn.send_binary_vec(black_box(data), &mut out).unwrap()
+        })
+    });
+    let mut slice = vec![0u8; data.len() + 14];
+    let n = conn.send_binary(data, &mut slice).unwrap();
+    check_frame("wsmachine_slice", &slice[..n], data, masked);
+    group.bench_function("wsmachine_slice", |b| b.iter(|| conn.send_binary(black_box(data), &mut slice).unwrap()));
+}
+
 fn send(c: &mut Criterion) {
     // The floors at lengths the groups do not use (byte tails, every header length class).
     let mut out = Vec::new();
@@ -728,39 +751,12 @@ fn send(c: &mut Criterion) {
             // cleared before every send (its capacity kept). Client keys come from the OS-seeded
             // ChaCha20 stream (`ChaChaMask::from_entropy`), the unpredictable source a real client
             // uses.
-            let mut out = Vec::new();
-            let mut slice = vec![0u8; size + 14];
             if client {
                 let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
-                conn.send_binary_vec(&data, &mut out).unwrap();
-                check_frame("wsmachine", &out, &data, true);
-                group.bench_function("wsmachine", |b| {
-                    b.iter(|| {
-                        out.clear();
-                        conn.send_binary_vec(black_box(&data), &mut out).unwrap()
-                    })
-                });
-                // Into a caller's slice that is large enough (`send_binary`).
-                let n = conn.send_binary(&data, &mut slice).unwrap();
-                check_frame("wsmachine_slice", &slice[..n], &data, true);
-                group.bench_function("wsmachine_slice", |b| {
-                    b.iter(|| conn.send_binary(black_box(&data), &mut slice).unwrap())
-                });
+                wsmachine_send_rows(&mut group, &mut conn, &data, true);
             } else {
                 let mut conn = Connection::server(Config::default());
-                conn.send_binary_vec(&data, &mut out).unwrap();
-                check_frame("wsmachine", &out, &data, false);
-                group.bench_function("wsmachine", |b| {
-                    b.iter(|| {
-                        out.clear();
-                        conn.send_binary_vec(black_box(&data), &mut out).unwrap()
-                    })
-                });
-                let n = conn.send_binary(&data, &mut slice).unwrap();
-                check_frame("wsmachine_slice", &slice[..n], &data, false);
-                group.bench_function("wsmachine_slice", |b| {
-                    b.iter(|| conn.send_binary(black_box(&data), &mut slice).unwrap())
-                });
+                wsmachine_send_rows(&mut group, &mut conn, &data, false);
                 // `frame_header` only: the payload would go out with writev, copied by nobody here.
                 let mut payload = data.clone();
                 let head = conn.frame_header(wsmachine::MessageKind::Binary, &mut payload, true).unwrap();
