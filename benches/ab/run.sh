@@ -3,6 +3,7 @@
 # RecvBuffer, reads of at most 64 KiB) between two git revisions, with callgrind: noise-free on a
 # shared machine where wall-clock medians swing by tens of percent. Usage, from the repo root:
 #   bash benches/ab/run.sh BASE_REV [HEAD_REV]      # HEAD_REV defaults to the working tree
+#   KINDS='ascii mixed' SIZES='65536 1048576' bash benches/ab/run.sh ...   # a subset
 # Prints instructions per pass (one pass = ~256 KiB of masked client frames) for each workload,
 # measured as (4 passes - 1 pass) / 3 so that setup cancels out. Needs valgrind (apt). Under
 # valgrind no AVX-512 is detected, so both revisions run their AVX2/simdutf8 kernels.
@@ -23,7 +24,7 @@ if [ -n "$head" ]; then git worktree add -q --detach "$tmp/head" "$head"; b=$(bu
 ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | grep -oE 'Collected : [0-9]+' | awk '{print $3}'; }
 per_pass() { local one four; one=$(ir "$1" "$2" "$3" 1); four=$(ir "$1" "$2" "$3" 4); echo $(( (four - one) / 3 )); }
 printf '%-8s %9s %14s %14s %8s\n' kind size base head head/base
-for kind in binary ascii mixed; do for size in 16 1024 65536 1048576; do
+for kind in ${KINDS:-binary ascii mixed}; do for size in ${SIZES:-16 1024 65536 1048576}; do
   x=$(per_pass "$a" $kind $size); y=$(per_pass "$b" $kind $size)
   printf '%-8s %9s %14s %14s %8s\n' $kind $size $x $y "$(awk -v x=$x -v y=$y 'BEGIN{printf "%.3f", y/x}')"
 done; done

@@ -174,6 +174,23 @@ pub(super) fn whole_message(payload: &mut [u8], kind: MessageKind, key: Option<[
     }
 }
 
+/// [`whole_message`] for stream delivery, where the event is bytes even for text: unmasks in
+/// place and says whether text is UTF-8, without building a `Message` to take apart again.
+#[inline(always)]
+pub(super) fn unmask_whole(payload: &mut [u8], kind: MessageKind, key: Option<[u8; 4]>) -> bool {
+    match (kind, key) {
+        (MessageKind::Binary, Some(key)) => {
+            apply_mask(payload, key, 0);
+            true
+        }
+        (MessageKind::Binary, None) => true,
+        (MessageKind::Text, Some(key)) => {
+            apply_mask_ascii(payload, key, 0) || utf8::validate_not_ascii(payload).is_some()
+        }
+        (MessageKind::Text, None) => utf8::validate(payload).is_some(),
+    }
+}
+
 /// A whole message as the one kind of data event of stream delivery: a chunk, first and last.
 #[inline(always)]
 pub(super) fn whole_chunk(message: Message<'_>) -> Event<'_> {
