@@ -6,7 +6,8 @@
 #   Node ws client -> echo_server, Node ws server <- examples/client; ws and wss, deflate on/off
 # Every peer script checks what it received byte for byte and exits non-zero on a difference.
 # Also: TLS errors (plaintext on the TLS port, a client refusing the certificate) close only
-# that connection, and the https page at / asks for wss:.
+# that connection, a client that does not read stalls the server's reading (backpressure), and
+# the https page at / asks for wss:.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=target/tls
@@ -161,6 +162,12 @@ if echo x | timeout 10 "$CLIENT_BIN" "wss://127.0.0.1:$WSS_PORT/#x" --ca "$CERT"
   exit 1
 fi
 check "client refuses an untrusted certificate and a fragment"
+
+# Backpressure through TLS, on a fresh server (its memory is measured): 48 MiB sent unread.
+start_server tls-backpressure --tls --cert-out "$OUT/backpressure-cert.pem"
+timeout 120 "$PY" tests/tls/backpressure.py "wss://127.0.0.1:$PORT/" "$OUT/backpressure-cert.pem" "$PID"
+kill "$PID"
+check "TLS backpressure"
 
 # TLS errors end that connection only: plaintext HTTP on the TLS port gets an alert and EOF,
 # and a client that aborts the handshake (curl without the certificate) leaves it running.
