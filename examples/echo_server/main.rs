@@ -679,6 +679,7 @@ fn main() {
     }
 }
 
+/// Prints `msg` and exits with `code` (2: bad usage, 1: the server cannot start).
 #[allow(dead_code)]
 fn fail(code: i32, msg: &str) -> ! {
     eprintln!("{msg}");
