@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose]
+//!     [--tls [--cert FILE --key FILE] [--cert-out FILE]]
 //! ```
 //!
 //! `ADDR` defaults to `127.0.0.1:9001`, the listen backlog to 1024. Every connection starts by
@@ -17,7 +18,8 @@
 //! the server stops reading from that client until it drains, a bounded request head (431)
 //! that must complete within a deadline (408), and a linger deadline after the server's half
 //! of the close. Out of file descriptors, queued connections wait in the listen queue and are
-//! accepted as soon as a connection closes (see `accept.rs`).
+//! accepted as soon as a connection closes (see `accept.rs`). `--tls` serves https and wss://
+//! instead, on the same loop (see `tls.rs`).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -34,8 +36,10 @@ use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
 
 pub mod accept;
 mod limits;
+pub mod tls;
 
 use accept::{Acceptor, Pending};
+use tls::Transport;
 
 /// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
 /// assembly capacity kept between messages. A peer that stops cooperating cannot hold a
@@ -73,6 +77,8 @@ pub struct Options {
     pub gate_timeout: Duration,
     /// Log connection errors to stderr.
     pub verbose: bool,
+    /// Serve https and wss:// (`--tls`) instead of http and ws://.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Options {
@@ -85,6 +91,7 @@ impl Default for Options {
             linger: Duration::from_secs(2),
             gate_timeout: Duration::from_secs(60),
             verbose: false,
+            tls: None,
         }
     }
 }
@@ -116,7 +123,7 @@ struct Ws {
 }
 
 struct Client {
-    sock: TcpStream,
+    sock: Transport,
     phase: Phase,
     out: Vec<u8>,
     out_pos: usize,
@@ -232,6 +239,7 @@ fn admit(mut sock: TcpStream, poll: &Poll, clients: &mut HashMap<Token, Client>,
         eprintln!("register: {e}");
         return;
     }
+    let Ok(sock) = Transport::new(sock, opts.tls.as_ref()) else { return };
     let phase = Phase::Head {
         parser: RequestParser::with_max_head_len(opts.max_head_len),
         buf: Vec::new(),
@@ -258,6 +266,7 @@ impl Client {
 
     /// Writes as much output as the socket takes. `Err` means the peer is gone.
     fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()?;
         while self.out_pos < self.out.len() {
             match self.sock.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -622,13 +631,15 @@ connect();
 </script></body></html>
 "#;
 
-const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose]";
+const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] \
+                     [--tls [--cert FILE --key FILE] [--cert-out FILE]]";
 
 #[allow(dead_code)]
 fn main() {
     let mut addr = String::from("127.0.0.1:9001");
     let mut opts = Options::default();
     let mut backlog = accept::DEFAULT_BACKLOG;
+    let mut tls_args = tls::TlsArgs::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -636,46 +647,41 @@ fn main() {
             "--verbose" => opts.verbose = true,
             "--backlog" => match args.next().and_then(|n| n.parse().ok()).filter(|&n: &i32| n > 0) {
                 Some(n) => backlog = n,
-                None => {
-                    eprintln!("--backlog needs a positive number\n{USAGE}");
-                    std::process::exit(2);
-                }
+                None => fail(2, &format!("--backlog needs a positive number\n{USAGE}")),
             },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
             }
-            a if a.starts_with('-') => {
-                eprintln!("unknown option {a:?}\n{USAGE}");
-                std::process::exit(2);
-            }
-            a => addr = a.to_string(),
+            a => match tls_args.take(a, &mut args) {
+                Ok(true) => {}
+                Ok(false) if !a.starts_with('-') => addr = a.to_string(),
+                Ok(false) => fail(2, &format!("unknown option {a:?}\n{USAGE}")),
+                Err(e) => fail(2, &format!("{e}\n{USAGE}")),
+            },
         }
     }
-    let addr = match addr.parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bad address {addr:?}: {e}");
-            std::process::exit(2);
-        }
-    };
-    let listener = match accept::bind(addr, backlog) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("bind {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
+    let addr: std::net::SocketAddr = addr.parse().unwrap_or_else(|e| fail(2, &format!("bad address {addr:?}: {e}")));
+    let listener = accept::bind(addr, backlog).unwrap_or_else(|e| fail(1, &format!("bind {addr}: {e}")));
     let local = listener.local_addr().unwrap_or(addr);
     let cap = match accept::somaxconn() {
         Some(max) if max < backlog => format!(", capped at net.core.somaxconn = {max}"),
         _ => String::new(),
     };
-    println!("listening on ws://{local} (backlog {backlog}{cap})");
+    opts.tls = tls_args.config(local).unwrap_or_else(|e| fail(1, &format!("tls: {e}")));
+    let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
+    println!("listening on {scheme}://{local} (backlog {backlog}{cap})");
     println!("{}", limits::describe(&CONFIG));
     let _ = io::stdout().flush();
     if let Err(e) = run_with(listener, Arc::new(AtomicBool::new(false)), opts) {
         eprintln!("server loop: {e}");
         std::process::exit(1);
     }
+}
+
+/// Prints `msg` and exits with `code` (2: bad usage, 1: the server cannot start).
+#[allow(dead_code)]
+fn fail(code: i32, msg: &str) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(code)
 }

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Python `websockets` as a client against examples/echo_server. usage: python_client.py ws://HOST:PORT"""
+"""Python `websockets` as a client against examples/echo_server.
+usage: python_client.py ws://HOST:PORT/ | wss://HOST:PORT/ --cafile CERT.pem"""
 import asyncio
 import os
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
 
 
-async def main(url):
-    async with connect(url, max_size=None, compression="deflate", ping_interval=None) as ws:
+async def main(url, cafile=None):
+    # wss://: trust only the given certificate (echo_server --tls writes its self-signed one).
+    tls = {"ssl": ssl.create_default_context(cafile=cafile)} if cafile else {}
+    async with connect(url, max_size=None, compression="deflate", ping_interval=None, **tls) as ws:
         ext = ws.response.headers.get("Sec-WebSocket-Extensions", "")
         assert "permessage-deflate" in ext, f"deflate not negotiated: {ext!r}"
         # Pipelined: 200 messages before reading any echo.
@@ -38,7 +42,7 @@ async def main(url):
     # A protocol error: the server must close with 1002 on a reserved opcode... not reachable
     # through the websockets API; covered by tests/echo_tcp.rs and Autobahn instead.
     # Close without a code: the server answers with 1000 (or an empty close).
-    async with connect(url, compression=None) as ws:
+    async with connect(url, compression=None, **tls) as ws:
         await ws.send("x")
         assert await ws.recv() == "x"
         await ws.close(1001, "")
@@ -46,4 +50,7 @@ async def main(url):
     print(f"python client vs echo_server: PASS (ping rtt {latency * 1000:.1f} ms)")
 
 
-asyncio.run(main(sys.argv[1]))
+if len(sys.argv) == 4 and sys.argv[2] == "--cafile":
+    asyncio.run(main(sys.argv[1], sys.argv[3]))
+else:
+    asyncio.run(main(sys.argv[1]))

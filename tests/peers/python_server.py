@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Python `websockets` as a server for examples/client. usage: python_server.py CLIENT_BINARY"""
+"""Python `websockets` as a server for examples/client.
+usage: python_server.py CLIENT_BINARY [--tls CERT.pem KEY.pem]   (--tls: wss://, client --ca CERT.pem)"""
 import asyncio
+import ssl
 import subprocess
 import sys
 
@@ -22,11 +24,16 @@ async def handler(ws):
         seen["close"] = (ws.protocol.close_rcvd.code, ws.protocol.close_rcvd.reason) if ws.protocol.close_rcvd else None
 
 
-async def main(client):
-    async with serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2"], compression="deflate") as server:
+async def main(client, cert=None, key=None):
+    tls, scheme, ca = {}, "ws", []
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        tls, scheme, ca = {"ssl": ctx}, "wss", ["--ca", cert]
+    async with serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2"], compression="deflate", **tls) as server:
         port = server.sockets[0].getsockname()[1]
         proc = await asyncio.create_subprocess_exec(
-            client, f"ws://127.0.0.1:{port}/room?x=1", "--protocol", "chat.v2",
+            client, f"{scheme}://127.0.0.1:{port}/room?x=1", "--protocol", "chat.v2", *ca,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         lines = []
 
@@ -50,7 +57,10 @@ async def main(client):
         assert seen["protocol"] == "chat.v2", seen
         assert "permessage-deflate" in seen["extensions"], seen
         assert seen["close"] == (1000, ""), seen
-        print("examples/client vs python server: PASS")
+        print(f"examples/client vs python server ({scheme}): PASS")
 
 
-asyncio.run(main(sys.argv[1]))
+if len(sys.argv) == 5 and sys.argv[2] == "--tls":
+    asyncio.run(main(sys.argv[1], sys.argv[3], sys.argv[4]))
+else:
+    asyncio.run(main(sys.argv[1]))

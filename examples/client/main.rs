@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! cargo run --example client -- ws://HOST:PORT/path [--protocol NAME]... [--binary] [--no-deflate]
+//! cargo run --example client -- wss://HOST:PORT/path [--ca CERT.pem] [...]
 //! ```
 //!
 //! Each line of stdin is sent as a text message (`--binary`: as a binary message); every
 //! message received is printed on stdout, text as is and binary as hex. At the end of stdin
 //! the client closes with 1000 and waits for the server to finish the closing handshake.
-//! permessage-deflate is offered unless `--no-deflate`.
+//! permessage-deflate is offered unless `--no-deflate`. A `wss://` server must have a
+//! certificate from one of the Mozilla roots or from `--ca` (PEM), e.g. the one that
+//! `echo_server --tls` writes.
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::TcpStream;
@@ -19,9 +22,18 @@ use wsmachine::frame::MAX_CONTROL_FRAME_LEN;
 use wsmachine::handshake::client::{ClientRequest, Reply};
 use wsmachine::{Assembly, ChaChaMask, CloseCode, Config, Connection, Event, Message};
 
+mod tls;
+mod url;
+
+use tls::Stream;
+use url::WsUrl;
+
+const USAGE: &str =
+    "usage: client ws[s]://HOST[:PORT]/path [--protocol NAME]... [--binary] [--no-deflate] [--ca CERT.pem]";
+
 struct Args {
-    host: String,
-    path: String,
+    url: WsUrl,
+    ca: Option<String>,
     protocols: Vec<String>,
     binary: bool,
     deflate: bool,
@@ -32,7 +44,7 @@ fn err(msg: impl Into<String>) -> io::Error {
 }
 
 fn parse_args() -> io::Result<Args> {
-    let mut url = None;
+    let (mut url, mut ca) = (None, None);
     let (mut protocols, mut binary, mut deflate) = (Vec::new(), false, true);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -40,21 +52,16 @@ fn parse_args() -> io::Result<Args> {
             "--protocol" => protocols.push(it.next().ok_or_else(|| err("--protocol needs a name"))?),
             "--binary" => binary = true,
             "--no-deflate" => deflate = false,
+            "--ca" => ca = Some(it.next().ok_or_else(|| err("--ca needs a PEM file"))?),
             _ if url.is_none() && !a.starts_with("--") => url = Some(a),
             _ => return Err(err(format!("unexpected argument {a:?}"))),
         }
     }
-    let url = url.ok_or_else(|| err("usage: client ws://HOST:PORT/path [--protocol NAME] [--binary]"))?;
-    let rest = url.strip_prefix("ws://").ok_or_else(|| err("only ws:// URLs are supported"))?;
-    let (host, path) = match rest.find(['/', '?']) {
-        Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
-        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-        None => (rest, "/".to_string()),
-    };
-    if host.is_empty() {
-        return Err(err("no host in the URL"));
+    let url = WsUrl::parse(&url.ok_or_else(|| err(USAGE))?).map_err(err)?;
+    if ca.is_some() && !url.secure {
+        return Err(err("--ca is for wss:// URLs"));
     }
-    Ok(Args { host: host.to_string(), path, protocols, binary, deflate })
+    Ok(Args { url, ca, protocols, binary, deflate })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -63,14 +70,20 @@ fn hex(bytes: &[u8]) -> String {
 
 fn run() -> io::Result<()> {
     let args = parse_args()?;
-    let mut sock = TcpStream::connect(&args.host)?;
-    sock.set_nodelay(true)?;
-    sock.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let url = &args.url;
+    let tcp = TcpStream::connect((url.host.as_str(), url.port))?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut sock = match url.secure {
+        true => Stream::tls(tcp, &url.host, args.ca.as_deref())?,
+        false => Stream::Plain(tcp),
+    };
 
     let deflate = DeflateConfig::new();
     let offer = deflate.offer();
+    let host = url.host_header();
     let protocols: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
-    let mut req = ClientRequest::with_random_nonce(&args.host, &args.path)?.with_protocols(&protocols);
+    let mut req = ClientRequest::with_random_nonce(&host, &url.resource)?.with_protocols(&protocols);
     if args.deflate {
         req = req.with_extensions(&offer);
     }
@@ -126,7 +139,7 @@ fn run() -> io::Result<()> {
         }
     });
 
-    sock.set_read_timeout(Some(Duration::from_millis(20)))?;
+    sock.tcp().set_read_timeout(Some(Duration::from_millis(20)))?;
     let origin = Instant::now();
     let stdout = io::stdout();
     let mut out = Vec::new();
@@ -141,7 +154,12 @@ fn run() -> io::Result<()> {
     loop {
         // Input from the server.
         if have == 0 {
-            match sock.read(&mut buf) {
+            let read = match sock.read(&mut buf) {
+                // TLS: TCP closed without close_notify; the Close frame tells if that was clean.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            };
+            match read {
                 Ok(0) => {
                     match conn.read_eof() {
                         Ok(()) => eprintln!("closed by the server"),
@@ -224,7 +242,7 @@ fn run() -> io::Result<()> {
             sock.write_all(&out)?;
         }
         if conn.should_close_transport() {
-            let _ = sock.shutdown(std::net::Shutdown::Both);
+            sock.shutdown();
             return Ok(());
         }
     }
