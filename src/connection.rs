@@ -49,9 +49,8 @@ mod types;
 use payload::{unmask_whole, whole_chunk, whole_message};
 use types::{ControlSlot, Deadline, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
-pub(crate) use waiting::Kept;
 #[cfg(feature = "alloc")]
-pub(crate) use waiting::Waiting;
+pub(crate) use waiting::Resume;
 
 /// A WebSocket connection after the opening handshake: a sans-IO state machine.
 ///
@@ -205,10 +204,10 @@ impl<M: Masking> Connection<M> {
     fn advance(
         &mut self,
         input: &mut [u8],
-        kept: Option<Kept<'_>>,
+        keeps_unused: bool,
         assembly: &mut Assembly,
     ) -> Result<(usize, Found), ProtocolError> {
-        let in_place_limit = self.in_place_limit(kept.is_some());
+        let in_place_limit = self.in_place_limit(keeps_unused);
         let mut pos = 0;
         loop {
             match self.phase {
@@ -218,15 +217,12 @@ impl<M: Masking> Connection<M> {
                             Decoded::Complete(h, n) => {
                                 if self.wait_for_whole_frame(&h, input.len() - pos - n, in_place_limit) {
                                     // The driver keeps unused bytes: leave the frame in its
-                                    // buffer until all of it is there; text is checked as it
-                                    // arrives where the driver keeps that progress (§8.1).
+                                    // buffer until all of it is there; the buffer checks text
+                                    // as it arrives (§8.1; `waiting`).
                                     self.wanted = n + h.payload_len as usize;
                                     // Its message started with this header; a frame that
                                     // still waits keeps the deadline its header started.
                                     self.message_deadline.start(self.config.message_timeout);
-                                    if let (Some(mut k), OpCode::Text) = (kept, h.opcode) {
-                                        waiting::check_waiting_text(&mut input[pos + n..], h.mask, &mut k, pos)?;
-                                    }
                                     return Ok((pos, Found::Nothing));
                                 }
                                 pos += n;

@@ -112,7 +112,8 @@ proptest! {
     /// (a''') Through a `RecvBuffer`, where a text frame waits until it is whole, its text is
     /// still checked as it arrives (RFC 6455 §8.1): on any stream, also one cut short inside a
     /// corrupted text frame, the events, the error and the bytes sent back are those of plain
-    /// `read`, which fails on the first byte that cannot be UTF-8. Both roles.
+    /// `read`, which fails on the first byte that cannot be UTF-8 (the buffer by the next call
+    /// of `next`, see `feed_recv_buffer`). Both roles.
     #[test]
     fn recv_buffer_fails_as_fast_as_plain_read(before in prop::collection::vec(op(), 0..3), text in "\\PC{0,300}", flips in prop::collection::vec((any::<usize>(), 0u8..8), 0..3), keep in any::<usize>(), reads in prop::collection::vec(1usize..300, 1..6), client_role in any::<bool>()) {
         let mut wire;

@@ -45,6 +45,7 @@ impl<M: Masking> Connection<M> {
     /// buffer before the next `read` can go on (a whole waiting frame, or a whole frame header);
     /// 0 when nothing waits.
     #[cfg(feature = "alloc")]
+    #[inline]
     pub(crate) fn wanted(&self) -> usize {
         self.wanted
     }

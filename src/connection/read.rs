@@ -33,7 +33,7 @@ impl<M: Masking> Connection<M> {
     /// ```
     #[inline(always)]
     pub fn read<'a>(&mut self, input: &'a mut [u8], assembly: &'a mut Assembly) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, None, assembly)
+        self.read_buffer(input, false, assembly)
     }
 
     /// [`read`](Self::read) for a driver that keeps what a read leaves unused
@@ -45,18 +45,17 @@ impl<M: Masking> Connection<M> {
     pub(crate) fn read_keeping_unused<'a>(
         &mut self,
         input: &'a mut [u8],
-        kept: Kept<'_>,
         assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
-        self.read_buffer(input, Some(kept), assembly)
+        self.read_buffer(input, true, assembly)
     }
 
-    /// `kept`: from a driver that keeps unused bytes, with its note on a waiting text frame.
+    /// `keeps_unused`: the driver keeps what a read leaves unused, so frames may wait in it.
     #[inline(always)]
-    pub(super) fn read_buffer<'a>(
+    fn read_buffer<'a>(
         &mut self,
         input: &'a mut [u8],
-        kept: Option<Kept<'_>>,
+        keeps_unused: bool,
         assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
         // Small enough to inline into the caller's loop: the common whole message costs no call.
@@ -70,9 +69,9 @@ impl<M: Masking> Connection<M> {
                 };
             }
         } else if self.fast_stream {
-            return self.read_stream(input, kept, assembly);
+            return self.read_stream(input, keeps_unused, assembly);
         }
-        self.read_general(input, kept, assembly)
+        self.read_general(input, keeps_unused, assembly)
     }
 
     /// The fast path of stream delivery, where a whole frame is one chunk, first and last. A
@@ -83,7 +82,7 @@ impl<M: Masking> Connection<M> {
     fn read_stream<'a>(
         &mut self,
         input: &'a mut [u8],
-        kept: Option<Kept<'_>>,
+        keeps_unused: bool,
         assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
         if let Some((kind, start, end, key)) = self.whole_frame(input) {
@@ -95,7 +94,7 @@ impl<M: Masking> Connection<M> {
             let chunk = Chunk { kind, data, first: true, last: true };
             return Ok(Read { consumed: end, event: Some(Event::Chunk(chunk)) });
         }
-        self.read_general(input, kept, assembly)
+        self.read_general(input, keeps_unused, assembly)
     }
 
     /// Everything but the fast path: staged headers, fragments, control frames, compression.
@@ -103,16 +102,9 @@ impl<M: Masking> Connection<M> {
     fn read_general<'a>(
         &mut self,
         input: &'a mut [u8],
-        mut kept: Option<Kept<'_>>,
+        keeps_unused: bool,
         assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
-        #[cfg(feature = "alloc")]
-        if let Some(k) = kept.as_mut().filter(|k| k.has_note()) {
-            if k.is_started() {
-                return self.read_waiting(input, k, assembly);
-            }
-            k.clear_note(); // stale: something else used the buffer since (a driver bug)
-        }
         if !self.reading() {
             return Ok(Read { consumed: input.len(), event: None });
         }
@@ -124,7 +116,7 @@ impl<M: Masking> Connection<M> {
         // Every read that returns no event passes here, so `wanted()` never speaks of a frame
         // that was delivered since.
         self.wanted = 0;
-        let (consumed, found) = match self.advance(input, kept.as_mut().map(Kept::reborrow), assembly) {
+        let (consumed, found) = match self.advance(input, keeps_unused, assembly) {
             Ok(found) => found,
             Err(e) => return Err(self.fail(e)),
         };
@@ -132,12 +124,9 @@ impl<M: Masking> Connection<M> {
         if self.wanted > 0 {
             self.note_waiting(input.len() - consumed);
         }
-        // A frame whose text is checked in part must come back here (`read_waiting`).
-        // Nor may a frame that waits with its message deadline running take the fast path, which
+        // A frame that waits with its message deadline running may not take the fast path, which
         // would deliver it without stopping the deadline (`end_message`).
-        self.arm_fast_path(
-            self.fast_path_allowed() && !kept.is_some_and(|k| k.has_note()) && self.message_deadline == Deadline::Off,
-        );
+        self.arm_fast_path(self.fast_path_allowed() && self.message_deadline == Deadline::Off);
         if let Found::Whole(kind, start, end, key) = found {
             let payload: &'a mut [u8] = &mut input[start..end];
             return match whole_message(payload, kind, key) {

@@ -105,6 +105,14 @@ pub fn feed_recv_buffer<M: Masking>(conn: &mut Connection<M>, bytes: &[u8], read
         }
         conn.poll_transmit_vec(&mut outcome.transmitted);
     }
+    // The driver's next wakeup: the buffer checks the text of a frame that a read left waiting
+    // on the next call, so bad bytes that came with the last read fail the connection here.
+    if outcome.error.is_none() {
+        if let Err(e) = buf.next(conn) {
+            outcome.error = Some(e);
+            conn.poll_transmit_vec(&mut outcome.transmitted);
+        }
+    }
     outcome
 }
 
