@@ -33,6 +33,7 @@ use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, 
 use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
 
 pub mod accept;
+mod budget;
 mod limits;
 
 use accept::{Acceptor, Pending};
@@ -73,6 +74,10 @@ pub struct Options {
     pub gate_timeout: Duration,
     /// Log connection errors to stderr.
     pub verbose: bool,
+    /// The engine settings ([`CONFIG`]; the timers can be shortened from the command line).
+    pub config: Config,
+    /// Close (1013) the connection that takes the memory of all over this (see `budget.rs`).
+    pub memory_budget: usize,
 }
 
 impl Default for Options {
@@ -85,6 +90,8 @@ impl Default for Options {
             linger: Duration::from_secs(2),
             gate_timeout: Duration::from_secs(60),
             verbose: false,
+            config: CONFIG,
+            memory_budget: budget::DEFAULT_BUDGET,
         }
     }
 }
@@ -121,6 +128,7 @@ struct Client {
     out: Vec<u8>,
     out_pos: usize,
     write_shut: bool,
+    charge: budget::Charge,
 }
 
 /// State shared by all connections of one server loop.
@@ -131,6 +139,7 @@ struct Shared {
     /// Results reported by `/done?id=..&result=..`, by id (bounded).
     results: HashMap<String, String>,
     gates_dirty: bool,
+    budget: budget::Budget,
 }
 
 /// What a connection should do after a turn.
@@ -163,6 +172,7 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
         buf: vec![0; READ_BUF],
         results: HashMap::new(),
         gates_dirty: false,
+        budget: budget::Budget::default(),
     };
     let mut acceptor = Acceptor::new(shared.opts.verbose);
     let origin = Instant::now();
@@ -189,7 +199,8 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
         let mut freed = false;
         for token in ready {
             if let Some(client) = clients.get_mut(&token) {
-                match client.turn(&mut shared, now) {
+                let turn = client.turn(&mut shared, now);
+                match client.account(turn, &mut shared, now) {
                     Turn::Wait => {}
                     Turn::Again => again.push(token),
                     Turn::Drop => freed |= drop_client(&poll, &mut clients, token),
@@ -207,6 +218,7 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
             for token in tokens {
                 let Some(client) = clients.get_mut(&token) else { continue };
                 let turn = client.on_tick(&mut shared, now, now.duration_since(origin), tick);
+                let turn = client.account(turn, &mut shared, now);
                 if turn == Turn::Drop {
                     freed |= drop_client(&poll, &mut clients, token);
                 }
@@ -237,7 +249,10 @@ fn admit(mut sock: TcpStream, poll: &Poll, clients: &mut HashMap<Token, Client>,
         buf: Vec::new(),
         deadline: Instant::now() + opts.head_timeout,
     };
-    clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false });
+    clients.insert(
+        token,
+        Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false, charge: Default::default() },
+    );
 }
 
 /// Drops a connection (closing its socket); false if there was none.
@@ -462,7 +477,7 @@ fn handshake(parser: &mut RequestParser, buf: &[u8], shared: &mut Shared) -> Hea
         Ok(accept) => accept.response_vec(),
         Err(e) => return Head::Reply(simple(500, "text/plain", format!("{e}\n").as_bytes())),
     };
-    let mut conn = Connection::server(CONFIG);
+    let mut conn = Connection::server(shared.opts.config);
     if let Some(p) = &params {
         conn = conn.with_deflate(p);
     }
@@ -622,7 +637,8 @@ connect();
 </script></body></html>
 "#;
 
-const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose]";
+const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] [--memory-budget BYTES]
+  [--message-timeout SECS] [--write-stall SECS] [--keepalive SECS] [--head-timeout SECS]";
 
 #[allow(dead_code)]
 fn main() {
@@ -634,6 +650,7 @@ fn main() {
         match arg.as_str() {
             "--no-deflate" => opts.deflate = false,
             "--verbose" => opts.verbose = true,
+            a if budget::option(a, &mut args, &mut opts) => {}
             "--backlog" => match args.next().and_then(|n| n.parse().ok()).filter(|&n: &i32| n > 0) {
                 Some(n) => backlog = n,
                 None => {
@@ -672,7 +689,7 @@ fn main() {
         _ => String::new(),
     };
     println!("listening on ws://{local} (backlog {backlog}{cap})");
-    println!("{}", limits::describe(&CONFIG));
+    println!("{}", limits::describe(&opts.config, opts.memory_budget));
     let _ = io::stdout().flush();
     if let Err(e) = run_with(listener, Arc::new(AtomicBool::new(false)), opts) {
         eprintln!("server loop: {e}");
