@@ -249,10 +249,8 @@ fn admit(mut sock: TcpStream, poll: &Poll, clients: &mut HashMap<Token, Client>,
         buf: Vec::new(),
         deadline: Instant::now() + opts.head_timeout,
     };
-    clients.insert(
-        token,
-        Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false, charge: Default::default() },
-    );
+    let charge = budget::Charge::default();
+    clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false, charge });
 }
 
 /// Drops a connection (closing its socket); false if there was none.
@@ -637,8 +635,7 @@ connect();
 </script></body></html>
 "#;
 
-const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] [--memory-budget BYTES]
-  [--message-timeout SECS] [--write-stall SECS] [--keepalive SECS] [--head-timeout SECS]";
+const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] [--memory-budget BYTES] [--message-timeout|--write-stall|--keepalive|--head-timeout SECS]";
 
 #[allow(dead_code)]
 fn main() {
