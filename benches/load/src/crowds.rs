@@ -1,0 +1,155 @@
+//! Patterns with many connections: more than the server's fd limit, and 10 000 idle ones.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::patterns::{run, IDLE_BYTES_PER_CONN};
+use crate::patterns::{Opts, Report};
+use crate::server::mib;
+use crate::wire;
+
+/// The server's RLIMIT_NOFILE in the fd-exhaustion pattern.
+const FD_LIMIT: u32 = 64;
+
+/// A raw peer waiting for its 101.
+struct Waiting {
+    sock: TcpStream,
+    head: Vec<u8>,
+}
+
+impl Waiting {
+    fn served(&self) -> bool {
+        self.head.windows(4).any(|w| w == b"\r\n\r\n")
+    }
+}
+
+/// Reads what has arrived on every peer not yet served, until all are or `timeout` passes.
+fn poll_heads(peers: &mut [Waiting], timeout: Duration) {
+    let end = Instant::now() + timeout;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < end && peers.iter().any(|p| !p.served()) {
+        for p in peers.iter_mut().filter(|p| !p.served()) {
+            if let Ok(n) = p.sock.read(&mut buf) {
+                p.head.extend_from_slice(&buf[..n]);
+            }
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// More connections than the server has file descriptors; then some leave: every queued
+/// client is served.
+pub fn fd_exhaustion(o: &Opts) -> Report {
+    let n = 100 * o.scale;
+    run(o, "fd-exhaustion", Some(FD_LIMIT), |srv, r| {
+        let mut peers = Vec::new();
+        for i in 0..n {
+            let peer = wire::connect_from(i, srv.addr).and_then(|mut sock| {
+                sock.write_all(&wire::upgrade_request(srv.addr, false))?;
+                sock.set_nonblocking(true)?;
+                Ok(Waiting { sock, head: Vec::new() })
+            });
+            match peer {
+                Ok(p) => peers.push(p),
+                Err(e) => r.failures.push(format!("connect: {e}")),
+            }
+        }
+        poll_heads(&mut peers, Duration::from_secs(2));
+        let first = peers.iter().filter(|p| p.served()).count();
+        let queued = peers.len() - first;
+        r.check(queued > 0, || format!("all {first} served at once: the server never ran out of fds"));
+        // Free a few more fds than there are queued clients.
+        let free = (queued + 5).min(first);
+        let mut freed = 0;
+        peers.retain(|p| {
+            let keep = !p.served() || freed >= free;
+            freed += !keep as usize;
+            keep
+        });
+        let t = Instant::now();
+        poll_heads(&mut peers, Duration::from_secs(15));
+        let served = peers.iter().filter(|p| p.served()).count();
+        let took = t.elapsed();
+        r.check(served == peers.len(), || format!("{} queued clients never served", peers.len() - served));
+        let mut echoed = 0;
+        for (i, p) in peers.iter_mut().enumerate() {
+            let ok = wire::check_101(&p.head, false)
+                .and_then(|_| p.sock.set_nonblocking(false))
+                .and_then(|_| wire::raw_echo(&mut p.sock, format!("peer {i}").as_bytes()));
+            match ok {
+                Ok(()) => echoed += 1,
+                Err(e) if r.failures.len() < 5 => r.failures.push(format!("peer {i}: {e}")),
+                Err(_) => {}
+            }
+        }
+        r.figures = format!(
+            "{n} clients, fd limit {FD_LIMIT}: {first} served at once, {queued} queued; {free} left, \
+             the queued served within {:.2} s; {echoed} of {} echo",
+            took.as_secs_f64(),
+            peers.len()
+        );
+    })
+}
+
+/// This process's soft RLIMIT_NOFILE (/proc/self/limits).
+fn nofile() -> u64 {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or("");
+    line.split_whitespace().nth(3).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
+}
+
+/// Idle upgraded connections (permessage-deflate negotiated, nothing sent): RSS per connection.
+pub fn idle(o: &Opts) -> Report {
+    let n = if o.scale > 1 { 30_000 } else { 10_000 };
+    if nofile() < n as u64 + 256 {
+        let mut r = Report { name: "idle", ..Default::default() };
+        r.failures.push(format!("RLIMIT_NOFILE {} < {} (run `ulimit -n {}` first)", nofile(), n + 256, n + 1024));
+        return r;
+    }
+    run(o, "idle", None, |srv, r| {
+        let fds_before = srv.fds();
+        let t = Instant::now();
+        let mut socks = Vec::with_capacity(n);
+        for start in (0..n).step_by(500) {
+            let mut wave = Vec::new();
+            for i in start..(start + 500).min(n) {
+                match wire::connect_from(i, srv.addr).and_then(|mut s| {
+                    s.write_all(&wire::upgrade_request(srv.addr, true))?;
+                    Ok(s)
+                }) {
+                    Ok(s) => wave.push(s),
+                    Err(e) => r.failures.push(format!("connect {i}: {e}")),
+                }
+            }
+            for mut s in wave {
+                match wire::read_head(&mut s, Duration::from_secs(10)).and_then(|h| wire::check_101(&h, true)) {
+                    Ok(()) => socks.push(s),
+                    Err(e) => r.failures.push(format!("upgrade: {e}")),
+                }
+            }
+            if r.failures.len() > 5 {
+                return;
+            }
+        }
+        let took = t.elapsed();
+        thread::sleep(Duration::from_secs(1));
+        let with = srv.rss();
+        let per = with.saturating_sub(r.before) / n as u64;
+        let fds = srv.fds();
+        r.check(per <= IDLE_BYTES_PER_CONN, || format!("{per} B RSS per idle connection"));
+        r.check(fds >= fds_before + n, || format!("{fds} fds for {n} connections"));
+        // Held a little longer while the prober echoes.
+        thread::sleep(Duration::from_secs(2));
+        drop(socks);
+        let left = srv.wait_fds(fds_before, Duration::from_secs(10));
+        r.check(left <= fds_before, || format!("{left} fds after they left, {fds_before} before"));
+        r.after = srv.rss();
+        r.figures = format!(
+            "{n} idle upgraded (deflate) connections in {:.1} s: {per} B RSS each ({} with them), fds {fds_before} -> {fds} -> {left}",
+            took.as_secs_f64(),
+            mib(with)
+        );
+    })
+}
