@@ -95,6 +95,11 @@ impl Client {
 pub fn option(arg: &str, args: &mut impl Iterator<Item = String>, opts: &mut Options) -> bool {
     const OPTIONS: [&str; 5] =
         ["--memory-budget", "--message-timeout", "--write-stall", "--keepalive", "--head-timeout"];
+    if arg == "--engine-defaults" {
+        // For comparison (tests/soak): the engine's own limits and timers, none of CONFIG's.
+        opts.config = wsmachine::Config::default().auto_close(false);
+        return true;
+    }
     if !OPTIONS.contains(&arg) {
         return false;
     }

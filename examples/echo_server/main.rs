@@ -635,7 +635,7 @@ connect();
 </script></body></html>
 "#;
 
-const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] [--memory-budget BYTES] [--message-timeout|--write-stall|--keepalive|--head-timeout SECS]";
+const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] [--memory-budget BYTES] [--message-timeout|--write-stall|--keepalive|--head-timeout SECS] [--engine-defaults]";
 
 #[allow(dead_code)]
 fn main() {

@@ -112,9 +112,12 @@ pub fn idle(o: &Opts) -> Report {
         let fds_before = srv.fds();
         let t = Instant::now();
         let mut socks = Vec::with_capacity(n);
-        for start in (0..n).step_by(500) {
+        // In waves of 250 with a short pause, so that the handshakes do not queue behind each
+        // other in the listen backlog (and the prober's echoes behind them).
+        for start in (0..n).step_by(250) {
+            thread::sleep(Duration::from_millis(10));
             let mut wave = Vec::new();
-            for i in start..(start + 500).min(n) {
+            for i in start..(start + 250).min(n) {
                 match wire::connect_from(i, srv.addr).and_then(|mut s| {
                     s.write_all(&wire::upgrade_request(srv.addr, true))?;
                     Ok(s)

@@ -2,7 +2,7 @@
 //! what peers send, and nothing holds a connection forever).
 //!
 //! ```text
-//! soak PATH/TO/echo_server [--long] [--only NAME[,NAME..]]
+//! soak PATH/TO/echo_server [--long] [--only NAME[,NAME..]] [--engine-defaults]
 //! ```
 //!
 //! Starts the server itself (a free loopback port, short timers, a 256 MiB memory budget) for
@@ -33,16 +33,18 @@ const PATTERNS: [(&str, Pattern); 7] = [
     ("idle", crowds::idle),
 ];
 
-const USAGE: &str = "usage: soak PATH/TO/echo_server [--long] [--only NAME[,NAME..]]";
+const USAGE: &str = "usage: soak PATH/TO/echo_server [--long] [--only NAME[,NAME..]] [--engine-defaults]";
 
 fn main() {
     let mut server = None;
     let mut scale = 1;
+    let mut defaults = false;
     let mut only: Option<Vec<String>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--long" => scale = 4,
+            "--engine-defaults" => defaults = true,
             "--only" => only = args.next().map(|v| v.split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
                 println!("{USAGE}\npatterns: {}", PATTERNS.map(|p| p.0).join(", "));
@@ -59,12 +61,12 @@ fn main() {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
-    let opts = Opts { server, scale };
+    let opts = Opts { server, scale, defaults };
     let start = Instant::now();
     println!(
         "soak: {} (scale {scale}); server flags {}",
         if scale > 1 { "long run" } else { "short run" },
-        patterns::server_args().join(" ")
+        patterns::server_args(defaults).join(" ")
     );
     let mut failed = Vec::new();
     let mut limits_shown = false;

@@ -21,10 +21,17 @@ const LINGER: f64 = 2.0;
 const MAX_MESSAGE: u64 = 64 << 20;
 /// Round trips of the well-behaved client must stay under this (99th percentile).
 const P99_MS: f64 = 10.0;
+/// No echo may take longer than this.
+const MAX_MS: f64 = 1000.0;
 /// RSS per idle upgraded connection must stay under this.
 pub const IDLE_BYTES_PER_CONN: u64 = 3 * 1024;
 
-pub fn server_args() -> Vec<String> {
+/// The server's flags; with `defaults`, the engine's `Config::default()` instead of the soak's
+/// timers (and the server's default 1 GiB budget), for comparison: many checks then fail.
+pub fn server_args(defaults: bool) -> Vec<String> {
+    if defaults {
+        return ["--engine-defaults", "--head-timeout", &format!("{HEAD_TIMEOUT}")].map(String::from).to_vec();
+    }
     let args = [
         "--memory-budget".to_string(),
         format!("{}", BUDGET),
@@ -42,6 +49,8 @@ pub struct Opts {
     pub server: String,
     /// 1 for the CI run, 4 for `--long`.
     pub scale: usize,
+    /// Run the server with `--engine-defaults` (see [`server_args`]).
+    pub defaults: bool,
 }
 
 /// One pattern's outcome.
@@ -87,7 +96,7 @@ impl Report {
 pub fn run(o: &Opts, name: &'static str, nofile: Option<u32>, attack: impl FnOnce(&Server, &mut Report)) -> Report {
     let t0 = Instant::now();
     let mut r = Report { name, ..Default::default() };
-    let mut server = match Server::start(&o.server, &server_args(), nofile) {
+    let mut server = match Server::start(&o.server, &server_args(o.defaults), nofile) {
         Ok(s) => s,
         Err(e) => {
             r.failures.push(e);
@@ -116,6 +125,10 @@ pub fn run(o: &Opts, name: &'static str, nofile: Option<u32>, attack: impl FnOnc
     let count = r.echoes.rtts.len();
     r.check(count >= 20, || format!("only {count} echoes"));
     r.check(p99 < P99_MS, || format!("echo p99 {p99:.2} ms >= {P99_MS} ms"));
+    // The prober waits for each echo before the next (closed loop), so one long stall is one
+    // sample: the maximum is checked too.
+    let max = r.echoes.percentile(100.0);
+    r.check(max < MAX_MS, || format!("echo max {max:.1} ms >= {MAX_MS} ms"));
     let errors = r.echoes.errors.clone();
     r.check(errors.is_empty(), || format!("prober: {}", errors.join(", ")));
     r.secs = t0.elapsed().as_secs_f64();
