@@ -315,3 +315,41 @@ fn the_servers_heap_comes_back_to_its_idle_figure_after_a_60_mib_message() {
 fn the_servers_heap_comes_back_after_a_60_mib_compressed_message() {
     heap_comes_back(&[("compressed", Some(1), true, 60 << 20)]);
 }
+
+#[test]
+fn after_a_storm_of_resets_mid_message_the_servers_heap_is_back_to_idle() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start(echo_server::Options::default());
+    let mut first = Peer::connect(server.addr, Some(1));
+    first.echo(b"warm");
+    // 4 waves of 30 peers: upgrade with permessage-deflate, half of a compressed 1 MiB message
+    // (the server inflates it into an assembly), then a reset (SO_LINGER 0). The idle figure is
+    // taken after the first wave, once the server's tables have grown to 31 connections (a
+    // HashMap keeps its capacity).
+    let data = payload(1 << 20, true);
+    let (mut idle, mut frames) = (0, None);
+    for w in 0..4 {
+        let mut wave = Vec::new();
+        for _ in 0..30 {
+            let mut p = Peer::connect(server.addr, Some(1));
+            // A fresh compressor's first message is the same on every connection: encode once.
+            let frames = frames.get_or_insert_with(|| p.encode(&data));
+            p.sock.write_all(&frames[..frames.len() / 2]).unwrap();
+            wave.push(p);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let held = SERVER_LIVE.load(Ordering::Relaxed);
+        assert!(held > 30 * 47_552, "the peers' inflaters and assemblies are held: {held} B");
+        for p in wave {
+            let s = socket2::Socket::from(p.sock);
+            s.set_linger(Some(Duration::ZERO)).unwrap();
+        }
+        if w == 0 {
+            idle = steady();
+        }
+    }
+    let after = settle(idle);
+    println!("reset storm: server heap {idle} B idle before, {after} B after");
+    assert_eq!(after, idle, "the server's heap after 90 more resets mid-message");
+    first.echo(b"still served");
+}
