@@ -116,7 +116,7 @@ impl Client {
         let end = Instant::now() + Duration::from_secs(3600);
         while !stop.load(Ordering::Relaxed) && Instant::now() < end {
             let len = sizes[i % sizes.len()];
-            let text = i % 3 == 0;
+            let text = i.is_multiple_of(3);
             let msg: Vec<u8> = (0..len)
                 .map(|_| {
                     x ^= x << 13;
