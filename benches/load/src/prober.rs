@@ -17,11 +17,19 @@ use wsmachine::{Assembly, ChaChaMask, Config, Connection, Event, Message};
 pub struct Echoes {
     /// Round-trip times in microseconds.
     pub rtts: Vec<u64>,
+    /// When each round trip started.
+    pub starts: Vec<Instant>,
     /// Echoes that differed from what was sent, or never came.
     pub errors: Vec<String>,
 }
 
 impl Echoes {
+    /// The round trips that started at `t` or later.
+    pub fn since(&self, t: Instant) -> Echoes {
+        let rtts = self.rtts.iter().zip(&self.starts).filter(|(_, s)| **s >= t).map(|(r, _)| *r).collect();
+        Echoes { rtts, ..Default::default() }
+    }
+
     /// The `p`-th percentile round trip in milliseconds.
     pub fn percentile(&self, p: f64) -> f64 {
         if self.rtts.is_empty() {
@@ -135,6 +143,7 @@ impl Client {
                 return echoes;
             }
             echoes.rtts.push(start.elapsed().as_micros() as u64);
+            echoes.starts.push(start);
             i += 1;
             std::thread::sleep(pause);
         }
