@@ -66,9 +66,11 @@ pub struct Report {
     pub secs: f64,
     /// The server's start-up line of limits.
     pub limits: String,
-    /// The echo p99 is checked from here on (after a burst of work the pattern causes by
-    /// design); the maximum over the whole pattern is checked as well.
-    pub steady_from: Option<Instant>,
+    /// The echo p99 is checked within this window only (away from a burst of work the pattern
+    /// causes by design); the maximum over the whole pattern is checked as well.
+    pub checked: Option<(Instant, Option<Instant>)>,
+    /// Phases of the pattern (name, start): the echo p99 of each is shown.
+    pub phases: Vec<(&'static str, Instant)>,
 }
 
 impl Report {
@@ -124,10 +126,20 @@ pub fn run(o: &Opts, name: &'static str, nofile: Option<u32>, attack: impl FnOnc
         r.after = server.wait_rss(r.before + (1 << 20), Duration::from_secs(3));
     }
     r.check(server.alive(), || "the server died".into());
-    let steady = r.steady_from.map(|t| r.echoes.since(t));
+    let steady = r.checked.map(|(from, to)| r.echoes.between(from, to));
+    let phases: Vec<String> = (0..r.phases.len())
+        .map(|i| {
+            let (name, from) = r.phases[i];
+            let part = r.echoes.between(from, r.phases.get(i + 1).map(|p| p.1));
+            format!("{name} {:.2}/{:.1} ms", part.percentile(99.0), part.percentile(100.0))
+        })
+        .collect();
+    if !phases.is_empty() {
+        r.figures += &format!("; echo p99/max by phase: {}", phases.join(", "));
+    }
     let p99 = steady.as_ref().unwrap_or(&r.echoes).percentile(99.0);
     if let Some(steady) = &steady {
-        r.figures += &format!("; echo p99 {p99:.2} ms over the {} echoes after the burst", steady.rtts.len());
+        r.figures += &format!("; echo p99 {p99:.2} ms over the {} echoes checked", steady.rtts.len());
     }
     let count = steady.as_ref().unwrap_or(&r.echoes).rtts.len();
     r.check(count >= 20, || format!("only {count} echoes"));
@@ -200,7 +212,7 @@ pub fn compressed(o: &Opts) -> Report {
         // 40 ms of CPU each, the echoes wait): the p99 is checked once the last peer over the
         // budget is closed, and the maximum over all.
         let burst = results.iter().flatten().filter(|(e, _)| *e != End::Close(1008)).map(|(_, t)| *t).max();
-        r.steady_from = Some(t0 + burst.unwrap_or_default());
+        r.checked = Some((t0 + burst.unwrap_or_default(), None));
         let (ends, slowest) = ends_of(r, results);
         let over = ends.iter().filter(|e| **e == End::Close(1013) || **e == End::Close(1009)).count();
         r.check(ends.iter().all(|e| matches!(e, End::Close(1013 | 1009 | 1008))), || format!("ends: {}", tally(&ends)));

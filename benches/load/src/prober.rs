@@ -24,9 +24,10 @@ pub struct Echoes {
 }
 
 impl Echoes {
-    /// The round trips that started at `t` or later.
-    pub fn since(&self, t: Instant) -> Echoes {
-        let rtts = self.rtts.iter().zip(&self.starts).filter(|(_, s)| **s >= t).map(|(r, _)| *r).collect();
+    /// The round trips that started at `from` or later, and before `to`.
+    pub fn between(&self, from: Instant, to: Option<Instant>) -> Echoes {
+        let within = |s: &Instant| *s >= from && to.is_none_or(|to| *s < to);
+        let rtts = self.rtts.iter().zip(&self.starts).filter(|(_, s)| within(s)).map(|(r, _)| *r).collect();
         Echoes { rtts, ..Default::default() }
     }
 
