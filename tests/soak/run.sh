@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak / load-and-fault run against examples/echo_server (issue #17): unfinished compressed
 # messages, non-readers, header-only frames, slowloris heads, RST storms, fd exhaustion and
-# 10 000 idle connections, each with a well-behaved client echoing alongside. About 35 s of
+# 10 000 idle connections, each with a well-behaved client echoing alongside. About 40 s of
 # traffic (plus the builds); `--long` scales the counts by 4 (30 000 idle connections).
 # The program starts and stops every server itself (benches/load/src/server.rs); `timeout`
 # signals the whole process group, so no server outlives it.

@@ -63,10 +63,12 @@ fn main() {
     };
     let opts = Opts { server, scale, defaults };
     let start = Instant::now();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "soak: {} (scale {scale}); server flags {}",
+        "soak: {} (scale {scale}); server flags {}; load average {}",
         if scale > 1 { "long run" } else { "short run" },
-        patterns::server_args(defaults).join(" ")
+        patterns::server_args(defaults).join(" "),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     let mut failed = Vec::new();
     let mut limits_shown = false;

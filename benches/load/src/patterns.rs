@@ -71,6 +71,8 @@ pub struct Report {
     /// The echo p99 is checked within this window only (away from a burst of work the pattern
     /// causes by design); the maximum over the whole pattern is checked as well.
     pub checked: Option<(Instant, Option<Instant>)>,
+    /// The echo p99 before the attack (the machine's noise).
+    pub quiet_p99: f64,
     /// The longest echo allowed (default [`MAX_MS`]).
     pub max_ms: Option<f64>,
     /// Phases of the pattern (name, start): the echo p99 of each is shown.
@@ -86,12 +88,13 @@ impl Report {
 
     pub fn line(&self) -> String {
         format!(
-            "{:<14} rss {} -> peak {} -> {} | echo p99 {:.2} ms, max {:.1} ms, {} echoes | {} | {:.1} s | {}",
+            "{:<14} rss {} -> peak {} -> {} | echo p99 {:.2} ms (quiet {:.2} ms), max {:.1} ms, {} echoes | {} | {:.1} s | {}",
             self.name,
             mib(self.before),
             mib(self.peak),
             mib(self.after),
             self.echoes.percentile(99.0),
+            self.quiet_p99,
             self.echoes.percentile(100.0),
             self.echoes.rtts.len(),
             self.figures,
@@ -121,10 +124,16 @@ pub fn run(o: &Opts, name: &'static str, nofile: Option<u32>, attack: impl FnOnc
     };
     r.limits = server.limits.clone();
     thread::sleep(Duration::from_millis(300));
+    // One second of echoes with no attack: the machine's own noise (a shared CI runner).
+    let quiet = Instant::now();
+    thread::sleep(Duration::from_secs(1));
+    let attack_start = Instant::now();
     r.before = server.rss();
     server.reset_peak();
     attack(&server, &mut r);
-    r.echoes = prober.finish();
+    let all = prober.finish();
+    r.quiet_p99 = all.between(quiet, Some(attack_start)).percentile(99.0);
+    r.echoes = all.between(attack_start, None);
     r.peak = r.peak.max(server.peak());
     if r.after == 0 {
         r.after = server.wait_rss(r.before + (1 << 20), Duration::from_secs(3));
@@ -147,7 +156,9 @@ pub fn run(o: &Opts, name: &'static str, nofile: Option<u32>, attack: impl FnOnc
     }
     let count = steady.as_ref().unwrap_or(&r.echoes).rtts.len();
     r.check(count >= 20, || format!("only {count} echoes"));
-    r.check(p99 < P99_MS, || format!("echo p99 {p99:.2} ms >= {P99_MS} ms"));
+    // The attack may add at most P99_MS to the p99 the machine shows with no attack.
+    let quiet = r.quiet_p99;
+    r.check(p99 < P99_MS + quiet, || format!("echo p99 {p99:.2} ms >= {P99_MS} ms + {quiet:.2} ms (quiet)"));
     // The prober waits for each echo before the next (closed loop), so one long stall is one
     // sample: the maximum is checked too.
     let (max, limit) = (r.echoes.percentile(100.0), r.max_ms.unwrap_or(MAX_MS));

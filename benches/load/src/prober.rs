@@ -27,8 +27,8 @@ impl Echoes {
     /// The round trips that started at `from` or later, and before `to`.
     pub fn between(&self, from: Instant, to: Option<Instant>) -> Echoes {
         let within = |s: &Instant| *s >= from && to.is_none_or(|to| *s < to);
-        let rtts = self.rtts.iter().zip(&self.starts).filter(|(_, s)| within(s)).map(|(r, _)| *r).collect();
-        Echoes { rtts, ..Default::default() }
+        let (rtts, starts) = self.rtts.iter().zip(&self.starts).filter(|(_, s)| within(s)).unzip();
+        Echoes { rtts, starts, errors: self.errors.clone() }
     }
 
     /// The `p`-th percentile round trip in milliseconds.
