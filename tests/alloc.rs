@@ -348,3 +348,113 @@ fn an_8_mib_incompressible_send_with_deflate_leaves_the_documented_heap() {
         assert!(held.abs_diff(documented) <= 1024, "{name}: held {held}, reported {documented}");
     }
 }
+
+/// A masked, compressed (RSV1) binary frame of `data` deflated at level 9 (RFC 7692 §7.2.1:
+/// the sync-flush tail stripped), and the compressed payload before masking.
+#[cfg(feature = "deflate")]
+fn compressed_frame(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut c = Compress::new(Compression::new(9), false);
+    let mut payload = Vec::with_capacity(data.len() / 100 + 1024);
+    c.compress_vec(data, &mut payload, FlushCompress::Sync).unwrap();
+    assert!(payload.ends_with(&[0, 0, 0xff, 0xff]));
+    payload.truncate(payload.len() - 4);
+    let key = [0x11, 0x22, 0x33, 0x44];
+    let mut frame = vec![0xC2, 0x80 | 127];
+    frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    (frame, payload)
+}
+
+/// Feeds a compressed 8 MiB message (its first 90 %) in 256-byte reads and returns, per read,
+/// (bytes inflated so far by an independent inflater, live heap, what the connection and
+/// assembly report).
+#[cfg(feature = "deflate")]
+fn unfinished_compressed(delivery: Delivery) -> Vec<(usize, usize, usize)> {
+    use flate2::{Decompress, FlushDecompress};
+    use wsmachine::deflate::DeflateConfig;
+    let data = vec![0u8; 8 << 20];
+    let (mut frame, payload) = compressed_frame(&data);
+    let params = DeflateConfig::new().accept_offer([("client_max_window_bits", None)]).unwrap();
+    let header = frame.len() - payload.len();
+    let mut reference = Decompress::new(false);
+    let mut scratch = vec![0u8; 9 << 20];
+    let before = live_bytes();
+    let mut server = Connection::server(Config::default().delivery(delivery)).with_deflate(&params);
+    let mut assembly = Assembly::new();
+    let mut rows = Vec::new();
+    let end = header + payload.len() * 9 / 10;
+    let mut streamed = 0;
+    for start in (0..end).step_by(256) {
+        let piece = &mut frame[start..(start + 256).min(end)];
+        let len = piece.len();
+        let mut at = 0;
+        loop {
+            let read = server.read(&mut piece[at..], &mut assembly).unwrap();
+            at += read.consumed;
+            match read.event {
+                Some(Event::Chunk(c)) => streamed += c.data.len(),
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {
+                    assert_eq!(at, len, "a read without an event takes all its input");
+                    break;
+                }
+            }
+        }
+        let fed = (start + 256).min(end).saturating_sub(header);
+        let in_before = reference.total_in() as usize;
+        if fed > in_before {
+            let produced = reference.total_out() as usize;
+            reference.decompress(&payload[in_before..fed], &mut scratch[produced..], FlushDecompress::None).unwrap();
+        }
+        let held = (live_bytes() - before) as usize;
+        rows.push((reference.total_out() as usize, held, assembly.heap_bytes() + server.heap_bytes()));
+    }
+    if delivery == Delivery::Stream {
+        // Every inflated byte was delivered (the last read's output may still be in zlib).
+        let inflated = reference.total_out() as usize;
+        assert!(streamed <= inflated && inflated - streamed <= 16 << 10, "streamed {streamed} of {inflated}");
+    }
+    rows
+}
+
+/// Issue #17: a compressed message in progress costs memory in proportion to what has been
+/// inflated so far (the assembly grows by doubling), never to what its header announces.
+#[cfg(feature = "deflate")]
+#[test]
+fn an_unfinished_compressed_message_costs_what_was_inflated_so_far() {
+    let rows = unfinished_compressed(Delivery::Assemble);
+    let mut worst = 0f64;
+    for &(inflated, held, reported) in &rows {
+        // The inflater (about 46 KiB with its 32 KiB window) and one step of output beyond.
+        assert!(held <= 2 * inflated + 128 * 1024, "{held} B held for {inflated} B inflated");
+        assert!(held.abs_diff(reported) <= 1024, "held {held}, heap_bytes {reported}");
+        if inflated > 1 << 20 {
+            worst = worst.max(held as f64 / inflated as f64);
+        }
+    }
+    let &(inflated, held, _) = rows.last().unwrap();
+    println!("unfinished compressed message: {held} B held after {inflated} B inflated (worst ratio {worst:.2})");
+    assert!(held >= inflated, "the assembled bytes are held");
+}
+
+/// Issue #17: with `Delivery::Stream` an unfinished compressed message holds one inflate
+/// window (in zlib's state) plus one chunk's buffer, however much was inflated. The buffer is
+/// the assembly's `Vec`, which the inflater extends step by step, so its capacity may reach
+/// twice the 16 KiB chunk (29 040 B here): "one window plus one chunk" holds up to that.
+#[cfg(feature = "deflate")]
+#[test]
+fn streaming_an_unfinished_compressed_message_holds_one_window_and_one_chunk() {
+    let rows = unfinished_compressed(Delivery::Stream);
+    let max = rows.iter().map(|r| r.1).max().unwrap();
+    let &(inflated, held, reported) = rows.last().unwrap();
+    println!("streamed unfinished compressed message: {held} B held (max {max}) after {inflated} B inflated");
+    assert!(inflated > 7 << 20);
+    // zlib's inflate state with its 32 KiB window is 47 552 B (src/deflate.rs); a chunk is at
+    // most 16 KiB, in a buffer of at most twice that.
+    const WINDOW_AND_CHUNK: usize = 47_552 + 2 * (16 << 10);
+    assert!(max <= WINDOW_AND_CHUNK + 1024, "{max} B held at most");
+    assert!(max - rows[0].1 <= 1024, "flat from the first read: {} B, then up to {max} B", rows[0].1);
+    assert!(held.abs_diff(reported) <= 1024, "held {held}, heap_bytes {reported}");
+}

@@ -6,7 +6,7 @@ use wsmachine::Config;
 
 /// One line with the engine limits every connection runs with (printed at start). A new limit
 /// is one more `items.push`.
-pub fn describe(c: &Config) -> String {
+pub fn describe(c: &Config, memory_budget: usize, max_ratio: Option<u32>) -> String {
     let mut items = vec![format!("max message {}", bytes(c.max_message_len))];
     if c.max_frame_payload != c.max_message_len {
         items.push(format!("max frame {}", bytes(c.max_frame_payload)));
@@ -21,6 +21,10 @@ pub fn describe(c: &Config) -> String {
     });
     items.push(format!("message timeout {}", duration(c.message_timeout)));
     items.push(format!("write-stall timeout {}", duration(c.write_stall_timeout)));
+    items.push(format!("memory budget {} over all connections (1013 beyond)", bytes(memory_budget as u64)));
+    if let Some(ratio) = max_ratio {
+        items.push(format!("compressed messages inflate at most {ratio}:1 plus 64 KiB (1009 beyond)"));
+    }
     format!("engine limits: {}", items.join(", "))
 }
 

@@ -35,6 +35,7 @@ use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, 
 use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
 
 pub mod accept;
+mod budget;
 mod limits;
 pub mod tls;
 
@@ -79,6 +80,12 @@ pub struct Options {
     pub verbose: bool,
     /// Serve https and wss:// (`--tls`) instead of http and ws://.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The engine settings ([`CONFIG`]; the timers can be shortened from the command line).
+    pub config: Config,
+    /// Close (1013) the connection that takes the memory of all over this (see `budget.rs`).
+    pub memory_budget: usize,
+    /// Refuse (1009) a compressed message that inflates beyond this ratio (see `budget.rs`).
+    pub max_ratio: Option<u32>,
 }
 
 impl Default for Options {
@@ -92,6 +99,9 @@ impl Default for Options {
             gate_timeout: Duration::from_secs(60),
             verbose: false,
             tls: None,
+            config: CONFIG,
+            memory_budget: budget::DEFAULT_BUDGET,
+            max_ratio: budget::DEFAULT_MAX_RATIO,
         }
     }
 }
@@ -128,6 +138,7 @@ struct Client {
     out: Vec<u8>,
     out_pos: usize,
     write_shut: bool,
+    charge: budget::Charge,
 }
 
 /// State shared by all connections of one server loop.
@@ -138,6 +149,7 @@ struct Shared {
     /// Results reported by `/done?id=..&result=..`, by id (bounded).
     results: HashMap<String, String>,
     gates_dirty: bool,
+    budget: budget::Budget,
 }
 
 /// What a connection should do after a turn.
@@ -165,11 +177,12 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
     let mut next_id = 1usize;
     let mut again: Vec<Token> = Vec::new();
     let mut shared = Shared {
+        deflate: DeflateConfig::new().max_ratio(opts.max_ratio),
         opts,
-        deflate: DeflateConfig::new(),
         buf: vec![0; READ_BUF],
         results: HashMap::new(),
         gates_dirty: false,
+        budget: budget::Budget::default(),
     };
     let mut acceptor = Acceptor::new(shared.opts.verbose);
     let origin = Instant::now();
@@ -196,7 +209,8 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
         let mut freed = false;
         for token in ready {
             if let Some(client) = clients.get_mut(&token) {
-                match client.turn(&mut shared, now) {
+                let turn = client.turn(&mut shared, now);
+                match client.account(turn, &mut shared, now) {
                     Turn::Wait => {}
                     Turn::Again => again.push(token),
                     Turn::Drop => freed |= drop_client(&poll, &mut clients, token),
@@ -214,6 +228,7 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
             for token in tokens {
                 let Some(client) = clients.get_mut(&token) else { continue };
                 let turn = client.on_tick(&mut shared, now, now.duration_since(origin), tick);
+                let turn = client.account(turn, &mut shared, now);
                 if turn == Turn::Drop {
                     freed |= drop_client(&poll, &mut clients, token);
                 }
@@ -245,7 +260,8 @@ fn admit(mut sock: TcpStream, poll: &Poll, clients: &mut HashMap<Token, Client>,
         buf: Vec::new(),
         deadline: Instant::now() + opts.head_timeout,
     };
-    clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false });
+    let charge = budget::Charge::default();
+    clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false, charge });
 }
 
 /// Drops a connection (closing its socket); false if there was none.
@@ -471,7 +487,7 @@ fn handshake(parser: &mut RequestParser, buf: &[u8], shared: &mut Shared) -> Hea
         Ok(accept) => accept.response_vec(),
         Err(e) => return Head::Reply(simple(500, "text/plain", format!("{e}\n").as_bytes())),
     };
-    let mut conn = Connection::server(CONFIG);
+    let mut conn = Connection::server(shared.opts.config);
     if let Some(p) = &params {
         conn = conn.with_deflate(p);
     }
@@ -632,7 +648,8 @@ connect();
 "#;
 
 const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] \
-                     [--tls [--cert FILE --key FILE] [--cert-out FILE]]";
+                     [--tls [--cert FILE --key FILE] [--cert-out FILE]] [--memory-budget BYTES] \
+                     [--message-timeout|--write-stall|--keepalive|--head-timeout SECS] [--engine-defaults]";
 
 #[allow(dead_code)]
 fn main() {
@@ -645,6 +662,7 @@ fn main() {
         match arg.as_str() {
             "--no-deflate" => opts.deflate = false,
             "--verbose" => opts.verbose = true,
+            a if budget::option(a, &mut args, &mut opts) => {}
             "--backlog" => match args.next().and_then(|n| n.parse().ok()).filter(|&n: &i32| n > 0) {
                 Some(n) => backlog = n,
                 None => fail(2, &format!("--backlog needs a positive number\n{USAGE}")),
@@ -671,7 +689,7 @@ fn main() {
     opts.tls = tls_args.config(local).unwrap_or_else(|e| fail(1, &format!("tls: {e}")));
     let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
     println!("listening on {scheme}://{local} (backlog {backlog}{cap})");
-    println!("{}", limits::describe(&CONFIG));
+    println!("{}", limits::describe(&opts.config, opts.memory_budget, opts.max_ratio));
     let _ = io::stdout().flush();
     if let Err(e) = run_with(listener, Arc::new(AtomicBool::new(false)), opts) {
         eprintln!("server loop: {e}");
