@@ -246,7 +246,11 @@ async def redis_restart():
 async def process_death():
     """A third process dies (SIGKILL): its members leave everyone's presence once its keys expire."""
     port = free_port()
-    c = subprocess.Popen([CHAT, f"127.0.0.1:{port}", "--redis", f"redis://127.0.0.1:{REDIS_PORT}"], stdout=subprocess.DEVNULL)
+    c = subprocess.Popen(
+        [CHAT, f"127.0.0.1:{port}", "--redis", f"redis://127.0.0.1:{REDIS_PORT}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         URL["C"] = f"ws://127.0.0.1:{port}/"
         for _ in range(100):
@@ -277,7 +281,12 @@ async def slow_subscriber():
     fast_b = await Member("B", "slow", "fb").start()
     raw = RawClient(B_PORT, "slow", "sloth")
     await until(lambda: "sloth" in fast_a.members and "sloth" in fast_b.members, 15, "sloth present")
-    await fast_a.say_many("big", 1500, size=4000)  # 6 MB for each member
+    # 6 MB for each member, at most ~400 KB in flight so that the members that read keep up.
+    pad = "x" * 4000
+    for i in range(1500):
+        if i % 50 == 0:
+            await until(lambda: min(len(fast_a.msgs), len(fast_b.msgs)) >= i - 100, 30, "the fast members to catch up")
+        await fast_a.ws.send(json.dumps({"type": "say", "text": f"big {i} {pad}"}))
     await until(lambda: len(fast_b.msgs) >= 1500 and len(fast_a.msgs) >= 1500, 60, "the fast members' messages")
     for m in (fast_a, fast_b):
         check(m.seqs("fa", "big") == list(range(1500)), f"{m.name} missed messages while sloth lagged")

@@ -39,6 +39,7 @@ wait_port() {
 }
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no > "$LOGS/redis.log" 2>&1 &
 echo $! > "$REDIS_PIDFILE"
+disown  # chat_test.py kills and restarts it (by the PID in the file): no job notice
 wait_port "$REDIS_PORT"
 REDIS="redis://127.0.0.1:$REDIS_PORT"
 $CHAT "127.0.0.1:$A_PORT" --redis "$REDIS" --keepalive 2 > "$LOGS/a.log" 2>&1 &
