@@ -32,9 +32,15 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// To the publisher.
 pub enum PubCmd {
-    Publish { room: String, payload: Vec<u8> },
+    Publish {
+        room: String,
+        payload: Vec<u8>,
+    },
     /// This process's members of `room` now (empty: none).
-    Presence { room: String, names: Vec<String> },
+    Presence {
+        room: String,
+        names: Vec<String>,
+    },
     /// Wake the subscriber: its room set changed.
     Wake,
 }
@@ -49,13 +55,23 @@ pub enum SubCmd {
 pub enum FromLink {
     /// The publisher (`false`) or subscriber (`true`) is connected (and, for the subscriber,
     /// subscribed to every room).
-    Up { subscriber: bool },
-    Down { subscriber: bool },
-    Message { room: String, payload: Vec<u8> },
+    Up {
+        subscriber: bool,
+    },
+    Down {
+        subscriber: bool,
+    },
+    Message {
+        room: String,
+        payload: Vec<u8>,
+    },
     /// Every process's members of each room that has any (this process's included). `additive`
     /// within [`TTL`] of a reconnection: the other processes may not have rewritten their keys
     /// into a restarted Redis yet, so a process missing from it is not gone (no false leaves).
-    Presence { all: HashMap<String, HashMap<String, BTreeSet<String>>>, additive: bool },
+    Presence {
+        all: HashMap<String, HashMap<String, BTreeSet<String>>>,
+        additive: bool,
+    },
 }
 
 pub struct Link {

@@ -20,22 +20,27 @@
 //! If Redis goes away, local rooms keep working, members are told `{"type":"status",
 //! "cross":"paused"}`, and `"live"` again once both Redis connections are back.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
-use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
-use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, RequestParser};
-use wsmachine::{Assembly, Broadcast, CloseCode, Config, Connection, Event, Message, State};
+use wsmachine::deflate::DeflateConfig;
+use wsmachine::handshake::server::RequestParser;
+use wsmachine::{Broadcast, CloseCode, Config};
 
+mod client;
+mod http;
 mod link;
+mod out;
 mod room;
 
+use client::{on_bytes, Action, Client, Phase};
+use http::{gif_response, simple};
 use link::{FromLink, Link, PubCmd, SubCmd};
+use out::OutQueue;
 use room::Rooms;
 
 const LISTENER: Token = Token(0);
@@ -44,156 +49,15 @@ const READ_BUF: usize = 128 * 1024;
 const READ_BUDGET: usize = 8;
 const TICK: Duration = Duration::from_millis(100);
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-const LINGER: Duration = Duration::from_secs(2);
+pub const LINGER: Duration = Duration::from_secs(2);
 /// A slow member's Close waits this long behind the output it has not read.
 const SLOW_LINGER: Duration = Duration::from_secs(10);
-const PAGE: &str = include_str!("page.html");
 
-struct Options {
-    redis: Option<String>,
-    out_limit: usize,
-    keepalive: Duration,
-    verbose: bool,
-}
-
-/// Output waiting for the socket: owned bytes (handshake, replies, control frames) and
-/// broadcast frames shared with every other member, in order.
-#[derive(Default)]
-struct OutQueue {
-    chunks: VecDeque<Chunk>,
-    /// Bytes of the front chunk already written.
-    front: usize,
-    len: usize,
-}
-
-enum Chunk {
-    Own(Vec<u8>),
-    Shared(Arc<[u8]>),
-}
-
-impl Chunk {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Chunk::Own(v) => v,
-            Chunk::Shared(s) => s,
-        }
-    }
-}
-
-impl OutQueue {
-    /// Appends owned bytes through `f` (to the last owned chunk when it is last).
-    fn with_vec<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        if !matches!(self.chunks.back(), Some(Chunk::Own(_))) || self.chunks.len() == 1 && self.front > 0 {
-            self.chunks.push_back(Chunk::Own(Vec::new()));
-        }
-        let Some(Chunk::Own(v)) = self.chunks.back_mut() else { unreachable!() };
-        let before = v.len();
-        let r = f(v);
-        let added = v.len() - before;
-        if v.is_empty() {
-            self.chunks.pop_back();
-        }
-        self.len += added;
-        r
-    }
-
-    fn push_shared(&mut self, frame: Arc<[u8]>) {
-        self.len += frame.len();
-        self.chunks.push_back(Chunk::Shared(frame));
-    }
-
-    /// Drops what was not started (the front chunk, once begun, is finished).
-    fn truncate_unstarted(&mut self) {
-        let keep = usize::from(self.front > 0);
-        while self.chunks.len() > keep {
-            if let Some(c) = self.chunks.pop_back() {
-                self.len -= c.bytes().len();
-            }
-        }
-    }
-
-    /// Writes as much as the socket takes (vectored). `Err`: the peer is gone.
-    fn flush(&mut self, sock: &mut TcpStream) -> io::Result<()> {
-        while self.len > 0 {
-            let mut slices = [IoSlice::new(&[]); 64];
-            let mut n = 0;
-            for (i, c) in self.chunks.iter().take(64).enumerate() {
-                slices[i] = IoSlice::new(if i == 0 { &c.bytes()[self.front..] } else { c.bytes() });
-                n = i + 1;
-            }
-            let mut written = match sock.write_vectored(&slices[..n]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(w) => w,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.len -= written;
-            while written > 0 {
-                let left = self.chunks[0].bytes().len() - self.front;
-                if written >= left {
-                    written -= left;
-                    self.chunks.pop_front();
-                    self.front = 0;
-                } else {
-                    self.front += written;
-                    written = 0;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-enum Phase {
-    Head { parser: RequestParser, buf: Vec<u8>, deadline: Instant },
-    Ws(Box<Ws>),
-    /// A `/gate?id=` request waiting for `/done?id=` (the browser test's load-event trick).
-    Gate { id: String, deadline: Instant },
-    /// Flush, shut down the write half, then drop at the deadline or at EOF.
-    Closing { deadline: Instant },
-}
-
-struct Ws {
-    conn: Connection,
-    assembly: Assembly,
-}
-
-struct Client {
-    sock: TcpStream,
-    phase: Phase,
-    out: OutQueue,
-    write_shut: bool,
-}
-
-impl Client {
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush(&mut self.sock)?;
-        if matches!(self.phase, Phase::Closing { .. }) && self.out.len == 0 && !self.write_shut {
-            self.write_shut = true;
-            // RFC 6455 §7.1.1: the server closes the TCP connection first.
-            let _ = self.sock.shutdown(Shutdown::Write);
-        }
-        Ok(())
-    }
-
-    fn ws_open(&self) -> bool {
-        matches!(&self.phase, Phase::Ws(ws) if ws.conn.state() == State::Open)
-    }
-
-    /// Queues a text message of our own (ignored once the connection is closing).
-    fn send_text(&mut self, text: &str) {
-        if let Phase::Ws(ws) = &mut self.phase {
-            let conn = &mut ws.conn;
-            self.out.with_vec(|out| conn.send_text_vec(text, out)).ok();
-        }
-    }
-}
-
-/// What a client asked for, applied once its borrow ends.
-enum Action {
-    Join { room: String, name: String },
-    Say(String),
+pub struct Options {
+    pub redis: Option<String>,
+    pub out_limit: usize,
+    pub keepalive: Duration,
+    pub verbose: bool,
 }
 
 struct Server {
@@ -363,7 +227,16 @@ impl Server {
                         break;
                     }
                 };
-                self.gates_dirty |= on_bytes(c, &mut buf[..n], &mut actions, &mut self.results, &self.config, &self.opts, &self.deflate, now);
+                self.gates_dirty |= on_bytes(
+                    c,
+                    &mut buf[..n],
+                    &mut actions,
+                    &mut self.results,
+                    &self.config,
+                    &self.opts,
+                    &self.deflate,
+                    now,
+                );
             }
             self.dirty.insert(token);
         }
@@ -422,7 +295,8 @@ impl Server {
                     let members = self.rooms.rooms[&room].names();
                     let welcome = room::welcome(&room, &name, &members, self.cross());
                     let joined = room::presence_diff(&Default::default(), &[name.clone()].into()).remove(0);
-                    let others: Vec<Token> = self.rooms.local_tokens(&room).into_iter().filter(|t| *t != token).collect();
+                    let others: Vec<Token> =
+                        self.rooms.local_tokens(&room).into_iter().filter(|t| *t != token).collect();
                     self.broadcast_to(&others, &joined);
                     if let Some(c) = self.clients.get_mut(&token) {
                         c.send_text(&welcome);
@@ -572,192 +446,13 @@ impl Server {
     }
 }
 
-/// Feeds bytes to a client in any phase; returns whether a `/done` arrived.
-#[allow(clippy::too_many_arguments)]
-fn on_bytes(
-    c: &mut Client,
-    data: &mut [u8],
-    actions: &mut Vec<Action>,
-    results: &mut HashMap<String, String>,
-    config: &Config,
-    opts: &Options,
-    deflate: &DeflateConfig,
-    now: Instant,
-) -> bool {
-    match &mut c.phase {
-        Phase::Head { parser, buf, .. } => {
-            buf.extend_from_slice(data);
-            let incoming = match parser.parse(buf) {
-                Ok(Request::Partial) => return false,
-                Ok(Request::Upgrade(incoming)) => incoming,
-                Ok(Request::Plain(req)) => {
-                    let (reply, done) = plain(&req, results);
-                    match reply {
-                        Some(bytes) => {
-                            c.out.with_vec(|o| o.extend_from_slice(&bytes));
-                            c.phase = Phase::Closing { deadline: now + LINGER };
-                        }
-                        None => {
-                            let id = query_param(req.path(), "id").unwrap_or_default();
-                            c.phase = Phase::Gate { id, deadline: now + Duration::from_secs(60) };
-                        }
-                    }
-                    return done;
-                }
-                Ok(_) => {
-                    c.out.with_vec(|o| o.extend_from_slice(&simple(400, "text/plain", b"unsupported\n")));
-                    c.phase = Phase::Closing { deadline: now + LINGER };
-                    return false;
-                }
-                Err(rejection) => {
-                    c.out.with_vec(|o| o.extend_from_slice(&rejection.response_vec()));
-                    c.phase = Phase::Closing { deadline: now + LINGER };
-                    return false;
-                }
-            };
-            // permessage-deflate: the first acceptable offer (RFC 7692 §5). Broadcast frames go
-            // out uncompressed (RSV1 clear, §6), legal on every connection either way.
-            let params = incoming
-                .extensions()
-                .filter(|e| e.name().eq_ignore_ascii_case(EXTENSION_NAME))
-                .find_map(|e| deflate.accept_offer(e.params()));
-            let extensions = params.as_ref().map(|p| p.response());
-            let mut accept = AcceptOptions::new();
-            if let Some(e) = extensions.as_deref() {
-                accept = accept.with_extensions(e);
-            }
-            let Ok(response) = incoming.accept(&accept).map(|a| a.response_vec()) else {
-                c.phase = Phase::Closing { deadline: now };
-                return false;
-            };
-            let mut conn = Connection::server(*config);
-            if let Some(p) = &params {
-                conn = conn.with_deflate(p);
-            }
-            let mut rest = buf[incoming.head_len()..].to_vec();
-            c.out.with_vec(|o| o.extend_from_slice(&response));
-            c.phase = Phase::Ws(Box::new(Ws { conn, assembly: Assembly::new() }));
-            if !rest.is_empty() {
-                return on_bytes(c, &mut rest, actions, results, config, opts, deflate, now);
-            }
-        }
-        Phase::Ws(ws) => {
-            read_ws(ws, data, &mut c.out, actions, opts.verbose);
-            if ws.conn.should_close_transport() {
-                c.phase = Phase::Closing { deadline: now + LINGER };
-            }
-        }
-        Phase::Gate { .. } | Phase::Closing { .. } => {}
-    }
-    false
-}
-
-/// Reads WebSocket input: requests become actions, replies (pongs, the Close echo, errors)
-/// are queued. A message over `max_len` fails the connection with 1009 (RFC 6455 §7.4.1).
-fn read_ws(ws: &mut Ws, data: &mut [u8], out: &mut OutQueue, actions: &mut Vec<Action>, verbose: bool) {
-    let Ws { conn, assembly } = ws;
-    let mut start = 0;
-    loop {
-        let read = match conn.read(&mut data[start..], assembly) {
-            Ok(read) => read,
-            Err(e) => {
-                if verbose {
-                    eprintln!("protocol error: {e}");
-                }
-                break;
-            }
-        };
-        start += read.consumed;
-        out.with_vec(|o| conn.poll_transmit_vec(o));
-        match read.event {
-            None => break,
-            Some(Event::Message(Message::Text(text))) => match serde_json::from_str::<room::Request>(text) {
-                Ok(room::Request::Join { room, name }) => actions.push(Action::Join { room, name }),
-                Ok(room::Request::Say { text }) => actions.push(Action::Say(text)),
-                Err(e) => {
-                    let reply = room::error(&format!("bad request: {e}"));
-                    let _ = out.with_vec(|o| conn.send_text_vec(&reply, o));
-                }
-            },
-            Some(Event::Message(Message::Binary(_))) => {
-                let reply = room::error("binary messages are not used");
-                let _ = out.with_vec(|o| conn.send_text_vec(&reply, o));
-            }
-            Some(_) => {}
-        }
-    }
-    out.with_vec(|o| conn.poll_transmit_vec(o));
-}
-
-/// Plain HTTP: the page, and the browser test's `/gate` and `/done`. `None`: hold as a gate.
-fn plain(req: &HttpRequest<'_>, results: &mut HashMap<String, String>) -> (Option<Vec<u8>>, bool) {
-    if req.method() != "GET" {
-        return (Some(simple(405, "text/plain", b"only GET\n")), false);
-    }
-    let path = req.path().split('?').next().unwrap_or("");
-    match path {
-        "/" => (Some(simple(200, "text/html; charset=utf-8", PAGE.as_bytes())), false),
-        "/gate" => (None, false),
-        "/done" => {
-            let id = query_param(req.path(), "id").unwrap_or_default();
-            let result = query_param(req.path(), "result").unwrap_or_default();
-            println!("browser result {id}: {result}");
-            if results.len() >= 1024 {
-                results.clear();
-            }
-            results.insert(id, result);
-            (Some(simple(200, "text/plain", b"ok\n")), true)
-        }
-        "/favicon.ico" => (Some(simple(204, "text/plain", b"")), false),
-        _ => (Some(simple(404, "text/plain", b"not found\n")), false),
-    }
-}
-
-fn simple(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
-    let headers = [("Content-Type", content_type), ("Cache-Control", "no-store")];
-    reject(status, "", &headers, body).map(|r| r.response_vec()).unwrap_or_default()
-}
-
-fn gif_response() -> Vec<u8> {
-    const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\
-\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-    simple(200, "image/gif", GIF)
-}
-
-/// The value of `name` in a path's query string, percent-decoded (`+` is a space).
-fn query_param(path: &str, name: &str) -> Option<String> {
-    let query = path.split_once('?')?.1;
-    let value = query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then_some(v)
-    })?;
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (b'+', _) => out.push(b' '),
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
 /// A process id for tagging what this process publishes: the OS pid and the clock.
 fn process_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
-const USAGE: &str =
-    "usage: chat [ADDR] [--redis redis://HOST:PORT] [--out-limit BYTES] [--keepalive SECS] [--verbose]";
+const USAGE: &str = "usage: chat [ADDR] [--redis redis://HOST:PORT] [--out-limit BYTES] [--keepalive SECS] [--verbose]";
 
 fn main() {
     let mut addr = String::from("127.0.0.1:9002");

@@ -194,7 +194,8 @@ fn main() {
     let room = format!("load{}", std::process::id());
     for i in 0..args.members {
         let server = &args.servers[i % args.servers.len()];
-        let mut m = join(server, &room, &format!("m{i:04}")).unwrap_or_else(|e| fail(format!("member {i} on {server}: {e}")));
+        let mut m =
+            join(server, &room, &format!("m{i:04}")).unwrap_or_else(|e| fail(format!("member {i} on {server}: {e}")));
         poll.registry()
             .register(&mut m.sock, Token(i), Interest::READABLE | Interest::WRITABLE)
             .unwrap_or_else(|e| fail(format!("register: {e}")));
