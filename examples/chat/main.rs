@@ -107,7 +107,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => accept = true,
-                    WAKER => self.from_link(),
+                    WAKER => self.on_link(),
                     t => ready.push(t),
                 }
             }
@@ -390,7 +390,7 @@ impl Server {
         self.depart(token);
     }
 
-    fn from_link(&mut self) {
+    fn on_link(&mut self) {
         let Some(link) = &self.link else { return };
         let msgs: Vec<FromLink> = link.from.try_iter().collect();
         for msg in msgs {

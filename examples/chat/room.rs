@@ -91,6 +91,7 @@ impl Rooms {
         if let Some(r) = self.rooms.get_mut(&room) {
             r.local.remove(&name);
         }
+        self.forget_if_empty(&room);
         Some((room, name))
     }
 
