@@ -21,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::Waker;
+use redis::Commands;
 
 /// How often presence keys are rewritten (and everyone's presence read back).
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -153,9 +154,20 @@ fn publisher(client: redis::Client, pid: String, rx: Receiver<PubCmd>, notify: N
             return;
         }
         let mut next = Instant::now() + REFRESH;
+        // Rooms whose presence changed and is not written yet: written once the queue is empty,
+        // so that a burst of joins costs one write per room, not one per join.
+        let mut dirty: BTreeSet<String> = BTreeSet::new();
         let result = loop {
-            let cmd = match rx.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            let wait = next.saturating_duration_since(Instant::now());
+            let wait = if dirty.is_empty() { wait } else { Duration::ZERO };
+            let cmd = match rx.recv_timeout(wait) {
                 Ok(cmd) => cmd,
+                Err(RecvTimeoutError::Timeout) if !dirty.is_empty() => {
+                    match write_presence(&mut con, &pid, &presence, std::mem::take(&mut dirty)) {
+                        Ok(()) => continue,
+                        Err(e) => break e,
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     next = Instant::now() + REFRESH;
                     match refresh(&mut con, &pid, &mut presence, &notify, connected.elapsed() < TTL) {
@@ -170,14 +182,9 @@ fn publisher(client: redis::Client, pid: String, rx: Receiver<PubCmd>, notify: N
                     redis::cmd("PUBLISH").arg(format!("chat:room:{room}")).arg(payload).query::<i64>(&mut con)
                 }
                 PubCmd::Presence { room, names } => {
-                    let key = presence_key(&room, &pid);
-                    let mut pipe = redis::pipe();
-                    pipe.atomic().del(&key).ignore();
-                    if !names.is_empty() {
-                        pipe.sadd(&key, &names).ignore().pexpire(&key, TTL.as_millis() as i64).ignore();
-                    }
+                    dirty.insert(room.clone());
                     presence.insert(room, names);
-                    pipe.query::<()>(&mut con).map(|_| 0)
+                    Ok(0)
                 }
                 PubCmd::Wake => redis::cmd("PUBLISH").arg(format!("chat:ctl:{pid}")).arg("wake").query::<i64>(&mut con),
             };
@@ -192,6 +199,26 @@ fn publisher(client: redis::Client, pid: String, rx: Receiver<PubCmd>, notify: N
     }
 }
 
+/// Rewrites this process's presence keys of `rooms` (one transaction): a set of names with a TTL,
+/// or no key for a room without local members.
+fn write_presence(
+    con: &mut redis::Connection,
+    pid: &str,
+    presence: &HashMap<String, Vec<String>>,
+    rooms: BTreeSet<String>,
+) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for room in rooms {
+        let key = presence_key(&room, pid);
+        pipe.del(&key).ignore();
+        if let Some(names) = presence.get(&room).filter(|n| !n.is_empty()) {
+            pipe.sadd(&key, names).ignore().pexpire(&key, TTL.as_millis() as i64).ignore();
+        }
+    }
+    pipe.query::<()>(con)
+}
+
 /// Rewrites this process's presence keys, then reads everyone's and reports it.
 fn refresh(
     con: &mut redis::Connection,
@@ -200,18 +227,10 @@ fn refresh(
     notify: &Notify,
     additive: bool,
 ) -> redis::RedisResult<()> {
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    for (room, names) in presence.iter() {
-        let key = presence_key(room, pid);
-        pipe.del(&key).ignore();
-        if !names.is_empty() {
-            pipe.sadd(&key, names).ignore().pexpire(&key, TTL.as_millis() as i64).ignore();
-        }
-    }
-    pipe.query::<()>(con)?;
+    write_presence(con, pid, presence, presence.keys().cloned().collect())?;
     presence.retain(|_, names| !names.is_empty());
-    let keys: Vec<String> = redis::cmd("KEYS").arg("chat:presence:*").query(con)?;
+    // SCAN, not KEYS: Redis stays responsive with many keys.
+    let keys: Vec<String> = con.scan_match("chat:presence:*")?.collect::<redis::RedisResult<_>>()?;
     let mut all: HashMap<String, HashMap<String, BTreeSet<String>>> = HashMap::new();
     for key in keys {
         let Some((room, proc_id)) = key.trim_start_matches("chat:presence:").rsplit_once(':') else { continue };
