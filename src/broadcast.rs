@@ -175,6 +175,18 @@ mod tests {
     }
 
     #[test]
+    fn same_bytes_as_send_binary_at_every_length_boundary() {
+        for len in [0, 1, 125, 126, 127, 65535, 65536, 70000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut direct = Vec::new();
+            Connection::server(Config::default()).send_binary_vec(&data, &mut direct).unwrap();
+            let shared = Broadcast::binary(&data);
+            assert_eq!(shared.as_bytes(), &direct[..], "length {len}");
+            assert_eq!(shared.payload_len(), len);
+        }
+    }
+
+    #[test]
     fn same_bytes_as_send_text_and_shared_not_copied() {
         let message = Broadcast::text("héllo");
         let mut conns: Vec<Connection> = (0..3).map(|_| Connection::server(Config::default())).collect();
