@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! cargo run --release --example chat -- [ADDR] [--redis redis://127.0.0.1:6379] [--out-limit BYTES]
-//!                                       [--keepalive SECS] [--verbose]
+//!                                       [--keepalive SECS] [--verbose] [--per-member-encoding]
 //! ```
+//!
+//! `--per-member-encoding` encodes each message once per member (the usual way without
+//! [`Broadcast`]), only to measure what sharing one frame saves (`benches/chat_load/run.sh`).
 //!
 //! `GET /` serves the page (choose a name, join a room, talk); the page's own WebSocket drives
 //! the protocol of `room.rs`. Every message said in a room is encoded once as a
@@ -58,6 +61,8 @@ pub struct Options {
     pub out_limit: usize,
     pub keepalive: Duration,
     pub verbose: bool,
+    /// Encode every message once per member instead of once per room (to measure the difference).
+    pub per_member_encoding: bool,
 }
 
 struct Server {
@@ -362,8 +367,14 @@ impl Server {
         for &token in tokens {
             let Some(c) = self.clients.get_mut(&token) else { continue };
             let Phase::Ws(ws) = &mut c.phase else { continue };
-            if let Ok(bytes) = ws.conn.send_broadcast(&frame) {
-                c.out.push_shared(bytes);
+            let queued = if self.opts.per_member_encoding {
+                // For comparison only (benches/chat_load/run.sh): one encoding and copy per member.
+                let conn = &mut ws.conn;
+                c.out.with_vec(|o| conn.send_text_vec(text, o)).is_ok()
+            } else {
+                ws.conn.send_broadcast(&frame).map(|bytes| c.out.push_shared(bytes)).is_ok()
+            };
+            if queued {
                 self.dirty.insert(token);
                 if c.out.len > self.opts.out_limit {
                     slow.push(token);
@@ -452,11 +463,19 @@ fn process_id() -> String {
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
-const USAGE: &str = "usage: chat [ADDR] [--redis redis://HOST:PORT] [--out-limit BYTES] [--keepalive SECS] [--verbose]";
+const USAGE: &str =
+    "usage: chat [ADDR] [--redis redis://HOST:PORT] [--out-limit BYTES] [--keepalive SECS] [--verbose] \
+                     [--per-member-encoding]";
 
 fn main() {
     let mut addr = String::from("127.0.0.1:9002");
-    let mut opts = Options { redis: None, out_limit: 1 << 20, keepalive: Duration::from_secs(20), verbose: false };
+    let mut opts = Options {
+        redis: None,
+        out_limit: 1 << 20,
+        keepalive: Duration::from_secs(20),
+        verbose: false,
+        per_member_encoding: false,
+    };
     let mut args = std::env::args().skip(1);
     let fail = |msg: &str| -> ! {
         eprintln!("{msg}\n{USAGE}");
@@ -473,6 +492,7 @@ fn main() {
                 opts.keepalive = Duration::from_secs(secs.max(1));
             }
             "--verbose" => opts.verbose = true,
+            "--per-member-encoding" => opts.per_member_encoding = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
