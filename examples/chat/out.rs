@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 
+/// Slices per `writev` (Linux's `IOV_MAX`): a member's queue of small shared frames goes out in
+/// as few system calls as one contiguous buffer would.
+const IOV_MAX: usize = 1024;
+
 /// Output waiting for the socket: owned bytes (handshake, replies, control frames) and
 /// broadcast frames shared with every other member, in order.
 #[derive(Default)]
@@ -65,9 +69,9 @@ impl OutQueue {
     /// Writes as much as the socket takes (vectored). `Err`: the peer is gone.
     pub fn flush(&mut self, sock: &mut TcpStream) -> io::Result<()> {
         while self.len > 0 {
-            let mut slices = [IoSlice::new(&[]); 64];
+            let mut slices = [IoSlice::new(&[]); IOV_MAX];
             let mut n = 0;
-            for (i, c) in self.chunks.iter().take(64).enumerate() {
+            for (i, c) in self.chunks.iter().take(IOV_MAX).enumerate() {
                 slices[i] = IoSlice::new(if i == 0 { &c.bytes()[self.front..] } else { c.bytes() });
                 n = i + 1;
             }
