@@ -54,9 +54,10 @@ wait_port "$B_PORT"
 browser() { # PORT NAME PEER
   timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$(mktemp -d)" --dump-dom \
+    --user-data-dir="$LOGS/profile-$2" --dump-dom \
     "http://127.0.0.1:$1/?auto=1&room=browsers&name=$2&peer=$3&id=$2" > "$LOGS/dom-$2.html" 2> "$LOGS/chromium-$2.log"
 }
+rm -rf "$LOGS"/profile-*
 t0=$(date +%s)
 browser "$A_PORT" pa pb &
 BA=$!
