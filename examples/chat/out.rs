@@ -14,19 +14,20 @@ const IOV_MAX: usize = 1024;
 /// broadcast frames shared with every other member, in order.
 #[derive(Default)]
 pub struct OutQueue {
-    pub chunks: VecDeque<Chunk>,
+    chunks: VecDeque<Chunk>,
     /// Bytes of the front chunk already written.
-    pub front: usize,
+    front: usize,
+    /// Bytes not written yet.
     pub len: usize,
 }
 
-pub enum Chunk {
+enum Chunk {
     Own(Vec<u8>),
     Shared(Arc<[u8]>),
 }
 
 impl Chunk {
-    pub fn bytes(&self) -> &[u8] {
+    fn bytes(&self) -> &[u8] {
         match self {
             Chunk::Own(v) => v,
             Chunk::Shared(s) => s,
@@ -35,7 +36,8 @@ impl Chunk {
 }
 
 impl OutQueue {
-    /// Appends owned bytes through `f` (to the last owned chunk when it is last).
+    /// Appends owned bytes through `f`: to the last chunk when it is owned and not yet being
+    /// written (a chunk being written is not grown, so that it is freed as soon as it is sent).
     pub fn with_vec<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         if !matches!(self.chunks.back(), Some(Chunk::Own(_))) || self.chunks.len() == 1 && self.front > 0 {
             self.chunks.push_back(Chunk::Own(Vec::new()));
