@@ -151,6 +151,8 @@ extern crate alloc;
 extern crate std;
 
 mod assembly;
+#[cfg(feature = "alloc")]
+pub mod broadcast;
 pub mod close;
 pub mod config;
 mod connection;
@@ -166,6 +168,8 @@ mod recv_buffer;
 pub mod utf8;
 
 pub use assembly::Assembly;
+#[cfg(feature = "alloc")]
+pub use broadcast::Broadcast;
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Delivery};
 pub use connection::{Connection, FrameHead, Read, Role, State, Timeout};

@@ -12,6 +12,16 @@ impl<M: Masking> Connection<M> {
         }
     }
 
+    /// Whether a whole data message may be sent now: open, and no fragmented message of ours
+    /// open (§5.4). Shared with [`Broadcast`](crate::Broadcast), whose frame is encoded once.
+    pub(crate) fn check_whole_message(&self) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.outgoing.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        Ok(())
+    }
+
     /// Encodes a ping with `payload` (at most 125 bytes, §5.5.2) into `out`; returns its
     /// length. The peer's pong arrives as [`Event::Pong`](crate::Event::Pong).
     pub fn ping(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
@@ -84,10 +94,7 @@ impl<M: Masking> Connection<M> {
     }
 
     fn send_message(&mut self, opcode: OpCode, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
-        self.check_open()?;
-        if self.outgoing.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_whole_message()?;
         let needed = self.encoded_len(data.len());
         if out.len() < needed {
             return Err(SendError::BufferTooSmall { needed });
@@ -211,10 +218,7 @@ impl<M: Masking> Connection<M> {
             out.truncate(start + *result.as_ref().unwrap_or(&0));
             return result;
         }
-        self.check_open()?;
-        if self.outgoing.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_whole_message()?;
         let start = out.len();
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = self.encode_header(opcode, true, 0, data.len(), &mut head);
