@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --features http --example hyper_server -- [--addr 127.0.0.1:9443]
-//!     [--cert cert.pem --key key.pem | --cert-out PATH] [--plain] [--http1-only]
+//!     [--cert cert.pem --key key.pem | --cert-out PATH] [--plain] [--http1-only] [--no-extended-connect]
 //! ```
 //!
 //! By default it serves TLS with ALPN `h2, http/1.1` and a self-signed certificate made at
@@ -13,7 +13,8 @@
 //! page's WebSocket as a stream of the same connection. Every WebSocket logs which bootstrap
 //! carried it (`ws via h2 extended CONNECT (RFC 8441)` or `ws via HTTP/1.1 upgrade`).
 //! `--http1-only` offers only `http/1.1` in ALPN (wss over HTTP/1.1); `--plain` serves
-//! cleartext HTTP/1.1 and prior-knowledge HTTP/2 (h2c) on the same port.
+//! cleartext HTTP/1.1 and prior-knowledge HTTP/2 (h2c) on the same port;
+//! `--no-extended-connect` leaves the setting out, so browsers fall back to HTTP/1.1 upgrades.
 //!
 //! Routes: `/test` is the browser conformance page (`tests/browser/test.html`), `/gate` and
 //! `/done` its result handshake as in `examples/echo_server` (see `tests/h2/run.sh`); any
@@ -56,11 +57,17 @@ struct Options {
     cert_out: PathBuf,
     plain: bool,
     http1_only: bool,
+    /// Leave SETTINGS_ENABLE_CONNECT_PROTOCOL unsent: browsers then fall back to HTTP/1.1
+    /// (a control for tests that must tell the two bootstraps apart).
+    no_extended_connect: bool,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("{msg}");
-    eprintln!("usage: hyper_server [--addr ADDR] [--cert PEM --key PEM | --cert-out PATH] [--plain] [--http1-only]");
+    eprintln!(
+        "usage: hyper_server [--addr ADDR] [--cert PEM --key PEM | --cert-out PATH] [--plain] [--http1-only] \
+         [--no-extended-connect]"
+    );
     std::process::exit(2)
 }
 
@@ -72,6 +79,7 @@ fn parse_args() -> Options {
         cert_out: std::env::temp_dir().join("wsmachine-hyper_server-cert.pem"),
         plain: false,
         http1_only: false,
+        no_extended_connect: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -83,6 +91,7 @@ fn parse_args() -> Options {
             "--cert-out" => o.cert_out = value().into(),
             "--plain" => o.plain = true,
             "--http1-only" => o.http1_only = true,
+            "--no-extended-connect" => o.no_extended_connect = true,
             "-h" | "--help" => usage("hyper + wsmachine: WebSocket echo over HTTP/1.1 and HTTP/2"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -251,7 +260,9 @@ async fn main() {
         http = http.http1_only();
     }
     // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 lets clients send extended CONNECT.
-    http.http2().enable_connect_protocol();
+    if !o.no_extended_connect {
+        http.http2().enable_connect_protocol();
+    }
     let http = Arc::new(http);
     let listener = match TcpListener::bind(o.addr).await {
         Ok(l) => l,
@@ -265,6 +276,7 @@ async fn main() {
         (true, true) => "http://, HTTP/1.1 only",
         (true, false) => "http://, HTTP/1.1 and h2c (prior knowledge)",
         (false, true) => "https://, ALPN http/1.1",
+        (false, false) if o.no_extended_connect => "https://, ALPN h2 and http/1.1, RFC 8441 extended CONNECT off",
         (false, false) => "https://, ALPN h2 and http/1.1, RFC 8441 extended CONNECT on",
     };
     println!("listening on {addr} ({what}); browser test page at /test");

@@ -7,6 +7,9 @@
 #   firefox wss   --http1-only
 #   firefox h2    as chromium h2
 #   python-h2 h2  tests/h2/h2_client.py: extended CONNECT by hand, frames checked byte for byte
+#   chromium fallback, firefox fallback: controls: with --no-extended-connect (no
+#                 SETTINGS_ENABLE_CONNECT_PROTOCOL) the browsers must fall back to an HTTP/1.1
+#                 upgrade and the log must show it, proving the h2 cells tell the two apart
 # Browser cells load /test (tests/browser/test.html, the conformance page): it reports its verdict
 # with fetch('/done?...'); the cell passes when the server logged `browser result ID: PASS` AND
 # the bootstrap line it expects (`ws via h2 extended CONNECT` for h2: a silent fallback to
@@ -178,6 +181,8 @@ chromium_cell h1 "chromium wss" --http1-only
 firefox_cell h1 http "firefox ws" --plain
 firefox_cell h1 https "firefox wss" --http1-only
 firefox_cell h2 https "firefox h2"
+chromium_cell h1 "chromium fallback" --no-extended-connect
+firefox_cell h1 https "firefox fallback" --no-extended-connect
 
 start_server python-h2
 st=0
