@@ -7,6 +7,7 @@
 #   firefox wss   --http1-only
 #   firefox h2    as chromium h2
 #   python-h2 h2  tests/h2/h2_client.py: extended CONNECT by hand, frames checked byte for byte
+#   python-h2 h2c the same over cleartext HTTP/2 (prior knowledge; hyper_server --plain)
 #   chromium fallback, firefox fallback: controls: with --no-extended-connect (no
 #                 SETTINGS_ENABLE_CONNECT_PROTOCOL) the browsers must fall back to an HTTP/1.1
 #                 upgrade and the log must show it, proving the h2 cells tell the two apart
@@ -184,12 +185,20 @@ firefox_cell h2 https "firefox h2"
 chromium_cell h1 "chromium fallback" --no-extended-connect
 firefox_cell h1 https "firefox fallback" --no-extended-connect
 
-start_server python-h2
-st=0
-timeout 60 target/venv/bin/python tests/h2/h2_client.py 127.0.0.1 "$PORT" "$OUT/cert-python-h2.pem" > "$OUT/python-h2.log" 2>&1 || st=1
-sed 's/^/  /' "$OUT/python-h2.log"
-grep -q '^ws via HTTP/1.1' "$LOG" && st=1
-report "python-h2 h2" $st
+# python_cell CELL CA_PEM_OR_--plain SERVER_ARGS...
+python_cell() {
+  local cell=$1 ca=$2 slug=${1// /-} st=0
+  shift 2
+  start_server "$slug" "$@"
+  [ "$ca" = cert ] && ca="$OUT/cert-$slug.pem"
+  timeout 60 target/venv/bin/python tests/h2/h2_client.py 127.0.0.1 "$PORT" "$ca" > "$OUT/$slug.log" 2>&1 || st=1
+  sed 's/^/  /' "$OUT/$slug.log"
+  grep -q '^h2 client: PASS' "$OUT/$slug.log" || st=1
+  [ "$(grep -c '^ws via h2 extended CONNECT' "$LOG")" = 2 ] || { echo "  expected 2 extended CONNECT lines in $LOG"; st=1; }
+  report "$cell" $st
+}
+python_cell "python-h2 h2" cert
+python_cell "python-h2 h2c" --plain --plain
 
 echo "tests/h2: $(($(date +%s) - START)) s for the cells"
 exit $FAILED
