@@ -23,7 +23,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 use wsmachine::deflate::{DeflateConfig, DeflateParams, EXTENSION_NAME};
 use wsmachine::handshake::server::AcceptOptions;
 use wsmachine::handshake::{h2, http as wshttp, HandshakeError};
-use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
+use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, State};
 
 /// The response body type of every route.
 pub type Body = Full<Bytes>;
@@ -37,10 +37,11 @@ const CONFIG: Config = Config::new()
     .retain_capacity(64 << 10)
     .auto_close(false)
     .message_timeout(Some(Duration::from_secs(60)))
-    .write_stall_timeout(Some(Duration::from_secs(30)))
     .keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
 
-/// A write that makes no progress for this long ends the connection.
+/// A write that makes no progress for this long ends the connection. (Awaited writes make
+/// this a plain timeout around them; the engine's own write-stall timer is for drivers that
+/// queue output and report `output_blocked`.)
 const WRITE_STALL: Duration = Duration::from_secs(30);
 
 /// The first `permessage-deflate` offer we can accept (RFC 7692 §5: offers in preference order).
@@ -183,10 +184,10 @@ pub fn h2_connect(mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body
     resp
 }
 
-fn finish(via: &str, peer: SocketAddr, r: io::Result<Option<CloseCode>>) {
+fn finish(via: &str, peer: SocketAddr, r: io::Result<(State, Option<CloseCode>)>) {
     match r {
-        Ok(Some(code)) => println!("ws ({via}) from {peer} closed with {}", u16::from(code)),
-        Ok(None) => println!("ws ({via}) from {peer} ended without a close handshake"),
+        Ok((State::Closed, Some(code))) => println!("ws ({via}) from {peer} closed with {}", u16::from(code)),
+        Ok((state, _)) => println!("ws ({via}) from {peer} ended: {state:?}"),
         // A browser resets its streams at exit (CANCEL): an error here is routine.
         Err(e) => println!("ws ({via}) from {peer} ended: {e}"),
     }
@@ -194,13 +195,15 @@ fn finish(via: &str, peer: SocketAddr, r: io::Result<Option<CloseCode>>) {
 
 /// Echoes every message until the close handshake is done (then shuts the IO down: TCP FIN
 /// or TLS close_notify over HTTP/1.1, END_STREAM over HTTP/2) or the peer goes away.
-/// Returns the close code the peer sent, if it sent one.
-async fn run<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO, mut conn: Connection) -> io::Result<Option<CloseCode>> {
+/// Returns the final state and the close code the peer sent, if it sent one.
+async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
+    mut io: IO,
+    mut conn: Connection,
+) -> io::Result<(State, Option<CloseCode>)> {
     let start = Instant::now();
     let mut buf = vec![0u8; 64 * 1024];
     let mut assembly = Assembly::new();
     let mut out = Vec::new();
-    let mut peer_code = None;
     loop {
         if !out.is_empty() {
             let write = async {
@@ -212,7 +215,7 @@ async fn run<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO, mut conn: Connectio
         }
         if conn.should_close_transport() {
             let _ = timeout(WRITE_STALL, io.shutdown()).await;
-            return Ok(peer_code);
+            return Ok((conn.state(), conn.peer_close_code()));
         }
         let read = io.read(&mut buf);
         let n = match conn.poll_timeout(start.elapsed()) {
@@ -229,19 +232,15 @@ async fn run<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO, mut conn: Connectio
         };
         if n == 0 {
             let _ = conn.read_eof();
-            return Ok(peer_code);
+            return Ok((conn.state(), conn.peer_close_code()));
         }
-        if let Some(code) = echo(&mut conn, &mut assembly, &mut buf[..n], &mut out) {
-            peer_code = Some(code);
-        }
+        echo(&mut conn, &mut assembly, &mut buf[..n], &mut out);
     }
 }
 
-/// Feeds received bytes to the engine and queues the echoes and protocol replies in `out`;
-/// returns the peer's close code if its Close arrived.
-fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out: &mut Vec<u8>) -> Option<CloseCode> {
+/// Feeds received bytes to the engine and queues the echoes and protocol replies in `out`.
+fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out: &mut Vec<u8>) {
     let mut start = 0;
-    let mut closed = None;
     // On a protocol error the engine has queued its Close; the rest of the input is ignored.
     while let Ok(r) = conn.read(&mut data[start..], assembly) {
         start += r.consumed;
@@ -253,7 +252,6 @@ fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out: &m
             Some(Event::Message(Message::Binary(data))) => conn.send_binary_vec(data, out),
             Some(Event::Close(frame)) => {
                 let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
-                closed = Some(code);
                 // RFC 6455 §5.5.1: echo the status code (and here the reason too).
                 let _ = conn.close_vec(code, reason, out);
                 continue;
@@ -265,5 +263,4 @@ fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out: &m
         }
     }
     conn.poll_transmit_vec(out);
-    closed
 }

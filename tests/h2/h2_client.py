@@ -15,7 +15,8 @@ Checks, on one TLS connection (ALPN h2) to examples/hyper_server:
     `permessage-deflate`, a compressed message (RSV1) is echoed compressed and inflates to the
     same bytes, and its close ends the stream with END_STREAM too;
   - (a RST_STREAM NO_ERROR after END_STREAM is allowed: RFC 9113 §8.1);
-  - stream C with sec-websocket-version 8 is refused: `:status 400` with sec-websocket-version 13.
+  - stream C with sec-websocket-version 8 is refused: `:status 400` with sec-websocket-version 13;
+  - stream D sends an unmasked frame: the server answers Close 1002 and ends the stream.
 Prints one line per check; exits 1 on the first failure.
 """
 import os
@@ -199,7 +200,8 @@ def main():
     a = c.connect(v13)
     b = c.connect(v13 + [(b"sec-websocket-extensions", b"permessage-deflate; client_max_window_bits")])
     bad = c.connect([(b"sec-websocket-version", b"8")])
-    c.pump(lambda: all(c.status(s) is not None for s in (a, b, bad)), "three responses")
+    unmasked = c.connect(v13)
+    c.pump(lambda: all(c.status(s) is not None for s in (a, b, bad, unmasked)), "four responses")
     if c.status(a) != b"200" or c.header(a, b"sec-websocket-extensions"):
         fail("stream A response %r" % c.headers[a])
     ok("stream A :status 200, no extension")
@@ -211,6 +213,17 @@ def main():
         fail("version 8 response %r" % c.headers[bad])
     c.pump(lambda: bad in c.ended or bad in c.reset, "the end of the refused stream")
     ok("version 8 refused: :status 400, sec-websocket-version: 13")
+
+    # Stream D: an unmasked client frame is a protocol error (RFC 6455 §5.1) over h2 as well:
+    # the server fails the WebSocket with a Close 1002 and ends the stream.
+    if c.status(unmasked) != b"200":
+        fail("stream D response %r" % c.headers[unmasked])
+    c.send(unmasked, server_frame(0x1, b"not masked"))
+    c.check_end(unmasked, "stream D")
+    got = bytes(c.data.get(unmasked, b""))
+    if len(got) < 4 or got[0] != 0x88 or got[1] != len(got) - 2 or got[2:4] != struct.pack("!H", 1002):
+        fail("stream D: expected one Close 1002, got %r" % got)
+    ok("stream D: unmasked frame answered with Close 1002 (%r), END_STREAM" % got[4:].decode(errors="replace"))
 
     # Stream A: every kind of frame, the echoes checked byte for byte.
     text = "h\u00e9llo over h2 \u2014 \U0001F389".encode()
@@ -266,8 +279,9 @@ def main():
     if inflated != msg:
         fail("stream B echo inflates to %d bytes, not the %d sent" % (len(inflated), len(msg)))
     ok("stream B: compressed echo (%d -> %d bytes) inflates to the message; close 1000; END_STREAM" % (len(msg), len(head)))
-    if b not in c.reset:
-        c.conn.end_stream(b)
+    for sid in (b, unmasked):
+        if sid not in c.reset:
+            c.conn.end_stream(sid)
     c.conn.close_connection()
     c.flush()
     if c.tls:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # WebSockets over HTTP/2 (RFC 8441) and over HTTP/1.1, through examples/hyper_server (hyper 1 +
 # rustls + wsmachine), with real peers. One line per cell, e.g. `interop chromium h2: PASS`:
+#   chromium ws   --plain: ws over cleartext HTTP/1.1 (101 upgrade through hyper::upgrade)
+#   chromium wss  --http1-only: wss over HTTP/1.1 (ALPN http/1.1 only)
 #   chromium h2   https page over h2; the page's WebSocket must be an extended CONNECT stream
-#   chromium wss  --http1-only: wss over HTTP/1.1 (101 upgrade through hyper::upgrade)
-#   firefox ws    --plain: ws over cleartext HTTP/1.1
+#   firefox ws    --plain
 #   firefox wss   --http1-only
 #   firefox h2    as chromium h2
 #   python-h2 h2  tests/h2/h2_client.py: extended CONNECT by hand, frames checked byte for byte
@@ -84,11 +85,11 @@ report() { # report CELL STATUS
   if [ "$2" = 0 ]; then echo "interop $1: PASS"; else echo "interop $1: FAIL (see $OUT/)"; FAILED=1; fi
 }
 
-# chromium_cell VIA CELL SERVER_ARGS...: --dump-dom waits for the load event, which the /gate image
-# holds until the page has reported through /done.
+# chromium_cell VIA SCHEME CELL SERVER_ARGS...: --dump-dom waits for the load event, which the
+# /gate image holds until the page has reported through /done.
 chromium_cell() {
-  local via=$1 cell=$2
-  shift 2
+  local via=$1 scheme=$2 cell=$3
+  shift 3
   local slug=${cell// /-}
   start_server "$slug" "$@"
   local id="$slug-$$" profile
@@ -97,7 +98,7 @@ chromium_cell() {
   timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --ignore-certificate-errors-spki-list="$PIN" --user-data-dir="$profile" \
-    --dump-dom "https://127.0.0.1:$PORT/test?id=$id" > "$OUT/$slug.html" 2> "$OUT/$slug.log" || true
+    --dump-dom "$scheme://127.0.0.1:$PORT/test?id=$id" > "$OUT/$slug.html" 2> "$OUT/$slug.log" || true
   local st=0
   grep -q "RESULT: PASS" "$OUT/$slug.html" || { echo "  no RESULT: PASS in the DOM"; st=1; }
   check_log "$id" "$via" || st=1
@@ -177,12 +178,13 @@ firefox_cell() {
 }
 
 START=$(date +%s)
-chromium_cell h2 "chromium h2"
-chromium_cell h1 "chromium wss" --http1-only
+chromium_cell h1 http "chromium ws" --plain
+chromium_cell h1 https "chromium wss" --http1-only
+chromium_cell h2 https "chromium h2"
 firefox_cell h1 http "firefox ws" --plain
 firefox_cell h1 https "firefox wss" --http1-only
 firefox_cell h2 https "firefox h2"
-chromium_cell h1 "chromium fallback" --no-extended-connect
+chromium_cell h1 https "chromium fallback" --no-extended-connect
 firefox_cell h1 https "firefox fallback" --no-extended-connect
 
 # python_cell CELL CA_PEM_OR_--plain SERVER_ARGS...
@@ -194,7 +196,7 @@ python_cell() {
   timeout 60 target/venv/bin/python tests/h2/h2_client.py 127.0.0.1 "$PORT" "$ca" > "$OUT/$slug.log" 2>&1 || st=1
   sed 's/^/  /' "$OUT/$slug.log"
   grep -q '^h2 client: PASS' "$OUT/$slug.log" || st=1
-  [ "$(grep -c '^ws via h2 extended CONNECT' "$LOG")" = 2 ] || { echo "  expected 2 extended CONNECT lines in $LOG"; st=1; }
+  [ "$(grep -c '^ws via h2 extended CONNECT' "$LOG")" = 3 ] || { echo "  expected 3 extended CONNECT lines in $LOG"; st=1; }
   report "$cell" $st
 }
 python_cell "python-h2 h2" cert
