@@ -38,7 +38,7 @@ if ! target/venv/bin/python -c 'import h2' 2> /dev/null; then
   target/venv/bin/pip install -q h2
 fi
 cargo build --release --features http --example hyper_server
-SERVER_BIN=target/release/examples/hyper_server
+SERVER_BIN=${CARGO_TARGET_DIR:-target}/release/examples/hyper_server
 
 PIDS=()
 TMPDIRS=()
