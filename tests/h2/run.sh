@@ -58,6 +58,7 @@ start_server() {
   shift
   PORT=$(free_port)
   LOG="$OUT/server-$name.log"
+  : > "$LOG"
   setsid "$SERVER_BIN" --addr "127.0.0.1:$PORT" --cert-out "$OUT/cert-$name.pem" "$@" > "$LOG" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do grep -q '^listening on' "$LOG" && break; sleep 0.1; done
