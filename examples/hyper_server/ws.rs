@@ -39,9 +39,10 @@ const CONFIG: Config = Config::new()
     .message_timeout(Some(Duration::from_secs(60)))
     .keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
 
-/// A write that makes no progress for this long ends the connection. (Awaited writes make
-/// this a plain timeout around them; the engine's own write-stall timer is for drivers that
-/// queue output and report `output_blocked`.)
+/// A round of output (the echoes of one read) that cannot be written within this ends the
+/// connection: a peer that stops reading cannot hold the task. (The writes are awaited, so
+/// this is a plain timeout around them; the engine's own write-stall timer is for drivers
+/// that queue output and report `output_blocked`.)
 const WRITE_STALL: Duration = Duration::from_secs(30);
 
 /// The first `permessage-deflate` offer we can accept (RFC 7692 §5: offers in preference order).
