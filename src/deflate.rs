@@ -410,6 +410,10 @@ impl Codec {
             let inflater = self.inflater.get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
             let in_before = inflater.total_in();
             let len = out.len();
+            if bounded {
+                // A streamed chunk's buffer grows to the chunk it holds, never by doubling past it.
+                out.reserve_exact(cap);
+            }
             out.resize(len + cap, 0);
             let out_before = inflater.total_out();
             let status = inflater.decompress(src, &mut out[len..], flush);

@@ -441,8 +441,8 @@ fn an_unfinished_compressed_message_costs_what_was_inflated_so_far() {
 
 /// Issue #17: with `Delivery::Stream` an unfinished compressed message holds one inflate
 /// window (in zlib's state) plus one chunk's buffer, however much was inflated. The buffer is
-/// the assembly's `Vec`, which the inflater extends step by step, so its capacity may reach
-/// twice the 16 KiB chunk (29 040 B here): "one window plus one chunk" holds up to that.
+/// the assembly's `Vec`, which the inflater extends step by step to the chunk it holds, never
+/// by doubling past it (it reached 29 040 B for a 16 KiB chunk before that).
 #[cfg(feature = "deflate")]
 #[test]
 fn streaming_an_unfinished_compressed_message_holds_one_window_and_one_chunk() {
@@ -452,9 +452,10 @@ fn streaming_an_unfinished_compressed_message_holds_one_window_and_one_chunk() {
     println!("streamed unfinished compressed message: {held} B held (max {max}) after {inflated} B inflated");
     assert!(inflated > 7 << 20);
     // zlib's inflate state with its 32 KiB window is 47 552 B (src/deflate.rs); a chunk is at
-    // most 16 KiB, in a buffer of at most twice that.
-    const WINDOW_AND_CHUNK: usize = 47_552 + 2 * (16 << 10);
-    assert!(max <= WINDOW_AND_CHUNK + 1024, "{max} B held at most");
+    // most 16 KiB.
+    const WINDOW_AND_CHUNK: usize = 47_552 + (16 << 10);
+    // Slack: the codec and the connection's own small allocations (about 1.1 KiB).
+    assert!(max <= WINDOW_AND_CHUNK + 2048, "{max} B held at most");
     assert!(max - rows[0].1 <= 1024, "flat from the first read: {} B, then up to {max} B", rows[0].1);
     assert!(held.abs_diff(reported) <= 1024, "held {held}, heap_bytes {reported}");
 }
