@@ -9,7 +9,7 @@
 //! message received is printed on stdout, text as is and binary as hex. At the end of stdin
 //! the client closes with 1000 and waits for the server to finish the closing handshake.
 //! permessage-deflate is offered unless `--no-deflate`. A `wss://` server must have a
-//! certificate from one of the Mozilla roots or from `--ca` (PEM), e.g. the one that
+//! certificate from one of the system's roots or from `--ca` (PEM), e.g. the one that
 //! `echo_server --tls` writes.
 
 use std::io::{self, BufRead, Read, Write};

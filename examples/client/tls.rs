@@ -1,5 +1,6 @@
 //! wss://: a blocking rustls client stream (`StreamOwned` drives the TLS session on each read
-//! and write). Trust: the Mozilla roots of `webpki-roots`, plus the certificates of `--ca`.
+//! and write). Trust: the system's roots (`rustls-native-certs`: the OS store, or `SSL_CERT_FILE` /
+//! `SSL_CERT_DIR`), plus the certificates of `--ca`.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -19,7 +20,9 @@ impl Stream {
     /// Starts TLS on `sock` for `host` (a name or an IP address); the handshake runs on the
     /// first write.
     pub fn tls(sock: TcpStream, host: &str, ca: Option<&str>) -> io::Result<Stream> {
-        let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut roots = RootCertStore::empty();
+        // Unreadable system certificates are skipped: `--ca` may still be enough.
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
         if let Some(path) = ca {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())

@@ -15,6 +15,8 @@ pub const BUDGET: u64 = 256 << 20;
 pub const MESSAGE_TIMEOUT: f64 = 4.0;
 pub const WRITE_STALL: f64 = 3.0;
 pub const HEAD_TIMEOUT: f64 = 3.0;
+/// The inflation cap (`--max-ratio`, off by default in the echo server).
+pub const MAX_RATIO: u32 = 100;
 /// The echo server's linger after its half of the close (Options::linger).
 const LINGER: f64 = 2.0;
 /// The largest message (CONFIG.max_len): one turn may overshoot the budget by this much.
@@ -41,6 +43,8 @@ pub fn server_args(defaults: bool) -> Vec<String> {
         format!("{WRITE_STALL}"),
         "--head-timeout".into(),
         format!("{HEAD_TIMEOUT}"),
+        "--max-ratio".into(),
+        format!("{MAX_RATIO}"),
     ];
     args.to_vec()
 }
