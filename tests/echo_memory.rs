@@ -4,23 +4,19 @@
 //! its idle figure after a 60 MiB message, plain and compressed.
 #![cfg(all(feature = "std", feature = "deflate"))]
 
-#[allow(dead_code)]
-#[path = "../examples/echo_server/main.rs"]
-mod echo_server;
+#[allow(dead_code)] // each test file uses a part of it
+mod echo_support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::collections::VecDeque;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use wsmachine::deflate::DeflateConfig;
-use wsmachine::handshake::client::{ClientRequest, Reply};
-use wsmachine::{Assembly, ChaChaMask, CloseCode, Config, Connection, OwnedEvent};
+use wsmachine::{CloseCode, MessageKind, OwnedEvent};
 
 /// Counts the live heap of threads that set `IN_SERVER` (the server loop's thread).
 struct Counting;
@@ -57,137 +53,18 @@ static GLOBAL: Counting = Counting;
 /// One server at a time: the counter is global.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<io::Result<()>>>,
+use echo_support::{echo_server, Client, Server};
+
+fn mark_server_thread() {
+    IN_SERVER.with(|f| f.set(true));
 }
 
-impl Server {
-    fn start(opts: echo_server::Options) -> Server {
-        let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            IN_SERVER.with(|f| f.set(true));
-            echo_server::run_with(listener, s, opts)
-        });
-        Server { addr, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let r = t.join().expect("server thread panicked");
-            if !std::thread::panicking() {
-                r.expect("server loop failed");
-            }
-        }
-    }
-}
-
-/// A blocking client with permessage-deflate (compressing at `level`).
-struct Peer {
-    sock: TcpStream,
-    conn: Connection<ChaChaMask>,
-    assembly: Assembly,
-    pending: Vec<u8>,
-    events: VecDeque<OwnedEvent>,
-    eof: bool,
-}
-
-impl Peer {
-    /// With `level` `None`, no permessage-deflate offer.
-    fn connect(addr: SocketAddr, level: Option<u32>) -> Peer {
-        let mut sock = TcpStream::connect(addr).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let cfg = DeflateConfig::new().level(level.unwrap_or(1));
-        let offer = cfg.offer();
-        let host = addr.to_string();
-        let mut req = ClientRequest::with_random_nonce(&host, "/").unwrap();
-        if level.is_some() {
-            req = req.with_extensions(&offer);
-        }
-        sock.write_all(&req.request_vec().unwrap()).unwrap();
-        let mut parser = req.response_parser();
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = sock.read(&mut buf).unwrap();
-            assert!(n > 0, "EOF during the handshake");
-            head.extend_from_slice(&buf[..n]);
-            match parser.parse(&head).unwrap() {
-                Reply::Partial => continue,
-                Reply::Accepted(a) => {
-                    let mut conn = Connection::client(Config::new().max_len(64 << 20), ChaChaMask::from_entropy());
-                    let e = a.extensions().next();
-                    assert_eq!(e.is_some(), level.is_some(), "permessage-deflate negotiated as offered");
-                    if let Some(e) = e {
-                        conn = conn.with_deflate(&cfg.accept_response(e.params()).unwrap());
-                    }
-                    let pending = head[a.head_len()..].to_vec();
-                    let (assembly, events) = (Assembly::new(), VecDeque::new());
-                    return Peer { sock, conn, assembly, pending, events, eof: false };
-                }
-                _ => panic!("upgrade refused"),
-            }
-        }
-    }
-
-    /// The frames of one binary message (compressed by the connection).
-    fn encode(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.conn.send_binary_vec(data, &mut out).unwrap();
-        out
-    }
-
-    /// The next event from the server; `None` at EOF.
-    fn next(&mut self) -> Option<OwnedEvent> {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            if let Some(e) = self.events.pop_front() {
-                return Some(e);
-            }
-            if self.eof {
-                return None;
-            }
-            let mut data = if self.pending.is_empty() {
-                let n = match self.sock.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
-                    Err(e) => panic!("read: {e}"),
-                };
-                if n == 0 {
-                    self.eof = true;
-                    continue;
-                }
-                buf[..n].to_vec()
-            } else {
-                std::mem::take(&mut self.pending)
-            };
-            let mut start = 0;
-            loop {
-                let r = self.conn.read(&mut data[start..], &mut self.assembly).unwrap();
-                start += r.consumed;
-                match r.event {
-                    Some(e) => self.events.push_back(e.into_owned()),
-                    None => break,
-                }
-            }
-        }
-    }
-
-    fn echo(&mut self, data: &[u8]) {
-        let frames = self.encode(data);
-        self.sock.write_all(&frames).unwrap();
-        match self.next() {
-            Some(OwnedEvent::Binary(got)) => assert!(got == data, "echo of {} bytes differs", data.len()),
-            other => panic!("expected the echo of {} bytes, got {:?}", data.len(), other.map(|_| "another event")),
-        }
-    }
+/// A client with permessage-deflate at compression `level` (`None`: no offer) that the server
+/// may drop (a reset is an end of stream).
+fn peer(addr: SocketAddr, level: Option<u32>) -> Client {
+    let mut c = Client::connect_with(addr, level.map(|l| DeflateConfig::new().level(l)), &[]);
+    c.strict_eof = false;
+    c
 }
 
 /// Waits (bounded) until the server thread's live heap is at most `limit`; returns it.
@@ -222,15 +99,15 @@ fn the_connection_that_takes_the_server_over_its_memory_budget_gets_1013() {
     // Three peers each send 75% of a compressed 8 MiB message (about 6 MiB once inflated, in an
     // assembly of 8 MiB capacity): two fit in 20 MiB, the third does not.
     let opts = echo_server::Options { memory_budget: 20 << 20, max_ratio: None, ..Default::default() };
-    let server = Server::start(opts);
+    let server = Server::start_with(opts, mark_server_thread);
     let zeros = vec![0u8; 8 << 20];
-    let mut peers: Vec<(Peer, Vec<u8>, usize)> = Vec::new();
+    let mut peers: Vec<(Client, Vec<u8>, usize)> = Vec::new();
     let mut encoded: Option<Vec<u8>> = None;
     for _ in 0..3 {
-        let mut p = Peer::connect(server.addr, Some(9));
+        let mut p = peer(server.addr, Some(9));
         // A fresh compressor's first message is the same on every connection: encode once (a
         // peer's later messages then reference no history, which the server inflates as well).
-        let frames = encoded.get_or_insert_with(|| p.encode(&zeros)).clone();
+        let frames = encoded.get_or_insert_with(|| p.encode(MessageKind::Binary, &zeros)).clone();
         let cut = frames.len() * 3 / 4;
         p.sock.write_all(&frames[..cut]).unwrap();
         peers.push((p, frames, cut));
@@ -257,7 +134,7 @@ fn the_connection_that_takes_the_server_over_its_memory_budget_gets_1013() {
         p.echo(b"still here");
     }
     // A newcomer is served too, now that the third connection's memory is back.
-    Peer::connect(server.addr, Some(1)).echo(&[7; 100_000]);
+    peer(server.addr, Some(1)).echo(&[7; 100_000]);
 }
 
 /// `len` bytes: a 64 KiB block of xorshift noise repeated (too far apart for DEFLATE's 32 KiB
@@ -287,9 +164,9 @@ fn payload(len: usize, compressible: bool) -> Vec<u8> {
 /// is back where it was.
 fn heap_comes_back(cases: &[(&str, Option<u32>, bool, usize)]) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let server = Server::start(echo_server::Options::default());
+    let server = Server::start_with(echo_server::Options::default(), mark_server_thread);
     for &(name, level, compressible, len) in cases {
-        let mut p = Peer::connect(server.addr, level);
+        let mut p = peer(server.addr, level);
         // Warm up: one message larger than `retain_capacity` (64 KiB) brings every buffer and
         // zlib state to what an idle connection keeps.
         p.echo(&payload(1 << 20, compressible));
@@ -322,8 +199,8 @@ fn the_servers_heap_comes_back_after_a_60_mib_compressed_message() {
 #[test]
 fn after_a_storm_of_resets_mid_message_the_servers_heap_is_back_to_idle() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let server = Server::start(echo_server::Options::default());
-    let mut first = Peer::connect(server.addr, Some(1));
+    let server = Server::start_with(echo_server::Options::default(), mark_server_thread);
+    let mut first = peer(server.addr, Some(1));
     first.echo(b"warm");
     // 4 waves of 30 peers: upgrade with permessage-deflate, half of a compressed 1 MiB message
     // (the server inflates it into an assembly), then a reset (SO_LINGER 0). The idle figure is
@@ -334,9 +211,9 @@ fn after_a_storm_of_resets_mid_message_the_servers_heap_is_back_to_idle() {
     for w in 0..4 {
         let mut wave = Vec::new();
         for _ in 0..30 {
-            let mut p = Peer::connect(server.addr, Some(1));
+            let mut p = peer(server.addr, Some(1));
             // A fresh compressor's first message is the same on every connection: encode once.
-            let frames = frames.get_or_insert_with(|| p.encode(&data));
+            let frames = frames.get_or_insert_with(|| p.encode(MessageKind::Binary, &data));
             p.sock.write_all(&frames[..frames.len() / 2]).unwrap();
             wave.push(p);
         }

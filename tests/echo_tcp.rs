@@ -2,172 +2,15 @@
 //! (handshake client + `Connection`).
 #![cfg(all(feature = "std", feature = "deflate"))]
 
-#[allow(dead_code)]
-#[path = "../examples/echo_server/main.rs"]
-mod echo_server;
+#[allow(dead_code)] // each test file uses a part of it
+mod echo_support;
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
-use wsmachine::handshake::client::{ClientRequest, Reply};
-use wsmachine::{Assembly, ChaChaMask, CloseCode, Config, Connection, MessageKind, OwnedEvent};
-
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Server {
-    fn start(opts: echo_server::Options) -> Server {
-        let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || echo_server::run_with(listener, s, opts));
-        Server { addr, stop, thread: Some(thread) }
-    }
-
-    fn default() -> Server {
-        Server::start(echo_server::Options::default())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let r = t.join().expect("server thread panicked");
-            if !std::thread::panicking() {
-                r.expect("server loop failed");
-            }
-        }
-    }
-}
-
-/// A blocking client built from `handshake::client` and `Connection`.
-struct Client {
-    sock: TcpStream,
-    conn: Connection<ChaChaMask>,
-    assembly: Assembly,
-    pending: Vec<u8>,
-    events: VecDeque<OwnedEvent>,
-    extensions: Option<String>,
-    eof: bool,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr, deflate: bool) -> Client {
-        Client::connect_with(addr, deflate, &[])
-    }
-
-    fn connect_with(addr: SocketAddr, deflate: bool, first_frames: &[u8]) -> Client {
-        let mut sock = TcpStream::connect(addr).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let host = addr.to_string();
-        let offer = DeflateConfig::new().offer();
-        let mut req = ClientRequest::with_random_nonce(&host, "/").unwrap();
-        if deflate {
-            req = req.with_extensions(&offer);
-        }
-        let mut bytes = req.request_vec().unwrap();
-        bytes.extend_from_slice(first_frames);
-        sock.write_all(&bytes).unwrap();
-        let mut parser = req.response_parser();
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = sock.read(&mut buf).unwrap();
-            assert!(n > 0, "EOF during the handshake");
-            head.extend_from_slice(&buf[..n]);
-            match parser.parse(&head).unwrap() {
-                Reply::Partial => continue,
-                Reply::Accepted(a) => {
-                    let mut conn = Connection::client(Config::new().max_len(64 << 20), ChaChaMask::from_entropy());
-                    let mut extensions = None;
-                    for e in a.extensions() {
-                        assert_eq!(e.name(), EXTENSION_NAME);
-                        let params = DeflateConfig::new().accept_response(e.params()).unwrap();
-                        conn = conn.with_deflate(&params);
-                        extensions = Some(params.response());
-                    }
-                    let pending = head[a.head_len()..].to_vec();
-                    return Client {
-                        sock,
-                        conn,
-                        assembly: Assembly::new(),
-                        pending,
-                        events: VecDeque::new(),
-                        extensions,
-                        eof: false,
-                    };
-                }
-                Reply::Rejected(r) => panic!("rejected with {}", r.status()),
-                _ => panic!("unexpected reply"),
-            }
-        }
-    }
-
-    fn flush_control(&mut self) {
-        let mut out = Vec::new();
-        self.conn.poll_transmit_vec(&mut out);
-        if !out.is_empty() {
-            self.sock.write_all(&out).unwrap();
-        }
-    }
-
-    fn send(&mut self, kind: MessageKind, data: &[u8]) {
-        self.flush_control();
-        let mut out = Vec::new();
-        match kind {
-            MessageKind::Text => self.conn.send_text_vec(std::str::from_utf8(data).unwrap(), &mut out),
-            _ => self.conn.send_binary_vec(data, &mut out),
-        }
-        .unwrap();
-        self.sock.write_all(&out).unwrap();
-    }
-
-    /// The next event from the server; `None` at EOF.
-    fn next(&mut self) -> Option<OwnedEvent> {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            if let Some(e) = self.events.pop_front() {
-                return Some(e);
-            }
-            if self.eof {
-                return None;
-            }
-            let mut data = if self.pending.is_empty() {
-                let n = self.sock.read(&mut buf).unwrap();
-                if n == 0 {
-                    self.eof = true;
-                    self.conn.read_eof().unwrap();
-                    continue;
-                }
-                buf[..n].to_vec()
-            } else {
-                std::mem::take(&mut self.pending)
-            };
-            let mut start = 0;
-            loop {
-                let r = self.conn.read(&mut data[start..], &mut self.assembly).unwrap();
-                start += r.consumed;
-                match r.event {
-                    Some(e) => self.events.push_back(e.into_owned()),
-                    None => break,
-                }
-            }
-            self.flush_control();
-        }
-    }
-}
-
+use echo_support::{echo_server, Client, Server};
+use wsmachine::{ChaChaMask, CloseCode, Config, Connection, MessageKind, OwnedEvent};
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
@@ -238,7 +81,7 @@ fn frames_sent_with_the_request_head_are_not_lost() {
     let mut frames = Vec::new();
     encoder.send_text_vec("first", &mut frames).unwrap();
     encoder.send_binary_vec(&[1, 2, 3], &mut frames).unwrap();
-    let mut c = Client::connect_with(server.addr, false, &frames);
+    let mut c = Client::connect_with(server.addr, None, &frames);
     assert_eq!(c.next(), Some(OwnedEvent::Text("first".into())));
     assert_eq!(c.next(), Some(OwnedEvent::Binary(vec![1, 2, 3])));
 }
@@ -247,7 +90,7 @@ fn frames_sent_with_the_request_head_are_not_lost() {
 fn protocol_violation_gets_close_1002() {
     let server = Server::default();
     // An unmasked frame from a client (RFC 6455 §5.1).
-    let mut c = Client::connect_with(server.addr, false, b"\x81\x02hi");
+    let mut c = Client::connect_with(server.addr, None, b"\x81\x02hi");
     assert_eq!(c.next(), Some(OwnedEvent::Close(Some((CloseCode::PROTOCOL_ERROR, String::new())))));
     assert_eq!(c.next(), None);
 }
