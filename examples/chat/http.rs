@@ -36,33 +36,10 @@ pub fn simple(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
 }
 
 pub fn gif_response() -> Vec<u8> {
-    const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\
-\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-    simple(200, "image/gif", GIF)
+    simple(200, "image/gif", super::test_page::GIF)
 }
 
-/// The value of `name` in a path's query string, percent-decoded (`+` is a space).
+/// The value of `name` in a path's query string, percent-decoded.
 pub fn query_param(path: &str, name: &str) -> Option<String> {
-    let query = path.split_once('?')?.1;
-    let value = query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then_some(v)
-    })?;
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (b'+', _) => out.push(b' '),
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    super::test_page::query_param(path.split_once('?')?.1, name)
 }

@@ -39,6 +39,8 @@ mod http;
 mod link;
 mod out;
 mod room;
+#[path = "../shared/test_page.rs"]
+mod test_page;
 
 use client::{on_bytes, Action, Client, Phase};
 use http::{gif_response, simple};

@@ -37,9 +37,12 @@ use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
 pub mod accept;
 mod budget;
 mod limits;
+#[path = "../shared/test_page.rs"]
+mod test_page;
 pub mod tls;
 
 use accept::{Acceptor, Pending};
+use test_page::query_param;
 use tls::Transport;
 
 /// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
@@ -576,39 +579,7 @@ fn simple(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
 
 /// A 1x1 transparent GIF: the `/gate` image.
 fn gif_response() -> Vec<u8> {
-    const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\
-\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-    simple(200, "image/gif", GIF)
-}
-
-/// The value of `name` in a query string, percent-decoded (`+` is a space).
-fn query_param(query: &str, name: &str) -> Option<String> {
-    let value = query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then_some(v)
-    })?;
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    simple(200, "image/gif", test_page::GIF)
 }
 
 const INDEX_PAGE: &str = r#"<!doctype html>

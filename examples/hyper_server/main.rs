@@ -37,9 +37,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 
+#[path = "../shared/test_page.rs"]
+mod test_page;
 mod tls;
 mod ws;
 
+use test_page::{query_param, GIF};
 use ws::Body;
 
 /// The browser conformance page (served at `/test`).
@@ -178,35 +181,6 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, results: Arc<Results>) 
         "/favicon.ico" => reply(StatusCode::NO_CONTENT, "text/plain", ""),
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     })
-}
-
-/// A 1x1 transparent GIF: the `/gate` image.
-const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\
-\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-
-/// The value of `name` in a query string, percent-decoded (`+` is a space).
-fn query_param(query: &str, name: &str) -> Option<String> {
-    let value = query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then_some(v)
-    })?;
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (b'+', _) => out.push(b' '),
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Serves one TCP connection: TLS (if any), then HTTP/1.1 or HTTP/2 as ALPN (or, in
