@@ -11,7 +11,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, Request, RequestParser};
-use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
+use wsmachine::{Assembly, Config, Connection};
+
+#[path = "shared/echo.rs"]
+mod echo;
+use echo::echo;
 
 const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(64 << 10).auto_close(false);
 
@@ -84,34 +88,6 @@ async fn serve(mut sock: TcpStream) -> io::Result<()> {
         }
         data = &mut buf[..n];
     }
-}
-
-/// Feeds received bytes to the engine and queues the echoes (no copy, no second UTF-8
-/// validation) and protocol replies in `out`.
-fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out: &mut Vec<u8>) {
-    let mut start = 0;
-    // On a protocol error the Close is already queued; later input is ignored.
-    while let Ok(r) = conn.read(&mut data[start..], assembly) {
-        start += r.consumed;
-        // Queued control frames (pongs) go out before later data.
-        conn.poll_transmit_vec(out);
-        let sent = match r.event {
-            None => break,
-            Some(Event::Message(Message::Text(text))) => conn.send_text_vec(text, out),
-            Some(Event::Message(Message::Binary(data))) => conn.send_binary_vec(data, out),
-            Some(Event::Close(frame)) => {
-                let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
-                // Written after the replies drained above (a Close drops any still queued).
-                let _ = conn.close_vec(code, reason, out);
-                continue;
-            }
-            Some(_) => continue,
-        };
-        if let Err(e) = sent {
-            eprintln!("send: {e}");
-        }
-    }
-    conn.poll_transmit_vec(out);
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -37,6 +37,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 
+#[path = "../shared/echo.rs"]
+mod echo;
 #[path = "../shared/test_page.rs"]
 mod test_page;
 mod tls;

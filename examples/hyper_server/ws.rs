@@ -23,7 +23,9 @@ use tokio::time::{timeout, timeout_at, Instant};
 use wsmachine::deflate::{DeflateConfig, DeflateParams, EXTENSION_NAME};
 use wsmachine::handshake::server::AcceptOptions;
 use wsmachine::handshake::{h2, http as wshttp, HandshakeError};
-use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message, State};
+use wsmachine::{Assembly, CloseCode, Config, Connection, State};
+
+use crate::echo::echo;
 
 /// The response body type of every route.
 pub type Body = Full<Bytes>;
@@ -237,31 +239,4 @@ async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
         }
         echo(&mut conn, &mut assembly, &mut buf[..n], &mut out);
     }
-}
-
-/// Feeds received bytes to the engine and queues the echoes and protocol replies in `out`.
-fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out: &mut Vec<u8>) {
-    let mut start = 0;
-    // On a protocol error the engine has queued its Close; the rest of the input is ignored.
-    while let Ok(r) = conn.read(&mut data[start..], assembly) {
-        start += r.consumed;
-        // Queued control frames (pongs) go out before later data.
-        conn.poll_transmit_vec(out);
-        let sent = match r.event {
-            None => break,
-            Some(Event::Message(Message::Text(text))) => conn.send_text_vec(text, out),
-            Some(Event::Message(Message::Binary(data))) => conn.send_binary_vec(data, out),
-            Some(Event::Close(frame)) => {
-                let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
-                // RFC 6455 §5.5.1: echo the status code (and here the reason too).
-                let _ = conn.close_vec(code, reason, out);
-                continue;
-            }
-            Some(_) => continue,
-        };
-        if let Err(e) = sent {
-            eprintln!("send: {e}");
-        }
-    }
-    conn.poll_transmit_vec(out);
 }
