@@ -72,7 +72,7 @@ async fn serve(mut sock: TcpStream) -> io::Result<()> {
     // Bytes that came with the handshake first, then each read in place in `buf`.
     let mut data: &mut [u8] = &mut rest;
     loop {
-        echo(&mut conn, &mut assembly, data, &mut out);
+        echo(&mut conn, &mut assembly, data, &mut out, false);
         if !out.is_empty() {
             sock.write_all(&out).await?;
             out.clear();

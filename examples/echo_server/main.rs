@@ -32,16 +32,19 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, HttpRequest, Request, RequestParser};
-use wsmachine::{Assembly, CloseCode, Config, Connection, Event, Message};
+use wsmachine::{Assembly, Config, Connection};
 
 pub mod accept;
 mod budget;
+#[path = "../shared/echo.rs"]
+mod echo;
 mod limits;
 #[path = "../shared/test_page.rs"]
 mod test_page;
 pub mod tls;
 
 use accept::{Acceptor, Pending};
+use echo::echo;
 use test_page::query_param;
 use tls::Transport;
 
@@ -408,7 +411,7 @@ impl Client {
                 self.after_head(outcome, shared, now);
             }
             Phase::Ws(ws) => {
-                echo(ws, &mut shared.buf[..n], &mut self.out, shared.opts.verbose);
+                echo(&mut ws.conn, &mut ws.assembly, &mut shared.buf[..n], &mut self.out, shared.opts.verbose);
                 if ws.conn.should_close_transport() {
                     self.closing(&shared.opts, now);
                 }
@@ -433,7 +436,7 @@ impl Client {
                 self.out.extend_from_slice(&response);
                 // Bytes after the head already belong to the WebSocket connection.
                 if !rest.is_empty() {
-                    echo(&mut ws, &mut rest, &mut self.out, shared.opts.verbose);
+                    echo(&mut ws.conn, &mut ws.assembly, &mut rest, &mut self.out, shared.opts.verbose);
                 }
                 let close = ws.conn.should_close_transport();
                 self.phase = Phase::Ws(ws);
@@ -496,51 +499,6 @@ fn handshake(parser: &mut RequestParser, buf: &[u8], shared: &mut Shared) -> Hea
     }
     let rest = buf[incoming.head_len()..].to_vec();
     Head::Upgrade { response, ws: Box::new(Ws { conn, assembly: Assembly::new() }), rest }
-}
-
-/// Feeds received bytes to the engine and queues the echoes and protocol replies.
-///
-/// Events borrow `data` and the connection's assembly, never the connection, so every message
-/// is echoed straight from where it was received: no copy, no second UTF-8 validation.
-fn echo(ws: &mut Ws, data: &mut [u8], out: &mut Vec<u8>, verbose: bool) {
-    let Ws { conn, assembly } = ws;
-    let mut start = 0;
-    loop {
-        let read = match conn.read(&mut data[start..], assembly) {
-            Ok(read) => read,
-            Err(e) => {
-                // The Close with the error's code is queued; later input is ignored.
-                if verbose {
-                    eprintln!("protocol error: {e}");
-                }
-                break;
-            }
-        };
-        start += read.consumed;
-        // Queued control frames go out before later data; draining after every event also
-        // gives each ping its own pong (RFC 6455 §5.5.2; pings are answered by the engine).
-        conn.poll_transmit_vec(out);
-        let sent = match read.event {
-            None => break,
-            Some(Event::Message(Message::Text(text))) => conn.send_text_vec(text, out),
-            Some(Event::Message(Message::Binary(data))) => conn.send_binary_vec(data, out),
-            // RFC 6455 §5.5.1: echo the code, and here the reason too; a Close without a code
-            // is answered with 1000.
-            Some(Event::Close(frame)) => {
-                let (code, reason) = frame.map_or((CloseCode::NORMAL, ""), |f| (f.code, f.reason));
-                // Written after the replies drained above (a Close drops any still queued).
-                let _ = conn.close_vec(code, reason, out);
-                continue;
-            }
-            Some(_) => continue,
-        };
-        if let Err(e) = sent {
-            if verbose {
-                eprintln!("send: {e}");
-            }
-        }
-    }
-    conn.poll_transmit_vec(out);
 }
 
 /// Plain HTTP: the demo page, the browser test page, and its `/gate` and `/done`.

@@ -237,6 +237,6 @@ async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
             let _ = conn.read_eof();
             return Ok((conn.state(), conn.peer_close_code()));
         }
-        echo(&mut conn, &mut assembly, &mut buf[..n], &mut out);
+        echo(&mut conn, &mut assembly, &mut buf[..n], &mut out, false);
     }
 }
