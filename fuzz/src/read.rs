@@ -10,7 +10,8 @@
 //! bits 3-4 max_frame_payload = max_message_len/64/126/65536; bit 5 auto_pong off;
 //! bit 6 auto_close off; bit 7 through a `RecvBuffer`, which lets every unfragmented frame
 //! within the limits wait in place with Assemble (whatever `retain_capacity`; with Stream it is
-//! a plain read buffer), and the outcome must also equal that of plain `read` on the same bytes.
+//! a plain read buffer), and the outcome must also equal that of plain `read` on the same bytes
+//! (after one more `next` with no new input, as a driver's next wakeup).
 
 use wsmachine::frame::{decode, Decoded, OpCode, MAX_CONTROL_FRAME_LEN};
 use wsmachine::{Assembly, Config, Connection, Delivery, Event, Masking, ProtocolError, RecvBuffer, Role, State};
@@ -134,6 +135,15 @@ pub fn drive<M: Masking>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: u
                 if rest.is_empty() {
                     break;
                 }
+            }
+        }
+        // The driver's next wakeup, with nothing new: the buffer checks the text of a frame that
+        // a read left waiting on the next call (`RecvBuffer::next`), so bad UTF-8 that came with
+        // the last read fails here, as plain `read` failed on it at once.
+        if run.error.is_none() {
+            match buf.next(conn) {
+                Ok(event) => assert!(event.is_none(), "an event from no new input: {event:?}"),
+                Err(e) => run.failed(conn, e),
             }
         }
     }
