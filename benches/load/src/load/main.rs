@@ -134,7 +134,8 @@ fn main() {
     for (key, _, case) in &cases {
         let mut row = Vec::new();
         for s in &specs {
-            let log = o.logs.join(format!("{}.log", s.name));
+            let file: String = s.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            let log = o.logs.join(format!("{file}.log"));
             let res = Server::start(s, &log).and_then(|mut srv| {
                 let r = case(&o, s, &srv);
                 if !srv.alive() {
