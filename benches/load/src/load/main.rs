@@ -65,7 +65,7 @@ fn si(v: f64) -> String {
 }
 
 fn text32(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
-    let p = echo::Pattern::new(1, 32, 64, s.raw);
+    let p = echo::Pattern::new(1, 32, 256, s.raw);
     let r = echo::throughput(srv, s.raw, 100, &p, o.warm, o.secs)?;
     Ok((si(r.per_sec), Some(r.cpu)))
 }

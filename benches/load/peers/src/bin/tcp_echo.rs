@@ -1,6 +1,6 @@
 //! The kernel's limit: writes back whatever it reads, no framing at all. The load generator's
 //! upgrade request comes back as its "101" and every masked frame comes back masked, so the
-//! generator expects its own bytes (see `benches/load/src/load/cases.rs`).
+//! generator expects its own bytes (see `benches/load/src/load/echo.rs`).
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
