@@ -2,7 +2,8 @@
 # Issue 19: whole echo servers under load, side by side: wsmachine (the mio echo_server and the
 # tokio example), tokio-tungstenite, fastwebsockets, tokio-websockets, Node's ws, and a plain
 # TCP echo (the kernel's limit). Builds everything, then `load` starts each server for each
-# case (one thread, no compression, a free loopback port), runs the case and kills it by PID.
+# case (one thread, a free loopback port; compression only in the deflate cases, where the
+# client offers it), runs the case and kills it by PID.
 # Prints one table and writes it to target/load/table.md (--quick: target/load/quick.md).
 #
 #   benches/load/run.sh            # ~4 s per case and server: ~4 min of runs (plus builds)
@@ -41,7 +42,7 @@ mkdir -p target/load/logs
 rm -f target/load/logs/*.log
 # `timeout` signals the whole process group: no server outlives the run.
 nice -n 10 timeout "$LIMIT" target/load/release/load "${MODE[@]}" --out "$OUT" --logs target/load/logs "$@" \
-  "wsmachine (mio)=$E/echo_server {addr} --no-deflate" \
+  "wsmachine (mio)=$E/echo_server {addr}" \
   "wsmachine (tokio)=$E/tokio_echo {addr}" \
   "tokio-tungstenite=$P/tungstenite {addr}" \
   "fastwebsockets=$P/fastwebsockets {addr}" \

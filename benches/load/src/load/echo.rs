@@ -31,17 +31,41 @@ pub struct Pattern {
     /// Messages in flight per connection.
     window: u64,
     pub payload: usize,
+    /// The message.
+    data: Vec<u8>,
+}
+
+const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
+
+fn payload_of(opcode: u8, payload: usize) -> Vec<u8> {
+    match opcode {
+        1 => (0..payload).map(|i| b'a' + (i % 26) as u8).collect(),
+        _ => (0..payload).map(|i| (i * 31 + 7) as u8).collect(),
+    }
 }
 
 impl Pattern {
     pub fn new(opcode: u8, payload: usize, window: u64, raw: bool) -> Pattern {
-        let data: Vec<u8> = match opcode {
-            1 => (0..payload).map(|i| b'a' + (i % 26) as u8).collect(),
-            _ => (0..payload).map(|i| (i * 31 + 7) as u8).collect(),
-        };
-        let one = wire::frame(opcode, true, false, payload as u64, &data, [0x12, 0x34, 0x56, 0x78]);
+        let data = payload_of(opcode, payload);
+        let one = wire::frame(opcode, true, false, payload as u64, &data, KEY);
         let expect = if raw { one.clone() } else { server_frame(opcode, &data) };
-        Pattern { send: one.repeat(window.clamp(1, 256) as usize), cf: one.len(), expect, window, payload }
+        Pattern { send: one.repeat(window.clamp(1, 256) as usize), cf: one.len(), expect, window, payload, data }
+    }
+
+    /// Compressed client frames (RSV1, each message compressed on its own); the expected
+    /// echo is learned from the server ([`crate::deflate::learn`]).
+    pub fn deflated(opcode: u8, payload: usize, window: u64) -> Pattern {
+        let data = payload_of(opcode, payload);
+        let z = wire::deflate(&data, 6);
+        let one = wire::frame(opcode, true, true, z.len() as u64, &z, KEY);
+        Pattern {
+            send: one.repeat(window.clamp(1, 256) as usize),
+            cf: one.len(),
+            expect: Vec::new(),
+            window,
+            payload,
+            data,
+        }
     }
 
     fn sf(&self) -> u64 {
@@ -80,13 +104,38 @@ pub struct Conn {
 
 /// Opens `n` connections from spread source addresses and upgrades them (blocking, bounded by
 /// timeouts); the raw echo must send the request back.
-pub fn open(addr: SocketAddr, n: usize, first: usize, raw: bool) -> Result<Vec<Conn>, String> {
-    let req = wire::upgrade_request(addr, false);
-    let mut conns = Vec::with_capacity(n);
+pub fn open(
+    addr: SocketAddr,
+    n: usize,
+    first: usize,
+    raw: bool,
+    deflate: bool,
+) -> Result<Vec<std::net::TcpStream>, String> {
+    if raw && deflate {
+        return Err(crate::deflate::UNSUPPORTED.into());
+    }
+    let req = if deflate { crate::deflate::request(addr) } else { wire::upgrade_request(addr, false) };
+    let mut socks = Vec::with_capacity(n);
     for i in 0..n {
         let mut s = wire::connect_from(first + i, addr).map_err(|e| format!("connect: {e}"))?;
         s.write_all(&req).map_err(|e| format!("upgrade: {e}"))?;
-        check_head(&mut s, &req, raw)?;
+        if deflate {
+            let head = wire::read_head(&mut s, Duration::from_secs(10)).map_err(|e| format!("upgrade: {e}"))?;
+            crate::deflate::check_101(&head)?;
+            if !head.ends_with(b"\r\n\r\n") {
+                return Err("bytes after the 101 before any frame".into());
+            }
+        } else {
+            check_head(&mut s, &req, raw)?;
+        }
+        socks.push(s);
+    }
+    Ok(socks)
+}
+
+fn into_conns(socks: Vec<std::net::TcpStream>) -> Result<Vec<Conn>, String> {
+    let mut conns = Vec::with_capacity(socks.len());
+    for s in socks {
         s.set_nonblocking(true).map_err(|e| e.to_string())?;
         conns.push(Conn { sock: TcpStream::from_std(s), tx: 0, rx: 0, allowed: 0, times: VecDeque::new() });
     }
@@ -189,8 +238,14 @@ pub struct Rate {
 
 /// Every connection keeps `window` messages in flight; messages echoed are counted over
 /// `secs` after `warm` seconds.
-pub fn throughput(srv: &Server, raw: bool, n: usize, p: &Pattern, warm: f64, secs: f64) -> Result<Rate, String> {
-    let mut conns = open(srv.addr, n, 0, raw)?;
+pub fn throughput(srv: &Server, raw: bool, n: usize, p: &mut Pattern, warm: f64, secs: f64) -> Result<Rate, String> {
+    let deflate = p.expect.is_empty();
+    let mut socks = open(srv.addr, n, 0, raw, deflate)?;
+    if deflate {
+        p.expect = crate::deflate::learn(&mut socks[0], &p.send[..p.cf], &p.data)?;
+    }
+    let p = &*p;
+    let mut conns = into_conns(socks)?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     register(&poll, &mut conns)?;
     let mut events = Events::with_capacity(1024);
@@ -250,7 +305,7 @@ pub struct Latency {
 /// message's time from being written to its echo read back. Every message must come back.
 pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Result<Latency, String> {
     let p = Pattern::new(1, 32, 256, raw);
-    let mut conns = open(srv.addr, n, 1000, raw)?;
+    let mut conns = into_conns(open(srv.addr, n, 1000, raw, false)?)?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     register(&poll, &mut conns)?;
     let mut events = Events::with_capacity(1024);

@@ -21,6 +21,7 @@
 mod wire;
 
 mod crowd;
+mod deflate;
 mod echo;
 mod proc;
 
@@ -48,9 +49,11 @@ struct Cell {
 
 type Case = fn(&Opts, &Spec, &Server) -> Result<(String, Option<Cpu>), String>;
 
-const CASES: [(&str, &str, Case); 5] = [
+const CASES: [(&str, &str, Case); 7] = [
     ("text32", "100 conns × 32 B text, pipelined (messages/s)", text32),
     ("bin16k", "10 conns × 16 KiB binary, pipelined (payload MiB/s)", bin16k),
+    ("text32-deflate", "the same, permessage-deflate, no context takeover (messages/s)", text32_deflate),
+    ("bin16k-deflate", "the same, permessage-deflate, no context takeover (payload MiB/s)", bin16k_deflate),
     ("latency", "latency p50 / p99 / p99.9 (µs) at the fixed rate", latency),
     ("idle", "idle upgraded conns: server RSS per conn", idle),
     ("connrate", "upgrades/s (connect, 101, close; 64 in flight)", connrate),
@@ -65,14 +68,26 @@ fn si(v: f64) -> String {
 }
 
 fn text32(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
-    let p = echo::Pattern::new(1, 32, 256, s.raw);
-    let r = echo::throughput(srv, s.raw, 100, &p, o.warm, o.secs)?;
+    let mut p = echo::Pattern::new(1, 32, 256, s.raw);
+    let r = echo::throughput(srv, s.raw, 100, &mut p, o.warm, o.secs)?;
     Ok((si(r.per_sec), Some(r.cpu)))
 }
 
 fn bin16k(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
-    let p = echo::Pattern::new(2, 16 * 1024, 4, s.raw);
-    let r = echo::throughput(srv, s.raw, 10, &p, o.warm, o.secs)?;
+    let mut p = echo::Pattern::new(2, 16 * 1024, 4, s.raw);
+    let r = echo::throughput(srv, s.raw, 10, &mut p, o.warm, o.secs)?;
+    Ok((format!("{:.0}", r.per_sec * p.payload as f64 / (1 << 20) as f64), Some(r.cpu)))
+}
+
+fn text32_deflate(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    let mut p = echo::Pattern::deflated(1, 32, 256);
+    let r = echo::throughput(srv, s.raw, 100, &mut p, o.warm, o.secs)?;
+    Ok((si(r.per_sec), Some(r.cpu)))
+}
+
+fn bin16k_deflate(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    let mut p = echo::Pattern::deflated(2, 16 * 1024, 4);
+    let r = echo::throughput(srv, s.raw, 10, &mut p, o.warm, o.secs)?;
     Ok((format!("{:.0}", r.per_sec * p.payload as f64 / (1 << 20) as f64), Some(r.cpu)))
 }
 
@@ -145,6 +160,7 @@ fn main() {
             });
             let cell = match res {
                 Ok((text, cpu)) => Cell { text, cpu, failed: false },
+                Err(e) if e == deflate::UNSUPPORTED => Cell { text: "–".into(), cpu: None, failed: false },
                 Err(e) => Cell { text: format!("FAILED: {e}"), cpu: None, failed: true },
             };
             let cpu = cell.cpu.map_or(String::new(), |c| {
