@@ -31,7 +31,7 @@ export NODE_PATH="$PWD/target/node/node_modules"
 
 # Builds one at a time, niced (the machine may be shared).
 timeout 1200 nice -n 10 cargo build --release --example echo_server --example tokio_echo
-timeout 900 nice -n 10 cargo build --release --manifest-path benches/load/Cargo.toml --target-dir target/load --bin load
+timeout 900 nice -n 10 cargo build --release --manifest-path benches/load/Cargo.toml --target-dir target/load --bin load --bin fanout
 timeout 1200 nice -n 10 cargo build --release --manifest-path benches/load/peers/Cargo.toml --target-dir target/load-peers
 
 # The idle case holds 10 000 connections: an fd each, here and in the server (which inherits it).
@@ -41,7 +41,9 @@ P=target/load-peers/release
 mkdir -p target/load/logs
 rm -f target/load/logs/*.log
 # `timeout` signals the whole process group: no server outlives the run.
-nice -n 10 timeout "$LIMIT" target/load/release/load "${MODE[@]}" --out "$OUT" --logs target/load/logs "$@" \
+L=target/load/release
+nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,text32-deflate,bin16k-deflate,latency,idle,connrate \
+  --out "$OUT" --logs target/load/logs "$@" \
   "wsmachine (mio)=$E/echo_server {addr}" \
   "wsmachine (tokio)=$E/tokio_echo {addr}" \
   "tokio-tungstenite=$P/tungstenite {addr}" \
@@ -49,3 +51,13 @@ nice -n 10 timeout "$LIMIT" target/load/release/load "${MODE[@]}" --out "$OUT" -
   "tokio-websockets=$P/tokio_websockets {addr}" \
   "node ws=node benches/load/node/echo.js {addr}" \
   "TCP echo=raw:$P/tcp_echo {addr}"
+# Broadcast fan-out (1 publisher, as many subscribers as idle connections): wsmachine's
+# Broadcast shared by reference count (writev), Broadcast copied into each output buffer, and
+# the message encoded for each subscriber (benches/load/src/fanout.rs). A second table.
+echo
+nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only fanout --out "$OUT.fanout" --logs target/load/logs "$@" \
+  "Broadcast, shared=fanout:$L/fanout {addr} --shared" \
+  "Broadcast, copied=fanout:$L/fanout {addr} --copy" \
+  "encoded per subscriber=fanout:$L/fanout {addr} --each"
+{ echo; cat "$OUT.fanout"; } >> "$OUT"
+rm -f "$OUT.fanout"

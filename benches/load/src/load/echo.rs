@@ -350,3 +350,63 @@ pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Resul
     let q = |f: f64| lat[((lat.len() as f64 * f) as usize).min(lat.len() - 1)];
     Ok(Latency { p50: q(0.5), p99: q(0.99), p999: q(0.999), max: *lat.last().unwrap_or(&0), sent, cpu })
 }
+
+/// Broadcast fan-out: `subs` subscribers and one publisher, which keeps `window` messages of
+/// 32 B text ahead of what the slowest-on-average subscriber has received; deliveries (frames
+/// received by subscribers, each checked byte for byte) per second over `secs` after `warm`.
+pub fn fanout(srv: &Server, subs: usize, window: u64, warm: f64, secs: f64) -> Result<Rate, String> {
+    let p = Pattern::new(1, 32, window, false);
+    let mut conns = into_conns(open(srv.addr, subs, 20_000, false, false)?)?;
+    let mut publisher = into_conns(open(srv.addr, 1, 60_000, false, false)?)?.remove(0);
+    let poll = Poll::new().map_err(|e| e.to_string())?;
+    let mut poll = poll;
+    for (i, c) in conns.iter_mut().enumerate() {
+        poll.registry().register(&mut c.sock, Token(i), Interest::READABLE).map_err(|e| e.to_string())?;
+    }
+    poll.registry().register(&mut publisher.sock, Token(usize::MAX), Interest::WRITABLE).map_err(|e| e.to_string())?;
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lat = Vec::new();
+    let mut delivered = 0u64;
+    let start = Instant::now();
+    let (warm_end, end) = (start + Duration::from_secs_f64(warm), start + Duration::from_secs_f64(warm + secs));
+    let mut meter: Option<(Meter, u64)> = None;
+    let mut again: Vec<usize> = Vec::new();
+    let mut last = (Instant::now(), 0u64);
+    for _ in 0..MAX_ITERS {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        if meter.is_none() && now >= warm_end {
+            meter = Some((Meter::start(srv), delivered));
+        }
+        if delivered != last.1 {
+            last = (now, delivered);
+        } else if now.duration_since(last.0) > Duration::from_secs(5) {
+            return Err(format!("no delivery for 5 s ({delivered} in all)"));
+        }
+        publisher.allowed = delivered / subs as u64 + p.window;
+        publisher.write(&p)?;
+        let timeout = if again.is_empty() { Duration::from_millis(20) } else { Duration::ZERO };
+        poll.poll(&mut events, Some(timeout)).map_err(|e| e.to_string())?;
+        let mut ready: Vec<usize> = std::mem::take(&mut again);
+        ready.extend(events.iter().map(|e| e.token().0).filter(|&t| t != usize::MAX));
+        for i in ready {
+            let c = &mut conns[i];
+            let before = c.echoed(&p);
+            if c.read(&p, &mut buf, now, &mut lat)? {
+                again.push(i);
+            }
+            delivered += c.echoed(&p) - before;
+        }
+        again.sort_unstable();
+        again.dedup();
+    }
+    let (m, before) = meter.ok_or("the run ended before its warm-up did")?;
+    let cpu = m.stop(srv);
+    if delivered == before {
+        return Err("nothing delivered".into());
+    }
+    Ok(Rate { per_sec: (delivered - before) as f64 / cpu.wall, cpu })
+}

@@ -49,7 +49,7 @@ struct Cell {
 
 type Case = fn(&Opts, &Spec, &Server) -> Result<(String, Option<Cpu>), String>;
 
-const CASES: [(&str, &str, Case); 7] = [
+const CASES: [(&str, &str, Case); 8] = [
     ("text32", "100 conns × 32 B text, pipelined (messages/s)", text32),
     ("bin16k", "10 conns × 16 KiB binary, pipelined (payload MiB/s)", bin16k),
     ("text32-deflate", "the same, permessage-deflate, no context takeover (messages/s)", text32_deflate),
@@ -57,6 +57,7 @@ const CASES: [(&str, &str, Case); 7] = [
     ("latency", "latency p50 / p99 / p99.9 (µs) at the fixed rate", latency),
     ("idle", "idle upgraded conns: server RSS per conn", idle),
     ("connrate", "upgrades/s (connect, 101, close; 64 in flight)", connrate),
+    ("fanout", "fan-out: 1 publisher → idle-count subscribers, 32 B (deliveries/s)", fanout),
 ];
 
 fn si(v: f64) -> String {
@@ -108,6 +109,15 @@ fn connrate(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), S
     Ok((si(r.per_sec), Some(r.cpu)))
 }
 
+/// Only the fan-out servers (`NAME=fanout:CMD`) take part; the others show –.
+fn fanout(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    if !s.fanout {
+        return Err(deflate::UNSUPPORTED.into());
+    }
+    let r = echo::fanout(srv, o.idle, 64, o.warm, o.secs)?;
+    Ok((si(r.per_sec), Some(r.cpu)))
+}
+
 const USAGE: &str = "usage: load [--quick] [--secs S] [--rate N] [--idle N] [--only CASE,..] [--out FILE] [--logs DIR] NAME=CMD [NAME=raw:CMD ..]";
 
 fn fail(msg: &str) -> ! {
@@ -151,6 +161,11 @@ fn main() {
         for s in &specs {
             let file: String = s.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
             let log = o.logs.join(format!("{file}.log"));
+            // The fan-out servers do not echo; the echo servers do not fan out.
+            if s.fanout != (*key == "fanout") {
+                row.push(Cell { text: "–".into(), cpu: None, failed: false });
+                continue;
+            }
             let res = Server::start(s, &log).and_then(|mut srv| {
                 let r = case(&o, s, &srv);
                 if !srv.alive() {

@@ -15,17 +15,17 @@ pub struct Spec {
     pub name: String,
     pub cmd: String,
     pub raw: bool,
+    /// A fan-out server: takes part in the fan-out case only.
+    pub fanout: bool,
 }
 
 impl Spec {
-    /// `NAME=CMD`, or `NAME=raw:CMD` for the plain TCP echo.
+    /// `NAME=CMD`, `NAME=raw:CMD` for the plain TCP echo, `NAME=fanout:CMD` for a fan-out server.
     pub fn parse(arg: &str) -> Option<Spec> {
         let (name, cmd) = arg.split_once('=')?;
-        let (raw, cmd) = match cmd.strip_prefix("raw:") {
-            Some(c) => (true, c),
-            None => (false, cmd),
-        };
-        Some(Spec { name: name.to_string(), cmd: cmd.to_string(), raw })
+        let (raw, cmd) = cmd.strip_prefix("raw:").map_or((false, cmd), |c| (true, c));
+        let (fanout, cmd) = cmd.strip_prefix("fanout:").map_or((false, cmd), |c| (true, c));
+        Some(Spec { name: name.to_string(), cmd: cmd.to_string(), raw, fanout })
     }
 }
 
