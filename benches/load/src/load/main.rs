@@ -57,7 +57,7 @@ const CASES: [(&str, &str, Case); 8] = [
     ("latency", "latency p50 / p99 / p99.9 (µs) at the fixed rate", latency),
     ("idle", "idle upgraded conns: server RSS per conn", idle),
     ("connrate", "upgrades/s (connect, 101, close; 64 in flight)", connrate),
-    ("fanout", "fan-out: 1 publisher → idle-count subscribers, 32 B (deliveries/s)", fanout),
+    ("fanout", "fan-out: 1 publisher → subscribers (as many as idle conns), 32 B (deliveries/s)", fanout),
 ];
 
 fn si(v: f64) -> String {
@@ -227,7 +227,7 @@ fn render(o: &Opts, specs: &[Spec], cases: &[&(&str, &str, Case)], grid: &[Vec<C
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         if o.quick { " (--quick: a smoke test, not a measurement)" } else { "" }
     );
-    let _ = writeln!(t, "Every server: one thread, no compression; {:.0} s per case after {:.1} s of warm-up; latency at {} messages/s over 50 conns; idle: {} conns.\n", o.secs, o.warm, o.rate, o.idle);
+    let _ = writeln!(t, "Every server: one thread, no compression but in the deflate rows; {:.0} s per case after {:.1} s of warm-up; latency at {} messages/s over 50 conns; idle: {} conns.\n", o.secs, o.warm, o.rate, o.idle);
     let _ = writeln!(t, "| case | {} |", specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(t, "|---|{}", "---:|".repeat(specs.len()));
     for (case, row) in cases.iter().zip(grid) {
