@@ -42,7 +42,7 @@ mkdir -p target/load/logs
 rm -f target/load/logs/*.log
 # `timeout` signals the whole process group: no server outlives the run.
 L=target/load/release
-nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,text32-deflate,bin16k-deflate,latency,idle,connrate \
+nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,bin64m,text32-deflate,bin16k-deflate,latency,idle,connrate \
   --out "$OUT" --logs target/load/logs "$@" \
   "wsmachine (mio)=$E/echo_server {addr}" \
   "wsmachine (tokio)=$E/tokio_echo {addr}" \

@@ -49,9 +49,10 @@ struct Cell {
 
 type Case = fn(&Opts, &Spec, &Server) -> Result<(String, Option<Cpu>), String>;
 
-const CASES: [(&str, &str, Case); 8] = [
+const CASES: [(&str, &str, Case); 9] = [
     ("text32", "100 conns × 32 B text, pipelined (messages/s)", text32),
     ("bin16k", "10 conns × 16 KiB binary, pipelined (payload MiB/s)", bin16k),
+    ("bin64m", "1 conn × 64 MiB binary, 2 in flight (payload MiB/s)", bin64m),
     ("text32-deflate", "the same, permessage-deflate, no context takeover (messages/s)", text32_deflate),
     ("bin16k-deflate", "the same, permessage-deflate, no context takeover (payload MiB/s)", bin16k_deflate),
     ("latency", "latency p50 / p99 / p99.9 (µs) at the fixed rate", latency),
@@ -77,6 +78,12 @@ fn text32(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), Str
 fn bin16k(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
     let mut p = echo::Pattern::new(2, 16 * 1024, 4, s.raw);
     let r = echo::throughput(srv, s.raw, 10, &mut p, o.warm, o.secs)?;
+    Ok((format!("{:.0}", r.per_sec * p.payload as f64 / (1 << 20) as f64), Some(r.cpu)))
+}
+
+fn bin64m(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    let mut p = echo::Pattern::new(2, 64 << 20, 2, s.raw);
+    let r = echo::throughput(srv, s.raw, 1, &mut p, o.warm, o.secs)?;
     Ok((format!("{:.0}", r.per_sec * p.payload as f64 / (1 << 20) as f64), Some(r.cpu)))
 }
 
