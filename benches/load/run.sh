@@ -4,11 +4,13 @@
 # TCP echo (the kernel's limit). Builds everything, then `load` starts each server for each
 # case (one thread, a free loopback port; compression only in the deflate cases, where the
 # client offers it), runs the case and kills it by PID.
-# Prints one table and writes it to target/load/table.md (--quick: target/load/quick.md).
+# Then the broadcast fan-out case against benches/load/src/fanout.rs (a second, small table).
+# Prints the tables and writes them to target/load/table.md (--quick: target/load/quick.md).
 #
-#   benches/load/run.sh            # ~4 s per case and server: ~4 min of runs (plus builds)
-#   benches/load/run.sh --quick    # smoke test: every server answers every case, byte for byte
-#                                  # (1 s per case, 1000 idle conns); no performance assertion
+#   benches/load/run.sh            # ~4 s per case and server: ~5 min of runs (plus builds)
+#   benches/load/run.sh --quick    # smoke test, ~90 s once built: every server answers every
+#                                  # case, byte for byte (1 s per case, 1000 idle conns and
+#                                  # subscribers); exits 1 on a failure; no performance assertion
 # Any further arguments go to `load` (e.g. --secs 8, --rate 20000, --only text32,idle).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
