@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Issue 19: whole echo servers under load, side by side: wsmachine (the mio echo_server and the
+# tokio example), tokio-tungstenite, fastwebsockets, tokio-websockets, Node's ws, and a plain
+# TCP echo (the kernel's limit). Builds everything, then `load` starts each server for each
+# case (one thread, a free loopback port; compression only in the deflate cases, where the
+# client offers it), runs the case and kills it by PID.
+# Then the broadcast fan-out case against benches/load/src/fanout.rs (a second, small table).
+# Prints the tables and writes them to target/load/table.md (--quick: target/load/quick.md).
+#
+#   benches/load/run.sh            # ~4 s per case and server: ~5 min of runs (plus builds)
+#   benches/load/run.sh --quick    # smoke test, ~90 s once built: every server answers every
+#                                  # case, byte for byte (1 s per case, 1000 idle conns and
+#                                  # subscribers); exits 1 on a failure; no performance assertion
+# Any further arguments go to `load` (e.g. --secs 8, --rate 20000, --only text32,idle).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MODE=()
+OUT=target/load/table.md
+LIMIT=1200
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  MODE=(--quick)
+  OUT=target/load/quick.md
+  LIMIT=300
+fi
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+if ! { command -v node > /dev/null && command -v npm > /dev/null; }; then
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nodejs npm > /dev/null
+fi
+[ -f target/node/node_modules/ws/package.json ] || timeout 300 npm install --prefix target/node --no-audit --no-fund -q ws@8 > /dev/null
+export NODE_PATH="$PWD/target/node/node_modules"
+
+# Builds one at a time, niced (the machine may be shared).
+timeout 1200 nice -n 10 cargo build --release --example echo_server --example tokio_echo
+timeout 900 nice -n 10 cargo build --release --manifest-path benches/load/Cargo.toml --target-dir target/load --bin load --bin fanout
+timeout 1200 nice -n 10 cargo build --release --manifest-path benches/load/peers/Cargo.toml --target-dir target/load-peers
+
+# The idle case holds 10 000 connections: an fd each, here and in the server (which inherits it).
+ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
+E=target/release/examples
+P=target/load-peers/release
+mkdir -p target/load/logs
+rm -f target/load/logs/*.log
+# `timeout` signals the whole process group: no server outlives the run.
+L=target/load/release
+nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,bin64m,text32-deflate,bin16k-deflate,latency,idle,connrate \
+  --out "$OUT" --logs target/load/logs "$@" \
+  "wsmachine (mio)=$E/echo_server {addr}" \
+  "wsmachine (tokio)=$E/tokio_echo {addr}" \
+  "tokio-tungstenite=$P/tungstenite {addr}" \
+  "fastwebsockets=$P/fastwebsockets {addr}" \
+  "tokio-websockets=$P/tokio_websockets {addr}" \
+  "node ws=node benches/load/node/echo.js {addr}" \
+  "TCP echo=raw:$P/tcp_echo {addr}"
+# Broadcast fan-out (1 publisher, as many subscribers as idle connections): wsmachine's
+# Broadcast shared by reference count (writev), Broadcast copied into each output buffer, and
+# the message encoded for each subscriber (benches/load/src/fanout.rs). A second table.
+echo
+nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only fanout --out "$OUT.fanout" --logs target/load/logs "$@" \
+  "Broadcast, shared=fanout:$L/fanout {addr} --shared" \
+  "Broadcast, copied=fanout:$L/fanout {addr} --copy" \
+  "encoded per subscriber=fanout:$L/fanout {addr} --each"
+{ echo; cat "$OUT.fanout"; } >> "$OUT"
+rm -f "$OUT.fanout"
