@@ -160,7 +160,7 @@ pub fn wait_close(sock: &mut TcpStream, since: Instant, timeout: Duration) -> (E
 }
 
 /// A whole unmasked server frame at the start of `buf`: (opcode, payload start, payload len).
-fn parse(buf: &[u8]) -> Option<(u8, usize, usize)> {
+pub fn parse(buf: &[u8]) -> Option<(u8, usize, usize)> {
     if buf.len() < 2 {
         return None;
     }

@@ -47,8 +47,8 @@ pub fn learn(sock: &mut TcpStream, first_frame: &[u8], data: &[u8]) -> Result<Ve
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     let (start, len) = loop {
-        if let Some(f) = frame_at(&buf) {
-            break f;
+        if let Some((_, start, len)) = crate::wire::parse(&buf) {
+            break (start, len);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -80,18 +80,4 @@ fn inflate(payload: &[u8], expect: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(expect + 1024);
     d.decompress_vec(&input, &mut out, FlushDecompress::Sync).map_err(|e| format!("inflate: {e}"))?;
     Ok(out)
-}
-
-/// A whole unmasked frame at the start of `buf`: (payload start, payload length).
-fn frame_at(buf: &[u8]) -> Option<(usize, usize)> {
-    if buf.len() < 2 {
-        return None;
-    }
-    let (start, len) = match buf[1] & 0x7F {
-        126 if buf.len() >= 4 => (4, u16::from_be_bytes([buf[2], buf[3]]) as usize),
-        127 if buf.len() >= 10 => (10, u64::from_be_bytes(buf[2..10].try_into().ok()?) as usize),
-        126 | 127 => return None,
-        n => (2, n as usize),
-    };
-    (buf.len() >= start + len).then_some((start, len))
 }
