@@ -46,7 +46,7 @@ use crate::mask::{apply_mask, apply_mask_ascii, copy_masked, MaskSource, Masking
 use crate::utf8::{self, Utf8Validator};
 
 mod types;
-use payload::{unmask_whole, whole_chunk, whole_message};
+use payload::{whole_chunk, whole_chunk_in_place, whole_message};
 use types::{ControlSlot, Deadline, Found, Phase};
 pub use types::{FrameHead, Read, Role, State, Timeout};
 #[cfg(feature = "alloc")]

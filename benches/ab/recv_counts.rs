@@ -1,7 +1,7 @@
-//! Fixed-iteration receive driver for instruction-count A/B runs (perf stat): the peers bench's
-//! default row (Config::default() + RecvBuffer, reads of at most 64 KiB), N passes over a wire.
+//! Fixed-iteration receive driver for instruction-count A/B runs (`run.sh`): N passes over a
+//! wire of the peers bench (masked client frames, reads of at most 64 KiB), in one of its three
+//! wsmachine rows. Usage: `recv_counts KIND SIZE PASSES [recvbuf|fixed|stream]`.
 #[path = "../benches/common/mod.rs"]
-
 mod common;
 use common::{Kind, Recv};
 
@@ -10,13 +10,28 @@ fn main() {
     let kind = match args[1].as_str() { "binary" => Kind::Binary, "ascii" => Kind::Ascii, _ => Kind::Mixed };
     let size: usize = args[2].parse().unwrap();
     let iters: usize = args[3].parse().unwrap();
+    let mode = args.get(4).map_or("recvbuf", String::as_str);
     let w = Recv::new(kind, size);
-    let mut conn = wsmachine::Connection::server(wsmachine::Config::default());
-    let mut buf = wsmachine::RecvBuffer::new();
     let mut total = 0;
-    for _ in 0..iters {
-        let seen = common::drive_recv_buffer(&mut conn, &w.wire, &mut buf, false);
-        total += seen.messages;
+    if mode == "recvbuf" {
+        // The default row: Config::default() + RecvBuffer.
+        let mut conn = wsmachine::Connection::server(wsmachine::Config::default());
+        let mut buf = wsmachine::RecvBuffer::new();
+        for _ in 0..iters {
+            total += common::drive_recv_buffer(&mut conn, &w.wire, &mut buf, false).messages;
+        }
+    } else {
+        // `read` on a fixed 64 KiB buffer, whole messages (`fixed`) or `Delivery::Stream`.
+        let mut cfg = wsmachine::Config::default();
+        if mode == "stream" {
+            cfg = cfg.delivery(wsmachine::Delivery::Stream);
+        }
+        let mut conn = wsmachine::Connection::server(cfg);
+        let mut fixed = vec![0u8; 64 << 10];
+        let mut assembly = wsmachine::Assembly::new();
+        for _ in 0..iters {
+            total += common::drive_recv(&mut conn, &w.wire, &mut fixed, &mut assembly, false).messages;
+        }
     }
     assert_eq!(total, iters * w.messages);
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Instruction-count A/B of the receive path (the peers bench's default row: Config::default() +
-# RecvBuffer, reads of at most 64 KiB) between two git revisions, with callgrind: noise-free on a
-# shared machine where wall-clock medians swing by tens of percent. Usage, from the repo root:
+# Instruction-count A/B of the receive path between two git revisions, with callgrind: noise-free
+# on a shared machine where wall-clock medians swing by tens of percent. The three wsmachine rows
+# of the peers bench (reads of at most 64 KiB): `recvbuf` = Config::default() + RecvBuffer (the
+# default row), `fixed` = `read` on a fixed 64 KiB buffer, `stream` = the same with
+# Delivery::Stream. Usage, from the repo root:
 #   bash benches/ab/run.sh BASE_REV [HEAD_REV]      # HEAD_REV defaults to the working tree
-#   KINDS='ascii mixed' SIZES='65536 1048576' bash benches/ab/run.sh ...   # a subset
+#   MODES=stream KINDS='ascii mixed' SIZES='16 65536' bash benches/ab/run.sh ...   # a subset
 # Prints instructions per pass (one pass = ~256 KiB of masked client frames) for each workload,
 # measured as (4 passes - 1 pass) / 3 so that setup cancels out. Needs valgrind (apt). Under
 # valgrind no AVX-512 is detected, so both revisions run their AVX2/simdutf8 kernels.
@@ -12,7 +14,10 @@ cd "$(dirname "$0")/../.."
 base=$1; head=${2:-}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 build() { # $1 = checkout dir -> prints the driver binary path
-  cp benches/ab/recv_counts.rs "$1/examples/ab_recv_counts.rs"
+  # Revisions before API 1.0 (no `Assembly`) get the driver written for their `drive_recv`.
+  local driver=benches/ab/recv_counts.rs
+  [ -e "$1/src/assembly.rs" ] || driver=benches/ab/recv_counts_pre_assembly.rs
+  cp "$driver" "$1/examples/ab_recv_counts.rs"
   (cd "$1" && cargo build -q --release --example ab_recv_counts >&2)
   rm "$1/examples/ab_recv_counts.rs"
   echo "$1/target/release/examples/ab_recv_counts"
@@ -22,9 +27,9 @@ git worktree add -q --detach "$tmp/base" "$base"
 a=$(build "$tmp/base")
 if [ -n "$head" ]; then git worktree add -q --detach "$tmp/head" "$head"; b=$(build "$tmp/head"); else b=$(build .); fi
 ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | grep -oE 'Collected : [0-9]+' | awk '{print $3}'; }
-per_pass() { local one four; one=$(ir "$1" "$2" "$3" 1); four=$(ir "$1" "$2" "$3" 4); echo $(( (four - one) / 3 )); }
-printf '%-8s %9s %14s %14s %8s\n' kind size base head head/base
-for kind in ${KINDS:-binary ascii mixed}; do for size in ${SIZES:-16 1024 65536 1048576}; do
-  x=$(per_pass "$a" $kind $size); y=$(per_pass "$b" $kind $size)
-  printf '%-8s %9s %14s %14s %8s\n' $kind $size $x $y "$(awk -v x=$x -v y=$y 'BEGIN{printf "%.3f", y/x}')"
-done; done
+per_pass() { local one four; one=$(ir "$1" "$2" "$3" 1 "$4"); four=$(ir "$1" "$2" "$3" 4 "$4"); echo $(( (four - one) / 3 )); }
+printf '%-8s %-8s %9s %14s %14s %8s\n' mode kind size base head head/base
+for mode in ${MODES:-recvbuf fixed stream}; do for kind in ${KINDS:-binary ascii mixed}; do for size in ${SIZES:-16 1024 65536 1048576}; do
+  x=$(per_pass "$a" $kind $size $mode); y=$(per_pass "$b" $kind $size $mode)
+  printf '%-8s %-8s %9s %14s %14s %8s\n' $mode $kind $size $x $y "$(awk -v x=$x -v y=$y 'BEGIN{printf "%.3f", y/x}')"
+done; done; done

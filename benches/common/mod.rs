@@ -277,7 +277,9 @@ pub fn drive_recv(
                     if hash {
                         seen.checksum = fnv(seen.checksum, c.data);
                     }
-                    seen.messages += c.last as usize;
+                    if c.last {
+                        seen.messages += 1;
+                    }
                 }
                 Some(other) => panic!("unexpected event {other:?}"),
                 None => break,

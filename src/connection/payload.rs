@@ -176,20 +176,23 @@ pub(super) fn whole_message(payload: &mut [u8], kind: MessageKind, key: Option<[
 }
 
 /// [`whole_message`] for stream delivery, where the event is bytes even for text: unmasks in
-/// place and says whether text is UTF-8, without building a `Message` to take apart again.
+/// place and gives the chunk (first and last), or `None` for text that is not UTF-8.
 #[inline(always)]
-pub(super) fn unmask_whole(payload: &mut [u8], kind: MessageKind, key: Option<[u8; 4]>) -> bool {
-    match (kind, key) {
+pub(super) fn whole_chunk_in_place(payload: &mut [u8], kind: MessageKind, key: Option<[u8; 4]>) -> Option<Chunk<'_>> {
+    let ok = match (kind, key) {
         (MessageKind::Binary, Some(key)) => {
             apply_mask(payload, key, 0);
-            true
+            return Some(Chunk { kind: MessageKind::Binary, data: payload, first: true, last: true });
         }
-        (MessageKind::Binary, None) => true,
+        (MessageKind::Binary, None) => {
+            return Some(Chunk { kind: MessageKind::Binary, data: payload, first: true, last: true })
+        }
         (MessageKind::Text, Some(key)) => {
             apply_mask_ascii(payload, key, 0) || utf8::validate_not_ascii(payload).is_some()
         }
         (MessageKind::Text, None) => utf8::validate(payload).is_some(),
-    }
+    };
+    ok.then_some(Chunk { kind: MessageKind::Text, data: payload, first: true, last: true })
 }
 
 /// A whole message as the one kind of data event of stream delivery: a chunk, first and last.
