@@ -329,6 +329,25 @@ mod tests {
         }
     }
 
+    /// Two high bytes must not cancel in the ASCII report, whichever parts of the small path
+    /// (16- and 8-byte words, tail) hold them: the report ORs, never XORs, what it saw.
+    #[test]
+    fn two_high_bytes_never_cancel_in_the_ascii_report() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in 2..BLOCK {
+            for i in 0..len {
+                for j in (i + 1)..len {
+                    let mut plain = vec![b'a'; len];
+                    plain[i] = 0xc3;
+                    plain[j] = 0xc3;
+                    let mut buf: vec::Vec<u8> = plain.iter().enumerate().map(|(n, b)| b ^ key[n % 4]).collect();
+                    assert!(!apply_mask_ascii(&mut buf, key, 0), "len {len}, high bytes at {i} and {j}");
+                    assert_eq!(buf, plain);
+                }
+            }
+        }
+    }
+
     #[test]
     fn agrees_with_bytewise_reference_at_every_offset_and_length() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
