@@ -1,7 +1,7 @@
 //! An in-memory driver for one connection or a client–server pair (no sockets, no clock).
 #![allow(dead_code)]
 
-use wsmachine::{Assembly, Connection, Event, Masking, OwnedEvent, ProtocolError};
+use wsmachine::{Assembly, Config, Connection, Event, Masking, OwnedEvent, ProtocolError, TestMasks};
 
 /// A deterministic client mask source: keys 0x01020304, 0x05060708, ...
 pub fn counter_mask() -> impl FnMut() -> [u8; 4] {
@@ -182,4 +182,28 @@ impl<M: Masking> Pair<M> {
         wire.extend_from_slice(data);
         feed(&mut self.client, &wire, &[])
     }
+}
+
+/// A server with the default configuration.
+pub fn server() -> Connection {
+    Connection::server(Config::default())
+}
+
+/// A client whose keys count up (predictable, for tests).
+pub type TestClient = Connection<TestMasks<Box<dyn FnMut() -> [u8; 4]>>>;
+
+/// A masked client frame, built by a client connection with a counter mask.
+pub fn client_frames(f: impl FnOnce(&mut TestClient, &mut Vec<u8>)) -> Vec<u8> {
+    let mut client: TestClient = Connection::client_with_test_masks(Config::default(), Box::new(counter_mask()));
+    let mut out = Vec::new();
+    f(&mut client, &mut out);
+    out
+}
+
+/// A client frame with the mask bit set and the all-zero key: first byte `b0`, a 7-bit length,
+/// the payload as is (XOR with zeros).
+pub fn masked(b0: u8, len: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![b0, 0x80 | len, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
 }
