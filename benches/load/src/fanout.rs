@@ -1,5 +1,6 @@
-//! A fan-out server for the broadcast case of `load` (issue #19): every text message a client
-//! sends goes to every other client. One thread on mio, no compression.
+//! A fan-out server for the broadcast cases of `load` (issue #19): every text message a client
+//! sends goes to every other client. One thread on mio. permessage-deflate (RFC 7692, level 1)
+//! is negotiated with a client that offers it, as `examples/echo_server` does.
 //!
 //! ```text
 //! fanout ADDR --shared | --copy | --each
@@ -7,11 +8,13 @@
 //!
 //! * `--shared`: the message is encoded once ([`Broadcast`]) and every subscriber's output
 //!   queues the same bytes by reference count ([`Connection::send_broadcast`]), written with
-//!   `writev`: no copy per subscriber but the socket's.
-//! * `--copy`: encoded once, copied into each subscriber's output buffer
+//!   `writev`: no copy per subscriber but the socket's. While any subscriber has
+//!   permessage-deflate, the message is also compressed once ([`Broadcast::text_compressed`]),
+//!   and a subscriber that negotiated `server_no_context_takeover` gets that frame.
+//! * `--copy`: encoded (and compressed) once, copied into each subscriber's output buffer
 //!   ([`Connection::send_broadcast_vec`]).
-//! * `--each`: encoded for each subscriber into its output buffer ([`Connection::send_text_vec`]),
-//!   what a server without a fan-out API does.
+//! * `--each`: encoded (and compressed) for each subscriber into its output buffer
+//!   ([`Connection::send_text_vec`]), what a server without a fan-out API does.
 //!
 //! A subscriber whose unsent output exceeds 8 MiB is dropped. Runs at most one hour.
 
@@ -22,12 +25,15 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::server::{AcceptOptions, Request, RequestParser};
 use wsmachine::{Broadcast, Config, Connection, Event, Message, RecvBuffer};
 
 const LISTENER: Token = Token(usize::MAX);
 const OUT_LIMIT: usize = 8 << 20;
 const LIFETIME: Duration = Duration::from_secs(3600);
+/// Level 1 and full windows (the defaults), as `examples/echo_server`.
+const DEFLATE: DeflateConfig = DeflateConfig::new();
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -45,6 +51,8 @@ struct Client {
     /// Output in one buffer (`--copy`, `--each`, and the 101).
     vec: Vec<u8>,
     vec_at: usize,
+    /// permessage-deflate was negotiated.
+    deflate: bool,
     /// Output as shared frames (`--shared`): the front one written from `at`.
     queue: VecDeque<Arc<[u8]>>,
     at: usize,
@@ -122,9 +130,19 @@ impl Client {
                         if incoming.head_len() != head.len() {
                             return Err(io::Error::other("bytes after the request head"));
                         }
-                        let resp =
-                            incoming.accept(&AcceptOptions::new()).map_err(|e| io::Error::other(e.to_string()))?;
+                        // The first acceptable permessage-deflate offer (RFC 7692 §5).
+                        let params = DEFLATE.negotiate(incoming.extensions());
+                        let answer = params.map(|p| p.response());
+                        let mut opts = AcceptOptions::new();
+                        if let Some(a) = &answer {
+                            opts = opts.with_extensions(a);
+                        }
+                        let resp = incoming.accept(&opts).map_err(|e| io::Error::other(e.to_string()))?;
                         self.vec.extend_from_slice(&resp.response_vec());
+                        if let Some(p) = params {
+                            self.conn = Connection::server(Config::new()).with_deflate(&p);
+                            self.deflate = true;
+                        }
                         self.head = None;
                         continue;
                     }
@@ -207,6 +225,7 @@ fn run(addr: &str, mode: Mode) -> io::Result<()> {
                         buf: RecvBuffer::new(),
                         vec: Vec::new(),
                         vec_at: 0,
+                        deflate: false,
                         queue: VecDeque::new(),
                         at: 0,
                         queued: 0,
@@ -224,8 +243,10 @@ fn run(addr: &str, mode: Mode) -> io::Result<()> {
         }
         // Fan out: every message to every other upgraded client, then one flush each.
         if !got.is_empty() {
+            let compress = clients.iter().flatten().any(|c| c.deflate);
             for (from, text) in got.drain(..) {
-                let shared = Broadcast::text(&text);
+                let shared =
+                    if compress { Broadcast::text_compressed(&text, &DEFLATE) } else { Broadcast::text(&text) };
                 for (i, c) in clients.iter_mut().enumerate() {
                     let Some(c) = c.as_mut().filter(|c| c.head.is_none() && i != from) else { continue };
                     let sent = match mode {
