@@ -15,6 +15,10 @@
 //!   ([`Connection::send_broadcast_vec`]).
 //! * `--each`: encoded (and compressed) for each subscriber into its output buffer
 //!   ([`Connection::send_text_vec`]), what a server without a fan-out API does.
+//! * `--each-kept`: as `--each`, but a deflate subscriber's message is compressed with one
+//!   zlib state kept for the whole run (reset between messages, as no context takeover needs)
+//!   and framed here: the floor of compressing per subscriber, without the engine's zlib set-up
+//!   per message (`src/deflate.rs` drops its state after each message with no context takeover).
 //!
 //! A subscriber whose unsent output exceeds 8 MiB is dropped. Runs at most one hour.
 
@@ -40,6 +44,54 @@ enum Mode {
     Shared,
     Copy,
     Each,
+    EachKept,
+}
+
+/// One raw-DEFLATE compressor kept for the run (level 1, 15-bit window: the engine's defaults).
+struct Kept {
+    z: flate2::Compress,
+    out: Vec<u8>,
+}
+
+impl Kept {
+    /// Appends `text` as one compressed text frame (RFC 7692 §7.2.1: no history, the trailing
+    /// 00 00 ff ff taken off, RSV1 set).
+    fn frame(&mut self, text: &str, vec: &mut Vec<u8>) -> io::Result<()> {
+        self.z.reset();
+        self.out.clear();
+        self.out.reserve(text.len() + 64);
+        // Bounded: each round either finishes or the buffer grows.
+        for _ in 0..64 {
+            let fed = self.z.total_in() as usize;
+            self.z
+                .compress_vec(&text.as_bytes()[fed..], &mut self.out, flate2::FlushCompress::Sync)
+                .map_err(io::Error::other)?;
+            if self.z.total_in() as usize == text.len() && self.out.len() < self.out.capacity() {
+                break;
+            }
+            self.out.reserve(self.out.capacity());
+        }
+        let n = self
+            .out
+            .len()
+            .checked_sub(4)
+            .filter(|&n| self.out[n..] == [0, 0, 0xff, 0xff])
+            .ok_or_else(|| io::Error::other("no sync tail"))?;
+        vec.push(0xC1);
+        match n {
+            0..=125 => vec.push(n as u8),
+            126..=0xFFFF => {
+                vec.push(126);
+                vec.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            _ => {
+                vec.push(127);
+                vec.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        vec.extend_from_slice(&self.out[..n]);
+        Ok(())
+    }
 }
 
 struct Client {
@@ -184,8 +236,9 @@ fn main() {
         Some("--shared") => Mode::Shared,
         Some("--copy") => Mode::Copy,
         Some("--each") => Mode::Each,
+        Some("--each-kept") => Mode::EachKept,
         _ => {
-            eprintln!("usage: fanout ADDR --shared | --copy | --each");
+            eprintln!("usage: fanout ADDR --shared | --copy | --each | --each-kept");
             std::process::exit(2);
         }
     };
@@ -204,6 +257,8 @@ fn run(addr: &str, mode: Mode) -> io::Result<()> {
     let mut free: Vec<usize> = Vec::new();
     let mut events = Events::with_capacity(1024);
     let mut got: Vec<(usize, String)> = Vec::new();
+    let mut kept = Kept { z: flate2::Compress::new(flate2::Compression::new(1), false), out: Vec::new() };
+    let empty = Broadcast::text("");
     let started = Instant::now();
     while started.elapsed() < LIFETIME {
         poll.poll(&mut events, Some(Duration::from_secs(1)))?;
@@ -241,32 +296,43 @@ fn run(addr: &str, mode: Mode) -> io::Result<()> {
             }
             got.extend(texts.into_iter().map(|t| (i, t)));
         }
-        // Fan out: every message to every other upgraded client, then one flush each.
+        // Fan out: each message encoded once (--shared, --copy), then subscriber by subscriber
+        // every message of the batch and one flush, so the first subscribers are written to
+        // while the rest are still being encoded for (--each compresses per subscriber).
         if !got.is_empty() {
             let compress = clients.iter().flatten().any(|c| c.deflate);
-            for (from, text) in got.drain(..) {
-                let shared =
-                    if compress { Broadcast::text_compressed(&text, &DEFLATE) } else { Broadcast::text(&text) };
-                for (i, c) in clients.iter_mut().enumerate() {
-                    let Some(c) = c.as_mut().filter(|c| c.head.is_none() && i != from) else { continue };
+            let batch: Vec<(usize, String, Broadcast)> = got
+                .drain(..)
+                .map(|(from, text)| {
+                    let shared =
+                        if compress { Broadcast::text_compressed(&text, &DEFLATE) } else { Broadcast::text(&text) };
+                    (from, text, shared)
+                })
+                .collect();
+            for (i, c) in clients.iter_mut().enumerate() {
+                let Some(c) = c.as_mut().filter(|c| c.head.is_none()) else { continue };
+                for (_, text, shared) in batch.iter().filter(|m| m.0 != i) {
                     let sent = match mode {
-                        Mode::Shared => c.conn.send_broadcast(&shared).map(|f| {
+                        Mode::Shared => c.conn.send_broadcast(shared).map(|f| {
                             c.queued += f.len();
                             c.queue.push_back(f);
                         }),
-                        Mode::Copy => c.conn.send_broadcast_vec(&shared, &mut c.vec).map(drop),
-                        Mode::Each => c.conn.send_text_vec(&text, &mut c.vec).map(drop),
+                        Mode::Copy => c.conn.send_broadcast_vec(shared, &mut c.vec).map(drop),
+                        Mode::Each => c.conn.send_text_vec(text, &mut c.vec).map(drop),
+                        // The engine's checks (open, no message in progress), then our own frame.
+                        Mode::EachKept if c.deflate => match c.conn.send_broadcast(&empty) {
+                            Ok(_) => kept.frame(text, &mut c.vec).map_err(|_| wsmachine::SendError::Closed),
+                            Err(e) => Err(e),
+                        },
+                        Mode::EachKept => c.conn.send_text_vec(text, &mut c.vec).map(drop),
                     };
                     if sent.is_err() || c.pending() > OUT_LIMIT {
                         gone.push(i);
+                        break;
                     }
                 }
-            }
-            for (i, c) in clients.iter_mut().enumerate() {
-                if let Some(c) = c.as_mut().filter(|c| c.pending() > 0) {
-                    if c.flush().is_err() {
-                        gone.push(i);
-                    }
+                if c.pending() > 0 && c.flush().is_err() {
+                    gone.push(i);
                 }
             }
         }

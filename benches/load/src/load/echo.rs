@@ -412,8 +412,8 @@ pub fn fanout(srv: &Server, p: &mut Pattern, deflate: bool, subs: usize, warm: f
         }
         if delivered != last.1 {
             last = (now, delivered);
-        } else if now.duration_since(last.0) > Duration::from_secs(5) {
-            return Err(format!("no delivery for 5 s ({delivered} in all)"));
+        } else if now.duration_since(last.0) > Duration::from_secs(10) {
+            return Err(format!("no delivery for 10 s ({delivered} in all)"));
         }
         publisher.allowed = delivered / subs as u64 + p.window;
         publisher.write(p)?;

@@ -58,9 +58,9 @@ const CASES: [(&str, &str, Case); 12] = [
     ("latency", "latency p50 / p99 / p99.9 (µs) at the fixed rate", latency),
     ("idle", "idle upgraded conns: server RSS per conn", idle),
     ("connrate", "upgrades/s (connect, 101, close; 64 in flight)", connrate),
-    ("fanout", "fan-out: 1 publisher → subscribers (as many as idle conns), 32 B (deliveries/s)", fanout),
+    ("fanout", "fan-out: 1 publisher → subscribers (as many as idle conns), 32 B, 64 ahead (deliveries/s)", fanout),
     ("fanout-deflate", "the same, subscribers with permessage-deflate, no context takeover", fanout_deflate),
-    ("fanout-json", "fan-out, 1 KiB JSON-like text (deliveries/s)", fanout_json),
+    ("fanout-json", "fan-out, 1 KiB JSON-like text, 16 ahead (deliveries/s)", fanout_json),
     ("fanout-json-deflate", "the same, subscribers with permessage-deflate, no context takeover", fanout_json_deflate),
 ];
 
