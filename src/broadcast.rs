@@ -176,10 +176,9 @@ impl Broadcast {
         if payload.len() < config.min_compress_len {
             return message;
         }
-        // The codec of a server that keeps no history, with config's window and level: the
-        // very compressor (and §7.2.1 framing) a connection would use for this message alone.
-        let alone = DeflateConfig { local_no_context_takeover: true, ..*config };
-        if let Some(params) = alone.accept_offer([]) {
+        // A fresh server codec with config's window and level: the very compressor (and §7.2.1
+        // framing) a connection would use, and its first message has no history to refer to.
+        if let Some(params) = config.accept_offer([]) {
             let mut codec = params.codec(true);
             if codec.compress(payload) {
                 message.compressed = Some((frame_of(kind, 0b100, &codec.scratch), params.server_max_window_bits));
