@@ -57,7 +57,8 @@ nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,bin64m,tex
 # JSON-like text; subscribers without and with permessage-deflate): wsmachine's Broadcast
 # shared by reference count (writev; compressed once for the deflate subscribers), Broadcast
 # copied into each output buffer, the message encoded (and compressed) for each subscriber
-# (benches/load/src/fanout.rs), and Node's ws looping over its clients (node/fanout.js).
+# (benches/load/src/fanout.rs), Node's ws looping over its clients (node/fanout.js), and
+# tokio-websockets with a task per subscriber (peers/src/bin/tokio_websockets_fanout.rs).
 echo
 nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only fanout,fanout-deflate,fanout-json,fanout-json-deflate \
   --out "$OUT.fanout" --logs target/load/logs "$@" \
@@ -65,6 +66,7 @@ nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only fanout,fanout-deflate,fa
   "Broadcast, copied=fanout:$L/fanout {addr} --copy" \
   "encoded per subscriber=fanout:$L/fanout {addr} --each" \
   "per subscriber, zlib kept=fanout:$L/fanout {addr} --each-kept" \
-  "node ws (forEach send)=fanout:node benches/load/node/fanout.js {addr}"
+  "node ws (forEach send)=fanout:node benches/load/node/fanout.js {addr}" \
+  "tokio-websockets (task each)=fanout:target/load-peers/release/tokio_websockets_fanout {addr}"
 { echo; cat "$OUT.fanout"; } >> "$OUT"
 rm -f "$OUT.fanout"
