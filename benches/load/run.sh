@@ -67,6 +67,6 @@ nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only fanout,fanout-deflate,fa
   "encoded per subscriber=fanout:$L/fanout {addr} --each" \
   "per subscriber, zlib kept=fanout:$L/fanout {addr} --each-kept" \
   "node ws (forEach send)=fanout:node benches/load/node/fanout.js {addr}" \
-  "tokio-websockets (task each)=fanout:target/load-peers/release/tokio_websockets_fanout {addr}"
+  "tokio-websockets (task each)=fanout:$P/tokio_websockets_fanout {addr}"
 { echo; cat "$OUT.fanout"; } >> "$OUT"
 rm -f "$OUT.fanout"
