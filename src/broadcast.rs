@@ -162,6 +162,10 @@ impl Broadcast {
     /// A text message, also compressed once with `config`'s level and window
     /// (`local_max_window_bits`), with no history. Under `config.min_compress_len` bytes, or if
     /// the compressor fails, there is only the plain frame.
+    ///
+    /// Pass the `DeflateConfig` the server negotiates with: a connection whose client asked
+    /// for a smaller `server_max_window_bits` gets the plain frame. Each call sets up one
+    /// compressor, as one compressed `send_text` does, so it pays off from two such connections.
     pub fn text_compressed(text: &str, config: &DeflateConfig) -> Broadcast {
         Broadcast::compress(MessageKind::Text, text.as_bytes(), config)
     }
