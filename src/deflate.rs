@@ -573,3 +573,12 @@ impl Codec {
         }
     }
 }
+
+/// What a shared compressed [`Broadcast`](crate::Broadcast) needs of a connection's codec.
+impl Codec {
+    /// The window (bits, 8–15) this end compresses with, when it keeps no history between
+    /// messages (RFC 7692 §7.1.1.1); `None` when it takes its context over.
+    pub(crate) fn context_free_window_bits(&self) -> Option<u8> {
+        self.reset_compressor.then_some(if self.tiny_window { 8 } else { self.compress_bits })
+    }
+}

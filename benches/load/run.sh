@@ -4,7 +4,7 @@
 # TCP echo (the kernel's limit). Builds everything, then `load` starts each server for each
 # case (one thread, a free loopback port; compression only in the deflate cases, where the
 # client offers it), runs the case and kills it by PID.
-# Then the broadcast fan-out case against benches/load/src/fanout.rs (a second, small table).
+# Then the broadcast fan-out cases against benches/load/src/fanout.rs and Node's ws (a second table).
 # Prints the tables and writes them to target/load/table.md (--quick: target/load/quick.md).
 #
 #   benches/load/run.sh            # ~4 s per case and server: ~5 min of runs (plus builds)
@@ -53,13 +53,20 @@ nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,bin64m,tex
   "tokio-websockets=$P/tokio_websockets {addr}" \
   "node ws=node benches/load/node/echo.js {addr}" \
   "TCP echo=raw:$P/tcp_echo {addr}"
-# Broadcast fan-out (1 publisher, as many subscribers as idle connections): wsmachine's
-# Broadcast shared by reference count (writev), Broadcast copied into each output buffer, and
-# the message encoded for each subscriber (benches/load/src/fanout.rs). A second table.
+# Broadcast fan-out (1 publisher, as many subscribers as idle connections; 32 B and 1 KiB
+# JSON-like text; subscribers without and with permessage-deflate): wsmachine's Broadcast
+# shared by reference count (writev; compressed once for the deflate subscribers), Broadcast
+# copied into each output buffer, the message encoded (and compressed) for each subscriber
+# (benches/load/src/fanout.rs), Node's ws looping over its clients (node/fanout.js), and
+# tokio-websockets with a task per subscriber (peers/src/bin/tokio_websockets_fanout.rs).
 echo
-nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only fanout --out "$OUT.fanout" --logs target/load/logs "$@" \
+nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only fanout,fanout-deflate,fanout-json,fanout-json-deflate \
+  --out "$OUT.fanout" --logs target/load/logs "$@" \
   "Broadcast, shared=fanout:$L/fanout {addr} --shared" \
   "Broadcast, copied=fanout:$L/fanout {addr} --copy" \
-  "encoded per subscriber=fanout:$L/fanout {addr} --each"
+  "encoded per subscriber=fanout:$L/fanout {addr} --each" \
+  "per subscriber, zlib kept=fanout:$L/fanout {addr} --each-kept" \
+  "node ws (forEach send)=fanout:node benches/load/node/fanout.js {addr}" \
+  "tokio-websockets (task each)=fanout:$P/tokio_websockets_fanout {addr}"
 { echo; cat "$OUT.fanout"; } >> "$OUT"
 rm -f "$OUT.fanout"

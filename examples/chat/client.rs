@@ -118,8 +118,9 @@ pub fn on_bytes(
                     return false;
                 }
             };
-            // permessage-deflate: the first acceptable offer (RFC 7692 §5). Broadcast frames go
-            // out uncompressed (RSV1 clear, §6), legal on every connection either way.
+            // permessage-deflate: the first acceptable offer (RFC 7692 §5), with
+            // server_no_context_takeover, so one compressed Broadcast frame serves every member
+            // that has it; the others get the plain frame (RSV1 clear, §6).
             let params = incoming
                 .extensions()
                 .filter(|e| e.name().eq_ignore_ascii_case(EXTENSION_NAME))

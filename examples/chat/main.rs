@@ -11,7 +11,8 @@
 //! `GET /` serves the page (choose a name, join a room, talk); the page's own WebSocket drives
 //! the protocol of `room.rs`. Every message said in a room is encoded once as a
 //! [`Broadcast`] and the same bytes are queued on every member's output (server frames are not
-//! masked, RFC 6455 §5.1). A member whose unsent output passes `--out-limit` is dropped with
+//! masked, RFC 6455 §5.1); with permessage-deflate (negotiated with `server_no_context_takeover`)
+//! it is also compressed once, for every member that has it. A member whose unsent output passes `--out-limit` is dropped with
 //! close code 1013 (try again later) and the room goes on; a message over 64 KiB fails its
 //! connection with 1009 (the engine's `max_len`); a client that vanishes without a Close is
 //! found by the engine's keepalive (a ping after `--keepalive` seconds of silence, 20 by
@@ -361,10 +362,18 @@ impl Server {
         self.broadcast_to(&tokens, text);
     }
 
-    /// Encodes `text` once and queues the same frame on every member that may take it; a
-    /// member over its output limit is dropped (1013) and the others go on.
+    /// Encodes `text` once (and compresses it once if a member has permessage-deflate) and
+    /// queues the same frame on every member that may take it; a member over its output limit
+    /// is dropped (1013) and the others go on.
     fn broadcast_to(&mut self, tokens: &[Token], text: &str) {
-        let frame = Broadcast::text(text);
+        let deflate = tokens
+            .iter()
+            .any(|t| matches!(self.clients.get(t).map(|c| &c.phase), Some(Phase::Ws(ws)) if ws.conn.deflate_enabled()));
+        let frame = if deflate && !self.opts.per_member_encoding {
+            Broadcast::text_compressed(text, &self.deflate)
+        } else {
+            Broadcast::text(text)
+        };
         let mut slow = Vec::new();
         for &token in tokens {
             let Some(c) = self.clients.get_mut(&token) else { continue };
@@ -469,6 +478,15 @@ const USAGE: &str =
     "usage: chat [ADDR] [--redis redis://HOST:PORT] [--out-limit BYTES] [--keepalive SECS] [--verbose] \
                      [--per-member-encoding]";
 
+/// permessage-deflate as offered, with `server_no_context_takeover` (RFC 7692 §7.1.1.1): this
+/// end keeps no history between messages, so a room message compressed once
+/// ([`Broadcast::text_compressed`]) is the right bytes for every member that has deflate.
+fn chat_deflate() -> DeflateConfig {
+    let mut deflate = DeflateConfig::new();
+    deflate.local_no_context_takeover = true;
+    deflate
+}
+
 fn main() {
     let mut addr = String::from("127.0.0.1:9002");
     let mut opts = Options {
@@ -538,7 +556,7 @@ fn serve(addr: &str, opts: Options) -> io::Result<()> {
         rooms: Rooms::default(),
         opts,
         config,
-        deflate: DeflateConfig::new(),
+        deflate: chat_deflate(),
         buf: vec![0; READ_BUF],
         pid,
         link,

@@ -77,3 +77,12 @@ impl<M: Masking> Connection<M> {
 fn _assert_codec_is_send(c: Codec) -> impl Send {
     c
 }
+
+impl<M: Masking> Connection<M> {
+    /// This end's compression window when permessage-deflate is on and this end keeps no
+    /// history between messages (RFC 7692 §7.1.1): the connections a shared compressed
+    /// [`Broadcast`](crate::Broadcast) may go to.
+    pub(crate) fn context_free_window_bits(&self) -> Option<u8> {
+        self.codec.as_deref().and_then(Codec::context_free_window_bits)
+    }
+}

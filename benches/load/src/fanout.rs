@@ -1,5 +1,6 @@
-//! A fan-out server for the broadcast case of `load` (issue #19): every text message a client
-//! sends goes to every other client. One thread on mio, no compression.
+//! A fan-out server for the broadcast cases of `load` (issue #19): every text message a client
+//! sends goes to every other client. One thread on mio. permessage-deflate (RFC 7692, level 1)
+//! is negotiated with a client that offers it, as `examples/echo_server` does.
 //!
 //! ```text
 //! fanout ADDR --shared | --copy | --each
@@ -7,11 +8,17 @@
 //!
 //! * `--shared`: the message is encoded once ([`Broadcast`]) and every subscriber's output
 //!   queues the same bytes by reference count ([`Connection::send_broadcast`]), written with
-//!   `writev`: no copy per subscriber but the socket's.
-//! * `--copy`: encoded once, copied into each subscriber's output buffer
+//!   `writev`: no copy per subscriber but the socket's. While any subscriber has
+//!   permessage-deflate, the message is also compressed once ([`Broadcast::text_compressed`]),
+//!   and a subscriber that negotiated `server_no_context_takeover` gets that frame.
+//! * `--copy`: encoded (and compressed) once, copied into each subscriber's output buffer
 //!   ([`Connection::send_broadcast_vec`]).
-//! * `--each`: encoded for each subscriber into its output buffer ([`Connection::send_text_vec`]),
-//!   what a server without a fan-out API does.
+//! * `--each`: encoded (and compressed) for each subscriber into its output buffer
+//!   ([`Connection::send_text_vec`]), what a server without a fan-out API does.
+//! * `--each-kept`: as `--each`, but a deflate subscriber's message is compressed with one
+//!   zlib state kept for the whole run (reset between messages, as no context takeover needs)
+//!   and framed here: the floor of compressing per subscriber, without the engine's zlib set-up
+//!   per message (`src/deflate.rs` drops its state after each message with no context takeover).
 //!
 //! A subscriber whose unsent output exceeds 8 MiB is dropped. Runs at most one hour.
 
@@ -22,18 +29,69 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::server::{AcceptOptions, Request, RequestParser};
 use wsmachine::{Broadcast, Config, Connection, Event, Message, RecvBuffer};
 
 const LISTENER: Token = Token(usize::MAX);
 const OUT_LIMIT: usize = 8 << 20;
 const LIFETIME: Duration = Duration::from_secs(3600);
+/// Level 1 and full windows (the defaults), as `examples/echo_server`.
+const DEFLATE: DeflateConfig = DeflateConfig::new();
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Shared,
     Copy,
     Each,
+    EachKept,
+}
+
+/// One raw-DEFLATE compressor kept for the run (level 1, 15-bit window: the engine's defaults).
+struct Kept {
+    z: flate2::Compress,
+    out: Vec<u8>,
+}
+
+impl Kept {
+    /// Appends `text` as one compressed text frame (RFC 7692 §7.2.1: no history, the trailing
+    /// 00 00 ff ff taken off, RSV1 set).
+    fn frame(&mut self, text: &str, vec: &mut Vec<u8>) -> io::Result<()> {
+        self.z.reset();
+        self.out.clear();
+        self.out.reserve(text.len() + 64);
+        // Bounded: each round either finishes or the buffer grows.
+        for _ in 0..64 {
+            let fed = self.z.total_in() as usize;
+            self.z
+                .compress_vec(&text.as_bytes()[fed..], &mut self.out, flate2::FlushCompress::Sync)
+                .map_err(io::Error::other)?;
+            if self.z.total_in() as usize == text.len() && self.out.len() < self.out.capacity() {
+                break;
+            }
+            self.out.reserve(self.out.capacity());
+        }
+        let n = self
+            .out
+            .len()
+            .checked_sub(4)
+            .filter(|&n| self.out[n..] == [0, 0, 0xff, 0xff])
+            .ok_or_else(|| io::Error::other("no sync tail"))?;
+        vec.push(0xC1);
+        match n {
+            0..=125 => vec.push(n as u8),
+            126..=0xFFFF => {
+                vec.push(126);
+                vec.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            _ => {
+                vec.push(127);
+                vec.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        vec.extend_from_slice(&self.out[..n]);
+        Ok(())
+    }
 }
 
 struct Client {
@@ -45,6 +103,8 @@ struct Client {
     /// Output in one buffer (`--copy`, `--each`, and the 101).
     vec: Vec<u8>,
     vec_at: usize,
+    /// permessage-deflate was negotiated.
+    deflate: bool,
     /// Output as shared frames (`--shared`): the front one written from `at`.
     queue: VecDeque<Arc<[u8]>>,
     at: usize,
@@ -122,9 +182,19 @@ impl Client {
                         if incoming.head_len() != head.len() {
                             return Err(io::Error::other("bytes after the request head"));
                         }
-                        let resp =
-                            incoming.accept(&AcceptOptions::new()).map_err(|e| io::Error::other(e.to_string()))?;
+                        // The first acceptable permessage-deflate offer (RFC 7692 §5).
+                        let params = DEFLATE.negotiate(incoming.extensions());
+                        let answer = params.map(|p| p.response());
+                        let mut opts = AcceptOptions::new();
+                        if let Some(a) = &answer {
+                            opts = opts.with_extensions(a);
+                        }
+                        let resp = incoming.accept(&opts).map_err(|e| io::Error::other(e.to_string()))?;
                         self.vec.extend_from_slice(&resp.response_vec());
+                        if let Some(p) = params {
+                            self.conn = Connection::server(Config::new()).with_deflate(&p);
+                            self.deflate = true;
+                        }
                         self.head = None;
                         continue;
                     }
@@ -166,8 +236,9 @@ fn main() {
         Some("--shared") => Mode::Shared,
         Some("--copy") => Mode::Copy,
         Some("--each") => Mode::Each,
+        Some("--each-kept") => Mode::EachKept,
         _ => {
-            eprintln!("usage: fanout ADDR --shared | --copy | --each");
+            eprintln!("usage: fanout ADDR --shared | --copy | --each | --each-kept");
             std::process::exit(2);
         }
     };
@@ -186,6 +257,8 @@ fn run(addr: &str, mode: Mode) -> io::Result<()> {
     let mut free: Vec<usize> = Vec::new();
     let mut events = Events::with_capacity(1024);
     let mut got: Vec<(usize, String)> = Vec::new();
+    let mut kept = Kept { z: flate2::Compress::new(flate2::Compression::new(1), false), out: Vec::new() };
+    let empty = Broadcast::text("");
     let started = Instant::now();
     while started.elapsed() < LIFETIME {
         poll.poll(&mut events, Some(Duration::from_secs(1)))?;
@@ -207,6 +280,7 @@ fn run(addr: &str, mode: Mode) -> io::Result<()> {
                         buf: RecvBuffer::new(),
                         vec: Vec::new(),
                         vec_at: 0,
+                        deflate: false,
                         queue: VecDeque::new(),
                         at: 0,
                         queued: 0,
@@ -222,30 +296,43 @@ fn run(addr: &str, mode: Mode) -> io::Result<()> {
             }
             got.extend(texts.into_iter().map(|t| (i, t)));
         }
-        // Fan out: every message to every other upgraded client, then one flush each.
+        // Fan out: each message encoded once (--shared, --copy), then subscriber by subscriber
+        // every message of the batch and one flush, so the first subscribers are written to
+        // while the rest are still being encoded for (--each compresses per subscriber).
         if !got.is_empty() {
-            for (from, text) in got.drain(..) {
-                let shared = Broadcast::text(&text);
-                for (i, c) in clients.iter_mut().enumerate() {
-                    let Some(c) = c.as_mut().filter(|c| c.head.is_none() && i != from) else { continue };
+            let compress = clients.iter().flatten().any(|c| c.deflate);
+            let batch: Vec<(usize, String, Broadcast)> = got
+                .drain(..)
+                .map(|(from, text)| {
+                    let shared =
+                        if compress { Broadcast::text_compressed(&text, &DEFLATE) } else { Broadcast::text(&text) };
+                    (from, text, shared)
+                })
+                .collect();
+            for (i, c) in clients.iter_mut().enumerate() {
+                let Some(c) = c.as_mut().filter(|c| c.head.is_none()) else { continue };
+                for (_, text, shared) in batch.iter().filter(|m| m.0 != i) {
                     let sent = match mode {
-                        Mode::Shared => c.conn.send_broadcast(&shared).map(|f| {
+                        Mode::Shared => c.conn.send_broadcast(shared).map(|f| {
                             c.queued += f.len();
                             c.queue.push_back(f);
                         }),
-                        Mode::Copy => c.conn.send_broadcast_vec(&shared, &mut c.vec).map(drop),
-                        Mode::Each => c.conn.send_text_vec(&text, &mut c.vec).map(drop),
+                        Mode::Copy => c.conn.send_broadcast_vec(shared, &mut c.vec).map(drop),
+                        Mode::Each => c.conn.send_text_vec(text, &mut c.vec).map(drop),
+                        // The engine's checks (open, no message in progress), then our own frame.
+                        Mode::EachKept if c.deflate => match c.conn.send_broadcast(&empty) {
+                            Ok(_) => kept.frame(text, &mut c.vec).map_err(|_| wsmachine::SendError::Closed),
+                            Err(e) => Err(e),
+                        },
+                        Mode::EachKept => c.conn.send_text_vec(text, &mut c.vec).map(drop),
                     };
                     if sent.is_err() || c.pending() > OUT_LIMIT {
                         gone.push(i);
+                        break;
                     }
                 }
-            }
-            for (i, c) in clients.iter_mut().enumerate() {
-                if let Some(c) = c.as_mut().filter(|c| c.pending() > 0) {
-                    if c.flush().is_err() {
-                        gone.push(i);
-                    }
+                if c.pending() > 0 && c.flush().is_err() {
+                    gone.push(i);
                 }
             }
         }

@@ -43,6 +43,12 @@ pub fn check_101(head: &[u8]) -> Result<(), String> {
 /// checks that it holds `data` (inflated when RSV1 is set, §6.2); returns that frame's bytes.
 pub fn learn(sock: &mut TcpStream, first_frame: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
     sock.write_all(first_frame).map_err(|e| format!("write: {e}"))?;
+    read_one(sock, data)
+}
+
+/// Reads one frame (and nothing after it) from `sock`; checks that it holds `data` (inflated
+/// when RSV1 is set, §6.2); returns that frame's bytes.
+pub fn read_one(sock: &mut TcpStream, data: &[u8]) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -62,12 +68,12 @@ pub fn learn(sock: &mut TcpStream, first_frame: &[u8], data: &[u8]) -> Result<Ve
         }
     };
     if buf.len() != start + len {
-        return Err("more than one frame answered one message".into());
+        return Err("more than one frame for one message".into());
     }
     let payload = &buf[start..];
     let got = if buf[0] & 0x40 != 0 { inflate(payload, data.len())? } else { payload.to_vec() };
     if buf[0] & 0x80 == 0 || got != data {
-        return Err("the first echo differs from the message".into());
+        return Err("the first frame differs from the message".into());
     }
     Ok(buf)
 }

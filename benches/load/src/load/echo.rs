@@ -52,6 +52,20 @@ impl Pattern {
         Pattern { send: one.repeat(window.clamp(1, 256) as usize), cf: one.len(), expect, window, payload, data }
     }
 
+    /// Uncompressed text frames of `data`; the expected frame is the server's, unmasked.
+    pub fn text(data: Vec<u8>, window: u64) -> Pattern {
+        let one = wire::frame(1, true, false, data.len() as u64, &data, KEY);
+        let expect = server_frame(1, &data);
+        Pattern {
+            send: one.repeat(window.clamp(1, 256) as usize),
+            cf: one.len(),
+            expect,
+            window,
+            payload: data.len(),
+            data,
+        }
+    }
+
     /// Compressed client frames (RSV1, each message compressed on its own); the expected
     /// echo is learned from the server ([`crate::deflate::learn`]).
     pub fn deflated(opcode: u8, payload: usize, window: u64) -> Pattern {
@@ -351,15 +365,31 @@ pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Resul
     Ok(Latency { p50: q(0.5), p99: q(0.99), p999: q(0.999), max: *lat.last().unwrap_or(&0), sent, cpu })
 }
 
-/// Broadcast fan-out: `subs` subscribers and one publisher, which keeps `window` messages of
-/// 32 B text ahead of what the slowest-on-average subscriber has received; deliveries (frames
-/// received by subscribers, each checked byte for byte) per second over `secs` after `warm`.
-pub fn fanout(srv: &Server, subs: usize, window: u64, warm: f64, secs: f64) -> Result<Rate, String> {
-    let p = Pattern::new(1, 32, window, false);
-    let mut conns = into_conns(open(srv.addr, subs, 20_000, false, false)?)?;
-    let mut publisher = into_conns(open(srv.addr, 1, 60_000, false, false)?)?.remove(0);
-    let poll = Poll::new().map_err(|e| e.to_string())?;
-    let mut poll = poll;
+/// Broadcast fan-out: `subs` subscribers and one publisher, which keeps `p.window` messages
+/// ahead of what the slowest-on-average subscriber has received; deliveries (frames received
+/// by subscribers, each checked byte for byte) per second over `secs` after `warm`.
+///
+/// With `deflate` the subscribers offer permessage-deflate with no context takeover (the
+/// publisher does not): the first delivery of the first message is inflated and checked, must
+/// be compressed (RSV1), and every later delivery is compared with it byte for byte.
+pub fn fanout(srv: &Server, p: &mut Pattern, deflate: bool, subs: usize, warm: f64, secs: f64) -> Result<Rate, String> {
+    let mut socks = open(srv.addr, subs, 20_000, false, deflate)?;
+    let mut publisher = open(srv.addr, 1, 60_000, false, false)?;
+    if deflate {
+        publisher[0].write_all(&p.send[..p.cf]).map_err(|e| format!("publish: {e}"))?;
+        p.expect = crate::deflate::read_one(&mut socks[0], &p.data)?;
+        if p.expect[0] & 0x40 == 0 {
+            return Err("sent uncompressed to a subscriber with permessage-deflate".into());
+        }
+    }
+    let p = &*p;
+    let mut conns = into_conns(socks)?;
+    let mut publisher = into_conns(publisher)?.remove(0);
+    let mut delivered = 0u64;
+    if deflate {
+        (publisher.tx, conns[0].rx, delivered) = (p.cf as u64, p.sf(), 1);
+    }
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
     for (i, c) in conns.iter_mut().enumerate() {
         poll.registry().register(&mut c.sock, Token(i), Interest::READABLE).map_err(|e| e.to_string())?;
     }
@@ -367,7 +397,6 @@ pub fn fanout(srv: &Server, subs: usize, window: u64, warm: f64, secs: f64) -> R
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
     let mut lat = Vec::new();
-    let mut delivered = 0u64;
     let start = Instant::now();
     let (warm_end, end) = (start + Duration::from_secs_f64(warm), start + Duration::from_secs_f64(warm + secs));
     let mut meter: Option<(Meter, u64)> = None;
@@ -383,22 +412,22 @@ pub fn fanout(srv: &Server, subs: usize, window: u64, warm: f64, secs: f64) -> R
         }
         if delivered != last.1 {
             last = (now, delivered);
-        } else if now.duration_since(last.0) > Duration::from_secs(5) {
-            return Err(format!("no delivery for 5 s ({delivered} in all)"));
+        } else if now.duration_since(last.0) > Duration::from_secs(10) {
+            return Err(format!("no delivery for 10 s ({delivered} in all)"));
         }
         publisher.allowed = delivered / subs as u64 + p.window;
-        publisher.write(&p)?;
+        publisher.write(p)?;
         let timeout = if again.is_empty() { Duration::from_millis(20) } else { Duration::ZERO };
         poll.poll(&mut events, Some(timeout)).map_err(|e| e.to_string())?;
         let mut ready: Vec<usize> = std::mem::take(&mut again);
         ready.extend(events.iter().map(|e| e.token().0).filter(|&t| t != usize::MAX));
         for i in ready {
             let c = &mut conns[i];
-            let before = c.echoed(&p);
-            if c.read(&p, &mut buf, now, &mut lat)? {
+            let before = c.echoed(p);
+            if c.read(p, &mut buf, now, &mut lat)? {
                 again.push(i);
             }
-            delivered += c.echoed(&p) - before;
+            delivered += c.echoed(p) - before;
         }
         again.sort_unstable();
         again.dedup();

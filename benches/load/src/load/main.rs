@@ -49,7 +49,7 @@ struct Cell {
 
 type Case = fn(&Opts, &Spec, &Server) -> Result<(String, Option<Cpu>), String>;
 
-const CASES: [(&str, &str, Case); 9] = [
+const CASES: [(&str, &str, Case); 12] = [
     ("text32", "100 conns × 32 B text, pipelined (messages/s)", text32),
     ("bin16k", "10 conns × 16 KiB binary, pipelined (payload MiB/s)", bin16k),
     ("bin64m", "1 conn × 64 MiB binary, 2 in flight (payload MiB/s)", bin64m),
@@ -58,7 +58,10 @@ const CASES: [(&str, &str, Case); 9] = [
     ("latency", "latency p50 / p99 / p99.9 (µs) at the fixed rate", latency),
     ("idle", "idle upgraded conns: server RSS per conn", idle),
     ("connrate", "upgrades/s (connect, 101, close; 64 in flight)", connrate),
-    ("fanout", "fan-out: 1 publisher → subscribers (as many as idle conns), 32 B (deliveries/s)", fanout),
+    ("fanout", "fan-out: 1 publisher → subscribers (as many as idle conns), 32 B, 64 ahead (deliveries/s)", fanout),
+    ("fanout-deflate", "the same, subscribers with permessage-deflate, no context takeover", fanout_deflate),
+    ("fanout-json", "fan-out, 1 KiB JSON-like text, 16 ahead (deliveries/s)", fanout_json),
+    ("fanout-json-deflate", "the same, subscribers with permessage-deflate, no context takeover", fanout_json_deflate),
 ];
 
 fn si(v: f64) -> String {
@@ -117,12 +120,52 @@ fn connrate(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), S
 }
 
 /// Only the fan-out servers (`NAME=fanout:CMD`) take part; the others show –.
-fn fanout(o: &Opts, s: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
-    if !s.fanout {
-        return Err(deflate::UNSUPPORTED.into());
+fn fanout(o: &Opts, _: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    fanout_case(o, srv, echo::Pattern::new(1, 32, 64, false), false)
+}
+
+fn fanout_deflate(o: &Opts, _: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    fanout_case(o, srv, echo::Pattern::new(1, 32, 64, false), true)
+}
+
+fn fanout_json(o: &Opts, _: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    fanout_case(o, srv, echo::Pattern::text(json_like(1024), 16), false)
+}
+
+fn fanout_json_deflate(o: &Opts, _: &Spec, srv: &Server) -> Result<(String, Option<Cpu>), String> {
+    fanout_case(o, srv, echo::Pattern::text(json_like(1024), 16), true)
+}
+
+/// Deliveries per second, and per second of the server's CPU (on a shared machine the server
+/// may get well under a core, so the second is the steadier figure for comparing servers).
+fn fanout_case(o: &Opts, srv: &Server, mut p: echo::Pattern, deflate: bool) -> Result<(String, Option<Cpu>), String> {
+    let r = echo::fanout(srv, &mut p, deflate, o.idle, o.warm, o.secs)?;
+    let per_cpu = r.per_sec * r.cpu.wall / r.cpu.srv.max(1e-3);
+    Ok((format!("{} ({}/CPU-s)", si(r.per_sec), si(per_cpu)), Some(r.cpu)))
+}
+
+/// `len` bytes of a chat-like JSON array (what a room broadcasts): repetitive keys, varied values.
+fn json_like(len: usize) -> Vec<u8> {
+    let mut s = String::from("[");
+    for i in 0u32.. {
+        let item = format!(
+            "{{\"id\":{},\"user\":\"user-{}\",\"room\":\"lobby\",\"ts\":{},\"text\":\"message number {} from the load generator\"}},",
+            1000 + i * 7,
+            i % 13,
+            1_764_600_000 + i * 37,
+            i
+        );
+        if s.len() + item.len() + 1 > len {
+            break;
+        }
+        s.push_str(&item);
     }
-    let r = echo::fanout(srv, o.idle, 64, o.warm, o.secs)?;
-    Ok((si(r.per_sec), Some(r.cpu)))
+    s.pop();
+    s.push(']');
+    while s.len() < len {
+        s.insert(s.len() - 1, ' ');
+    }
+    s.into_bytes()
 }
 
 const USAGE: &str = "usage: load [--quick] [--secs S] [--rate N] [--idle N] [--only CASE,..] [--out FILE] [--logs DIR] NAME=CMD [NAME=raw:CMD ..]";
@@ -169,7 +212,7 @@ fn main() {
             let file: String = s.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
             let log = o.logs.join(format!("{file}.log"));
             // The fan-out servers do not echo; the echo servers do not fan out.
-            if s.fanout != (*key == "fanout") {
+            if s.fanout != key.starts_with("fanout") {
                 row.push(Cell { text: "–".into(), cpu: None, failed: false });
                 continue;
             }
