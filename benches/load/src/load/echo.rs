@@ -313,8 +313,8 @@ fn quantile(v: &mut [u32], f: f64) -> u32 {
 /// connections, for `secs`. Each message's latency runs from the time it was *scheduled* to
 /// the read that brought its echo back, so a generator or server that falls behind is charged
 /// for the wait (no coordinated omission). Messages that fall due together go out in one write
-/// per connection. Between sends the generator polls without blocking when the next message
-/// is due in under 2 ms (epoll's timeout is in whole milliseconds) and sleeps otherwise.
+/// per connection. Between sends the generator waits in epoll when the next message is due in
+/// 2 ms or more (its timeout is in whole milliseconds), else in `nanosleep` if nothing arrived.
 /// Every message must come back.
 pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Result<Latency, String> {
     let p = Pattern::new(1, 32, 256, raw);
@@ -357,6 +357,12 @@ pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Resul
         let wait = if sent < total { due(sent).saturating_duration_since(now) } else { Duration::from_millis(20) };
         let timeout = if wait < Duration::from_millis(2) { Duration::ZERO } else { wait - Duration::from_millis(1) };
         poll.poll(&mut events, Some(timeout.min(Duration::from_millis(20)))).map_err(|e| e.to_string())?;
+        // Nothing to read and the next message due within 2 ms: sleep until it is due (a
+        // high-resolution timer) rather than spin, so that on a shared machine the scheduler
+        // treats the generator as the mostly-sleeping task it is, and wakes it promptly.
+        if events.is_empty() && timeout.is_zero() && !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
         let now = Instant::now();
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];

@@ -1,7 +1,7 @@
 //! Load generator for issue #19: whole echo servers under load, side by side.
 //!
 //! ```text
-//! load [--quick] [--secs S] [--rate MSGS_PER_S] [--idle N] [--only CASE[,CASE..]]
+//! load [--quick] [--secs S] [--rate MSGS_PER_S] [--idle N] [--window N] [--only CASE[,CASE..]]
 //!      [--out FILE] [--logs DIR] NAME=CMD [NAME=raw:CMD ..]
 //! ```
 //!
@@ -40,6 +40,8 @@ struct Opts {
     rate: u64,
     rate_given: bool,
     idle: usize,
+    /// Messages in flight per connection in text32 (`--window`, 256).
+    window: u64,
     /// What the idle count would have been without the file-descriptor limit (it was capped).
     idle_wanted: Option<usize>,
     quick: bool,
@@ -96,7 +98,7 @@ fn msgs(r: &echo::Rate) -> Out {
 }
 
 fn text32(o: &Opts, s: &Spec, srv: &Server) -> Result<Out, String> {
-    let mut p = echo::Pattern::new(1, 32, 256, s.raw);
+    let mut p = echo::Pattern::new(1, 32, o.window, s.raw);
     Ok(msgs(&echo::throughput(srv, s.raw, 100, &mut p, o.warm, o.secs)?))
 }
 
@@ -163,7 +165,7 @@ fn nofile_limit() -> Option<usize> {
     line["Max open files".len()..].split_whitespace().next()?.parse().ok()
 }
 
-const USAGE: &str = "usage: load [--quick] [--secs S] [--rate N] [--idle N] [--only CASE,..] [--out FILE] [--logs DIR] NAME=CMD [NAME=raw:CMD ..]";
+const USAGE: &str = "usage: load [--quick] [--secs S] [--rate N] [--idle N] [--window N] [--only CASE,..] [--out FILE] [--logs DIR] NAME=CMD [NAME=raw:CMD ..]";
 
 fn fail(msg: &str) -> ! {
     eprintln!("load: {msg}\n{USAGE}");
@@ -177,6 +179,7 @@ fn main() {
         rate: 10_000,
         rate_given: false,
         idle: 50_000,
+        window: 256,
         idle_wanted: None,
         quick: false,
         logs: "target/load/logs".into(),
@@ -192,6 +195,7 @@ fn main() {
             "--secs" => o.secs = num(args.next(), "--secs"),
             "--rate" => (o.rate, o.rate_given) = (num(args.next(), "--rate") as u64, true),
             "--idle" => o.idle = num(args.next(), "--idle") as usize,
+            "--window" => o.window = (num(args.next(), "--window") as u64).max(1),
             "--only" => only = args.next().map(|v| v.split(',').map(str::to_string).collect()),
             "--out" => out = args.next().map(PathBuf::from),
             "--logs" => o.logs = args.next().map(PathBuf::from).unwrap_or_else(|| fail("--logs needs a dir")),
