@@ -48,6 +48,8 @@ mkdir -p target/load/logs
 rm -f target/load/logs/*.log
 # `timeout` signals the whole process group: no server outlives the run.
 L=target/load/release
+# A failed case does not stop the fan-out table; the exit status says so at the end.
+STATUS=0
 nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,bin64m,text32-deflate,bin16k-deflate,latency,idle,connrate \
   --out "$OUT" --logs target/load/logs "$@" \
   "wsmachine (mio)=$E/echo_server {addr}" \
@@ -56,14 +58,15 @@ nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" --only text32,bin16k,bin64m,tex
   "fastwebsockets=$P/fastwebsockets {addr}" \
   "tokio-websockets=$P/tokio_websockets {addr}" \
   "node ws=node benches/load/node/echo.js {addr}" \
-  "TCP echo=raw:$P/tcp_echo {addr}"
-# Broadcast fan-out (1 publisher, as many subscribers as idle connections): wsmachine's
+  "TCP echo=raw:$P/tcp_echo {addr}" || STATUS=$?
+# Broadcast fan-out (1 publisher, 10 000 subscribers; --quick: 1000): wsmachine's
 # Broadcast shared by reference count (writev), Broadcast copied into each output buffer, and
 # the message encoded for each subscriber (benches/load/src/fanout.rs). A second table.
 echo
 nice -n 10 timeout "$LIMIT" $L/load "${MODE[@]}" "${FANOUT[@]}" --only fanout --out "$OUT.fanout" --logs target/load/logs "$@" \
   "Broadcast, shared=fanout:$L/fanout {addr} --shared" \
   "Broadcast, copied=fanout:$L/fanout {addr} --copy" \
-  "encoded per subscriber=fanout:$L/fanout {addr} --each"
+  "encoded per subscriber=fanout:$L/fanout {addr} --each" || STATUS=$?
 { echo; cat "$OUT.fanout"; } >> "$OUT"
 rm -f "$OUT.fanout"
+exit "$STATUS"
