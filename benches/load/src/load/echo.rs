@@ -100,6 +100,8 @@ pub struct Conn {
     allowed: u64,
     /// When each message in flight was scheduled (latency case).
     times: VecDeque<Instant>,
+    /// Latencies of messages scheduled before this are not recorded (the warm-up).
+    record_from: Option<Instant>,
 }
 
 /// Opens `n` connections from spread source addresses and upgrades them (blocking, bounded by
@@ -137,7 +139,7 @@ fn into_conns(socks: Vec<std::net::TcpStream>) -> Result<Vec<Conn>, String> {
     let mut conns = Vec::with_capacity(socks.len());
     for s in socks {
         s.set_nonblocking(true).map_err(|e| e.to_string())?;
-        conns.push(Conn { sock: TcpStream::from_std(s), tx: 0, rx: 0, allowed: 0, times: VecDeque::new() });
+        conns.push(Conn { sock: TcpStream::from_std(s), tx: 0, rx: 0, allowed: 0, times: VecDeque::new(), record_from: None });
     }
     Ok(conns)
 }
@@ -183,7 +185,7 @@ impl Conn {
                     let before = self.rx / p.sf();
                     self.rx += n as u64;
                     for _ in before..self.rx / p.sf() {
-                        if let Some(t) = self.times.pop_front() {
+                        if let Some(t) = self.times.pop_front().filter(|&t| self.record_from.is_none_or(|f| t >= f)) {
                             lat.push(now.duration_since(t).as_micros().min(u32::MAX as u128) as u32);
                         }
                     }
@@ -315,8 +317,9 @@ fn quantile(v: &mut [u32], f: f64) -> u32 {
 /// for the wait (no coordinated omission). Messages that fall due together go out in one write
 /// per connection. Between sends the generator waits in epoll when the next message is due in
 /// 2 ms or more (its timeout is in whole milliseconds), else in `nanosleep` if nothing arrived.
-/// Every message must come back.
-pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Result<Latency, String> {
+/// The first `warm` seconds of the schedule are sent but not recorded. Every message must
+/// come back.
+pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, warm: f64, secs: f64) -> Result<Latency, String> {
     let p = Pattern::new(1, 32, 256, raw);
     let mut conns = into_conns(open(srv.addr, n, 1000, raw, false)?)?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
@@ -324,20 +327,27 @@ pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Resul
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
     let rate = rate.max(1);
-    let total = (rate as f64 * secs) as u64;
+    let skip = (rate as f64 * warm) as u64;
+    let total = skip + (rate as f64 * secs) as u64;
     let mut lat = Vec::with_capacity(total as usize);
     let mut lag = Vec::with_capacity(total as usize);
     let start = Instant::now();
-    let end = start + Duration::from_secs_f64(secs + 5.0);
+    let end = start + Duration::from_secs_f64(warm + secs + 5.0);
     // The k-th message is due at start + k / rate (computed, not accumulated: no drift).
     let due = |k: u64| start + Duration::from_nanos((k as u128 * 1_000_000_000 / rate as u128) as u64);
-    let meter = Meter::start(srv);
+    for c in conns.iter_mut() {
+        c.record_from = Some(due(skip));
+    }
+    let mut meter = None;
     let mut sent = 0u64;
     let mut touched: Vec<usize> = Vec::with_capacity(n);
     for _ in 0..MAX_ITERS {
         let now = Instant::now();
-        if now >= end || (sent == total && lat.len() as u64 == total) {
+        if now >= end || (sent == total && lat.len() as u64 == total - skip) {
             break;
+        }
+        if meter.is_none() && sent >= skip {
+            meter = Some(Meter::start(srv));
         }
         // Every message due by now goes out (catching up if the loop was late).
         while sent < total && due(sent) <= now {
@@ -345,7 +355,9 @@ pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Resul
             let at = due(sent);
             conns[i].allowed += 1;
             conns[i].times.push_back(at);
-            lag.push(now.duration_since(at).as_micros().min(u32::MAX as u128) as u32);
+            if sent >= skip {
+                lag.push(now.duration_since(at).as_micros().min(u32::MAX as u128) as u32);
+            }
             touched.push(i);
             sent += 1;
         }
@@ -372,9 +384,9 @@ pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Resul
             c.write(&p)?;
         }
     }
-    let cpu = meter.stop(srv);
-    if (lat.len() as u64) < total {
-        return Err(format!("{} of {total} messages echoed within the run + 5 s", lat.len()));
+    let cpu = meter.ok_or("the run ended before its warm-up did")?.stop(srv);
+    if (lat.len() as u64) < total - skip {
+        return Err(format!("{} of {} messages echoed within the run + 5 s", lat.len(), total - skip));
     }
     let max = lat.iter().copied().max().unwrap_or(0);
     let (p50, p99, p999) = (quantile(&mut lat, 0.5), quantile(&mut lat, 0.99), quantile(&mut lat, 0.999));

@@ -123,7 +123,7 @@ fn bin16k_deflate(o: &Opts, s: &Spec, srv: &Server) -> Result<Out, String> {
 }
 
 fn latency(o: &Opts, s: &Spec, srv: &Server) -> Result<Out, String> {
-    let r = echo::latency(srv, s.raw, 50, o.rate, o.secs)?;
+    let r = echo::latency(srv, s.raw, 50, o.rate, o.warm, o.secs)?;
     let _ = (r.max, r.sent);
     Ok(Out {
         text: format!("{} / {} / {}", r.p50, r.p99, r.p999),
