@@ -15,9 +15,9 @@
 //! Resource bounds: one shared read buffer for all connections (so an idle connection holds
 //! no input buffer, only its `Assembly`, empty until a message is not whole in one read and
 //! trimmed back to `retain_capacity` after one), a per-connection output backlog above which
-//! the server stops reading from that client until it drains, a bounded request head (431)
-//! that must complete within a deadline (408), and a linger deadline after the server's half
-//! of the close. Out of file descriptors, queued connections wait in the listen queue and are
+//! (what the last read queued aside) the server stops reading from that client until it
+//! drains, a bounded request head (431) that must complete within a deadline (408), and a
+//! linger deadline after the server's half of the close. Out of file descriptors, queued connections wait in the listen queue and are
 //! accepted as soon as a connection closes (see `accept.rs`). `--tls` serves https and wss://
 //! instead, on the same loop (see `tls.rs`).
 
@@ -76,7 +76,8 @@ pub struct Options {
     pub max_head_len: usize,
     /// A request head must be complete within this long (408 otherwise).
     pub head_timeout: Duration,
-    /// Stop reading from a client whose unsent output exceeds this many bytes.
+    /// Stop reading from a client whose unsent output exceeds this many bytes, not counting
+    /// what the last read queued (so a large echo drains while the next message arrives).
     pub out_limit: usize,
     /// After the server's half of the close, wait at most this long for the client's EOF.
     pub linger: Duration,
