@@ -139,7 +139,14 @@ fn into_conns(socks: Vec<std::net::TcpStream>) -> Result<Vec<Conn>, String> {
     let mut conns = Vec::with_capacity(socks.len());
     for s in socks {
         s.set_nonblocking(true).map_err(|e| e.to_string())?;
-        conns.push(Conn { sock: TcpStream::from_std(s), tx: 0, rx: 0, allowed: 0, times: VecDeque::new(), record_from: None });
+        conns.push(Conn {
+            sock: TcpStream::from_std(s),
+            tx: 0,
+            rx: 0,
+            allowed: 0,
+            times: VecDeque::new(),
+            record_from: None,
+        });
     }
     Ok(conns)
 }
