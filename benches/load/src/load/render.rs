@@ -54,7 +54,18 @@ pub fn table(
         None => format!("{} conns", o.idle),
     };
     let rate = if o.rate_given { "as given" } else { "50 % of the best peer's text32 rate" };
-    let _ = writeln!(t, "Every server: one thread, no compression but in the deflate rows; {:.0} s per case after {:.1} s of warm-up; text32: {} messages in flight per conn; latency at {} messages/s ({rate}) over 50 conns; idle: {idle}.", o.secs, o.warm, o.window, o.rate);
+    let has = |key: &str| cases.iter().any(|c| c.0 == key);
+    let mut what = vec![format!("{:.0} s per case after {:.1} s of warm-up", o.secs, o.warm)];
+    if has("text32") {
+        what.push(format!("text32: {} messages in flight per conn", o.window));
+    }
+    if has("latency") {
+        what.push(format!("latency at {} messages/s ({rate}) over 50 conns", o.rate));
+    }
+    if has("idle") || has("fanout") {
+        what.push(format!("idle / subscribers: {idle}"));
+    }
+    let _ = writeln!(t, "Every server: one thread, no compression but in the deflate rows; {}.", what.join("; "));
     if let Some(f) = floor {
         let _ = writeln!(t, "In-memory floor (this process, before the runs: `Connection::read` + `send_text_vec` of a 32 B masked text message, {} per buffer, median of {}): {:.1} ns of CPU per message.", f.batch, f.runs.len(), f.ns);
     }
