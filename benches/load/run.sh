@@ -8,7 +8,7 @@
 # Prints the tables and writes them to target/load/table.md (--quick: target/load/quick.md).
 #
 #   benches/load/run.sh            # ~4 s per case and server: ~8 min of runs (plus builds)
-#   benches/load/run.sh --quick    # smoke test, ~90 s once built: every server answers every
+#   benches/load/run.sh --quick    # smoke test, ~2 min once built: every server answers every
 #                                  # case, byte for byte (1 s per case, 1000 idle conns and
 #                                  # subscribers); exits 1 on a failure; no performance assertion
 # Any further arguments go to `load` (e.g. --secs 8, --rate 20000, --only text32,idle).
