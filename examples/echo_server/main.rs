@@ -15,9 +15,9 @@
 //! Resource bounds: one shared read buffer for all connections (so an idle connection holds
 //! no input buffer, only its `Assembly`, empty until a message is not whole in one read and
 //! trimmed back to `retain_capacity` after one), a per-connection output backlog above which
-//! the server stops reading from that client until it drains, a bounded request head (431)
-//! that must complete within a deadline (408), and a linger deadline after the server's half
-//! of the close. Out of file descriptors, queued connections wait in the listen queue and are
+//! (what the last read queued aside) the server stops reading from that client until it
+//! drains, a bounded request head (431) that must complete within a deadline (408), and a
+//! linger deadline after the server's half of the close. Out of file descriptors, queued connections wait in the listen queue and are
 //! accepted as soon as a connection closes (see `accept.rs`). `--tls` serves https and wss://
 //! instead, on the same loop (see `tls.rs`).
 
@@ -76,7 +76,8 @@ pub struct Options {
     pub max_head_len: usize,
     /// A request head must be complete within this long (408 otherwise).
     pub head_timeout: Duration,
-    /// Stop reading from a client whose unsent output exceeds this many bytes.
+    /// Stop reading from a client whose unsent output exceeds this many bytes, not counting
+    /// what the last read queued (so a large echo drains while the next message arrives).
     pub out_limit: usize,
     /// After the server's half of the close, wait at most this long for the client's EOF.
     pub linger: Duration,
@@ -92,6 +93,9 @@ pub struct Options {
     pub memory_budget: usize,
     /// Refuse (1009) a compressed message that inflates beyond this ratio (see `budget.rs`).
     pub max_ratio: Option<u32>,
+    /// Output capacity a connection keeps once its output is sent (`--retain` sets it and the
+    /// engine's `retain_capacity` together).
+    pub keep_out: usize,
 }
 
 impl Default for Options {
@@ -108,6 +112,7 @@ impl Default for Options {
             config: CONFIG,
             memory_budget: budget::DEFAULT_BUDGET,
             max_ratio: budget::DEFAULT_MAX_RATIO,
+            keep_out: 64 * 1024,
         }
     }
 }
@@ -145,6 +150,10 @@ struct Client {
     out_pos: usize,
     write_shut: bool,
     charge: budget::Charge,
+    /// Output capacity kept once the output is sent (`retain_capacity`, like the assembly).
+    keep: usize,
+    /// Bytes the last read that queued any output queued (see `turn`).
+    last_queued: usize,
 }
 
 /// State shared by all connections of one server loop.
@@ -267,7 +276,11 @@ fn admit(mut sock: TcpStream, poll: &Poll, clients: &mut HashMap<Token, Client>,
         deadline: Instant::now() + opts.head_timeout,
     };
     let charge = budget::Charge::default();
-    clients.insert(token, Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false, charge });
+    let keep = opts.keep_out;
+    clients.insert(
+        token,
+        Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false, charge, keep, last_queued: 0 },
+    );
 }
 
 /// Drops a connection (closing its socket); false if there was none.
@@ -301,11 +314,15 @@ impl Client {
         if self.out_pos == self.out.len() {
             self.out.clear();
             self.out_pos = 0;
-            // Give back the memory of a large echo once it is sent.
-            if self.out.capacity() > 64 * 1024 {
+            // Give back the memory of a large echo once it is sent (a frame header is at most
+            // 14 bytes: an echo of `keep` bytes is kept).
+            if self.out.capacity() > self.keep + 14 {
                 self.out = Vec::new();
             }
-        } else if self.out_pos > self.out.len() / 2 {
+        } else if self.out_pos > self.out.len() / 2 && self.backlog() <= (self.out_pos / 8).max(64 * 1024) {
+            // Compact only when what is left is small against what was written: moving the
+            // rest of a 64 MiB echo forward each time half of it went out cost a third copy.
+            // Appending stops past `out_limit` (see `turn`), so the buffer stays bounded.
             self.out.drain(..self.out_pos);
             self.out_pos = 0;
         }
@@ -327,15 +344,19 @@ impl Client {
                 return Turn::Drop;
             }
             // Backpressure: a client that does not read its echoes is not read either, and the
-            // engine's write-stall timer runs until its output drains.
-            if self.backlog() > shared.opts.out_limit {
-                if let Phase::Ws(ws) = &mut self.phase {
-                    ws.conn.output_blocked();
-                }
-                return Turn::Wait;
-            }
+            // engine's write-stall timer runs until its output drains. What the last read queued
+            // does not count yet: the next message is read while a large echo goes out
+            // (receiving and sending overlap), and at most one more echo is queued behind it.
+            let over = self.backlog() > shared.opts.out_limit;
             if let Phase::Ws(ws) = &mut self.phase {
-                ws.conn.output_drained();
+                if over {
+                    ws.conn.output_blocked();
+                } else {
+                    ws.conn.output_drained();
+                }
+            }
+            if self.backlog().saturating_sub(self.last_queued) > shared.opts.out_limit {
+                return Turn::Wait;
             }
             let n = match self.sock.read(&mut shared.buf) {
                 Ok(0) => return self.on_eof(),
@@ -349,7 +370,11 @@ impl Client {
                     return Turn::Drop;
                 }
             };
+            let before = self.out.len();
             self.on_bytes(n, shared, now);
+            if self.out.len() > before {
+                self.last_queued = self.out.len() - before;
+            }
         }
         match self.flush() {
             Ok(()) => Turn::Again,
@@ -578,7 +603,7 @@ connect();
 
 const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] \
                      [--tls [--cert FILE --key FILE] [--cert-out FILE]] [--memory-budget BYTES] \
-                     [--message-timeout|--write-stall|--keepalive|--head-timeout SECS] [--engine-defaults]";
+                     [--message-timeout|--write-stall|--keepalive|--head-timeout SECS] [--retain BYTES] [--engine-defaults]";
 
 #[allow(dead_code)]
 fn main() {

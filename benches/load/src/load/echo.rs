@@ -114,6 +114,8 @@ pub struct Conn {
     allowed: u64,
     /// When each message in flight was scheduled (latency case).
     times: VecDeque<Instant>,
+    /// Latencies of messages scheduled before this are not recorded (the warm-up).
+    record_from: Option<Instant>,
 }
 
 /// Opens `n` connections from spread source addresses and upgrades them (blocking, bounded by
@@ -151,7 +153,14 @@ fn into_conns(socks: Vec<std::net::TcpStream>) -> Result<Vec<Conn>, String> {
     let mut conns = Vec::with_capacity(socks.len());
     for s in socks {
         s.set_nonblocking(true).map_err(|e| e.to_string())?;
-        conns.push(Conn { sock: TcpStream::from_std(s), tx: 0, rx: 0, allowed: 0, times: VecDeque::new() });
+        conns.push(Conn {
+            sock: TcpStream::from_std(s),
+            tx: 0,
+            rx: 0,
+            allowed: 0,
+            times: VecDeque::new(),
+            record_from: None,
+        });
     }
     Ok(conns)
 }
@@ -197,7 +206,7 @@ impl Conn {
                     let before = self.rx / p.sf();
                     self.rx += n as u64;
                     for _ in before..self.rx / p.sf() {
-                        if let Some(t) = self.times.pop_front() {
+                        if let Some(t) = self.times.pop_front().filter(|&t| self.record_from.is_none_or(|f| t >= f)) {
                             lat.push(now.duration_since(t).as_micros().min(u32::MAX as u128) as u32);
                         }
                     }
@@ -312,41 +321,81 @@ pub struct Latency {
     pub p999: u32,
     pub max: u32,
     pub sent: u64,
+    /// How late the generator wrote messages, against their schedule (p50, p99, µs).
+    pub lag_p50: u32,
+    pub lag_p99: u32,
     pub cpu: crate::proc::Cpu,
 }
 
-/// One 32 B message every 1/`rate` s, round robin over `n` connections, for `secs`; each
-/// message's time from being written to its echo read back. Every message must come back.
-pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Result<Latency, String> {
+fn quantile(v: &mut [u32], f: f64) -> u32 {
+    v.sort_unstable();
+    v.get(((v.len() as f64 * f) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or(0)
+}
+
+/// Open loop: 32 B messages on a fixed schedule, one every 1/`rate` s, round robin over `n`
+/// connections, for `secs`. Each message's latency runs from the time it was *scheduled* to
+/// the read that brought its echo back, so a generator or server that falls behind is charged
+/// for the wait (no coordinated omission). Messages that fall due together go out in one write
+/// per connection. Between sends the generator waits in epoll when the next message is due in
+/// 2 ms or more (its timeout is in whole milliseconds), else in `nanosleep` if nothing arrived.
+/// The first `warm` seconds of the schedule are sent but not recorded. Every message must
+/// come back.
+pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, warm: f64, secs: f64) -> Result<Latency, String> {
     let p = Pattern::new(1, 32, 256, raw);
     let mut conns = into_conns(open(srv.addr, n, 1000, raw, false)?)?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     register(&poll, &mut conns)?;
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
-    let total = (rate as f64 * secs) as u64;
+    let rate = rate.max(1);
+    let skip = (rate as f64 * warm) as u64;
+    let total = skip + (rate as f64 * secs) as u64;
     let mut lat = Vec::with_capacity(total as usize);
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut lag = Vec::with_capacity(total as usize);
     let start = Instant::now();
-    let end = start + Duration::from_secs_f64(secs + 5.0);
-    let meter = Meter::start(srv);
-    let (mut next, mut sent) = (start, 0u64);
+    let end = start + Duration::from_secs_f64(warm + secs + 5.0);
+    // The k-th message is due at start + k / rate (computed, not accumulated: no drift).
+    let due = |k: u64| start + Duration::from_nanos((k as u128 * 1_000_000_000 / rate as u128) as u64);
+    for c in conns.iter_mut() {
+        c.record_from = Some(due(skip));
+    }
+    let mut meter = None;
+    let mut sent = 0u64;
+    let mut touched: Vec<usize> = Vec::with_capacity(n);
     for _ in 0..MAX_ITERS {
         let now = Instant::now();
-        if now >= end || (sent == total && lat.len() as u64 == total) {
+        if now >= end || (sent == total && lat.len() as u64 == total - skip) {
             break;
         }
-        // Every message due by now goes out (catching up if the loop was late).
-        while next <= now && sent < total {
-            let c = &mut conns[(sent % n as u64) as usize];
-            c.allowed += 1;
-            c.times.push_back(now);
-            c.write(&p)?;
-            sent += 1;
-            next += interval;
+        if meter.is_none() && sent >= skip {
+            meter = Some(Meter::start(srv));
         }
-        let wait = if sent < total { next.saturating_duration_since(now) } else { Duration::from_millis(20) };
-        poll.poll(&mut events, Some(wait.min(Duration::from_millis(20)))).map_err(|e| e.to_string())?;
+        // Every message due by now goes out (catching up if the loop was late).
+        while sent < total && due(sent) <= now {
+            let i = (sent % n as u64) as usize;
+            let at = due(sent);
+            conns[i].allowed += 1;
+            conns[i].times.push_back(at);
+            if sent >= skip {
+                lag.push(now.duration_since(at).as_micros().min(u32::MAX as u128) as u32);
+            }
+            touched.push(i);
+            sent += 1;
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for i in touched.drain(..) {
+            conns[i].write(&p)?;
+        }
+        let wait = if sent < total { due(sent).saturating_duration_since(now) } else { Duration::from_millis(20) };
+        let timeout = if wait < Duration::from_millis(2) { Duration::ZERO } else { wait - Duration::from_millis(1) };
+        poll.poll(&mut events, Some(timeout.min(Duration::from_millis(20)))).map_err(|e| e.to_string())?;
+        // Nothing to read and the next message due within 2 ms: sleep until it is due (a
+        // high-resolution timer) rather than spin, so that on a shared machine the scheduler
+        // treats the generator as the mostly-sleeping task it is, and wakes it promptly.
+        if events.is_empty() && timeout.is_zero() && !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
         let now = Instant::now();
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
@@ -356,13 +405,14 @@ pub fn latency(srv: &Server, raw: bool, n: usize, rate: u64, secs: f64) -> Resul
             c.write(&p)?;
         }
     }
-    let cpu = meter.stop(srv);
-    if (lat.len() as u64) < total {
-        return Err(format!("{} of {total} messages echoed within the run + 5 s", lat.len()));
+    let cpu = meter.ok_or("the run ended before its warm-up did")?.stop(srv);
+    if (lat.len() as u64) < total - skip {
+        return Err(format!("{} of {} messages echoed within the run + 5 s", lat.len(), total - skip));
     }
-    lat.sort_unstable();
-    let q = |f: f64| lat[((lat.len() as f64 * f) as usize).min(lat.len() - 1)];
-    Ok(Latency { p50: q(0.5), p99: q(0.99), p999: q(0.999), max: *lat.last().unwrap_or(&0), sent, cpu })
+    let max = lat.iter().copied().max().unwrap_or(0);
+    let (p50, p99, p999) = (quantile(&mut lat, 0.5), quantile(&mut lat, 0.99), quantile(&mut lat, 0.999));
+    let (lag_p50, lag_p99) = (quantile(&mut lag, 0.5), quantile(&mut lag, 0.99));
+    Ok(Latency { p50, p99, p999, max, sent, lag_p50, lag_p99, cpu })
 }
 
 /// Broadcast fan-out: `subs` subscribers and one publisher, which keeps `p.window` messages

@@ -82,7 +82,7 @@ impl Server {
             .map_or(0, |kb| kb * 1024)
     }
 
-    pub fn cpu_secs(&self) -> f64 {
+    pub fn cpu_secs(&self) -> (f64, f64) {
         cpu_secs(&format!("/proc/{}/stat", self.pid))
     }
 }
@@ -94,28 +94,33 @@ impl Drop for Server {
     }
 }
 
-/// User + system CPU seconds of a process (`/proc/PID/stat` fields 14 and 15; 100 ticks a second).
-pub fn cpu_secs(stat_path: &str) -> f64 {
+/// User and system CPU seconds of a process (`/proc/PID/stat` fields 14 and 15, utime and
+/// stime; 100 ticks a second, so a 4 s window resolves 0.25 % of it).
+pub fn cpu_secs(stat_path: &str) -> (f64, f64) {
     let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     // The fields after the command name (which ends with ')'): utime and stime are 12th and 13th.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
-    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+    (f.get(11).unwrap_or(&0.0) / 100.0, f.get(12).unwrap_or(&0.0) / 100.0)
 }
 
 /// CPU of the server and of this generator over a measured window.
 pub struct Meter {
     t: Instant,
-    srv: f64,
-    gen: f64,
+    srv: (f64, f64),
+    gen: (f64, f64),
 }
 
-/// What a [`Meter`] saw: wall seconds, server and generator CPU seconds.
+/// What a [`Meter`] saw: wall seconds, server and generator CPU seconds (user + system), and
+/// the server's split into user (its own code and libraries) and system (the kernel's work for
+/// it: system calls, TCP, page faults).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Cpu {
     pub wall: f64,
     pub srv: f64,
     pub gen: f64,
+    pub srv_user: f64,
+    pub srv_sys: f64,
 }
 
 impl Cpu {
@@ -132,10 +137,14 @@ impl Meter {
     }
 
     pub fn stop(&self, srv: &Server) -> Cpu {
+        let (s, g) = (srv.cpu_secs(), cpu_secs("/proc/self/stat"));
+        let (srv_user, srv_sys) = (s.0 - self.srv.0, s.1 - self.srv.1);
         Cpu {
             wall: self.t.elapsed().as_secs_f64(),
-            srv: srv.cpu_secs() - self.srv,
-            gen: cpu_secs("/proc/self/stat") - self.gen,
+            srv: srv_user + srv_sys,
+            gen: (g.0 - self.gen.0) + (g.1 - self.gen.1),
+            srv_user,
+            srv_sys,
         }
     }
 }
