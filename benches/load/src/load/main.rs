@@ -172,7 +172,12 @@ fn fanout_json_deflate(o: &Opts, _: &Spec, srv: &Server) -> Result<Out, String> 
 fn fanout_case(o: &Opts, srv: &Server, mut p: echo::Pattern, deflate: bool) -> Result<Out, String> {
     let r = echo::fanout(srv, &mut p, deflate, o.idle, o.warm, o.secs)?;
     let per_cpu = r.per_sec * r.cpu.wall / r.cpu.srv.max(1e-3);
-    Ok(Out { text: format!("{} ({}/CPU-s)", si(r.per_sec), si(per_cpu)), cpu: Some(r.cpu), per_sec: Some(r.per_sec), extra: None })
+    Ok(Out {
+        text: format!("{} ({}/CPU-s)", si(r.per_sec), si(per_cpu)),
+        cpu: Some(r.cpu),
+        per_sec: Some(r.per_sec),
+        extra: None,
+    })
 }
 
 /// `len` bytes of a chat-like JSON array (what a room broadcasts): repetitive keys, varied values.
