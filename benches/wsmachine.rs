@@ -325,5 +325,15 @@ fn handshake(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, recv, recv_in_place, floor_1mib, send, mask_and_utf8, deflate_echo, deflate_echo_no_context, handshake);
+criterion_group!(
+    benches,
+    recv,
+    recv_in_place,
+    floor_1mib,
+    send,
+    mask_and_utf8,
+    deflate_echo,
+    deflate_echo_no_context,
+    handshake
+);
 criterion_main!(benches);
