@@ -244,7 +244,7 @@ fn deflate_echo(c: &mut Criterion) {
 /// A server echoing compressed messages with no context takeover both ways (RFC 7692 §7.1.1),
 /// as `benches/load`'s deflate cases do: per message, the server unmasks, inflates and
 /// validates a client's compressed text, sends it back (compressed or not, by the server's
-/// `min_compress_len`), and, as every driver must, reads again until no event is left. One
+/// `min_compress_len_no_context`), and, as every driver must, reads again until no event is left. One
 /// message per read (the driver then waits for input after each), or 64 pipelined in one read.
 #[cfg(feature = "deflate")]
 fn deflate_echo_no_context(c: &mut Criterion) {
@@ -253,7 +253,7 @@ fn deflate_echo_no_context(c: &mut Criterion) {
     for size in [32usize, 16 * 1024] {
         let text: String = common::payload(Kind::Ascii, size).iter().map(|&b| b as char).collect();
         // The client compresses every message, as browsers do.
-        let client_cfg = DeflateConfig::new().no_context_takeover(true).min_compress_len(0);
+        let client_cfg = DeflateConfig::new().no_context_takeover(true).min_compress_len_no_context(0);
         let mut client = Connection::client(Config::default(), ChaChaMask::from_entropy())
             .with_deflate(&client_cfg.accept_offer(offer).expect("offer"));
         let mut one = Vec::new();
@@ -263,7 +263,7 @@ fn deflate_echo_no_context(c: &mut Criterion) {
         for _ in 0..64 {
             client.send_text_vec(&text, &mut many).expect("send");
         }
-        let default_min = DeflateConfig::new().min_compress_len;
+        let default_min = DeflateConfig::new().min_compress_len_no_context;
         let mut mins = vec![0, default_min];
         mins.dedup();
         for (pristine, messages) in [(&one, 1usize), (&many, 64)] {
@@ -274,7 +274,7 @@ fn deflate_echo_no_context(c: &mut Criterion) {
                 bytes: (size * messages) as u64,
             });
             for &min in &mins {
-                let server_cfg = DeflateConfig::new().no_context_takeover(true).min_compress_len(min);
+                let server_cfg = DeflateConfig::new().no_context_takeover(true).min_compress_len_no_context(min);
                 let mut server =
                     Connection::server(Config::default()).with_deflate(&server_cfg.accept_offer(offer).expect("offer"));
                 let mut assembly = Assembly::new();
@@ -303,7 +303,8 @@ fn deflate_echo_no_context(c: &mut Criterion) {
                     out.len()
                 };
                 run(true);
-                let name = if min == 0 { "compress_all".to_string() } else { format!("min_compress_len_{min}") };
+                let name =
+                    if min == 0 { "compress_all".to_string() } else { format!("min_compress_len_no_context_{min}") };
                 group.bench_function(name, |b| b.iter(|| run(false)));
             }
             group.finish();
