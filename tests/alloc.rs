@@ -508,7 +508,7 @@ fn pipelined_small_compressed_messages_share_one_zlib_state_per_read_and_idle_ho
 
     let offer = [("client_no_context_takeover", None), ("server_no_context_takeover", None)];
     // The client compresses every message, as browsers do.
-    let all = DeflateConfig::new().min_compress_len_no_context(0);
+    let all = DeflateConfig::new();
     let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([8; 32]))
         .with_deflate(&all.accept_offer(offer).unwrap());
     let text = "{\"type\":\"chat\",\"text\":\"hello!!\"}";
@@ -518,9 +518,10 @@ fn pipelined_small_compressed_messages_share_one_zlib_state_per_read_and_idle_ho
         let n = client.send_text_vec(text, &mut pristine).unwrap();
         assert_eq!(pristine[pristine.len() - n], 0xc1, "compressed");
     }
-    // The server echoes plain (32 B is under the default `min_compress_len_no_context`), or
-    // compressed when told to compress everything.
-    for (name, cfg, compressing) in [("plain echo", DeflateConfig::new(), false), ("compressed echo", all, true)] {
+    // The server echoes plain (32 B is under a `min_compress_len_no_context` of 128), or
+    // compressed (the default).
+    let plain = DeflateConfig::new().min_compress_len_no_context(128);
+    for (name, cfg, compressing) in [("plain echo", plain, false), ("compressed echo", all, true)] {
         let mut out = Vec::with_capacity(64 * 64);
         let mut wire = pristine.clone();
         let before = live_bytes();

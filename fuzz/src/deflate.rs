@@ -110,7 +110,7 @@ pub struct Msg {
 pub struct Script {
     pub offer: Offer,
     /// The server's own limits: window bits (8..=15, the low 3 bits) and no context takeover.
-    /// Bit 7: both ends keep the default `min_compress_len_no_context` (else 0).
+    /// Bit 7: both ends send messages under 128 B plain without context takeover.
     pub server_bits: u8,
     pub server_no_context_takeover: bool,
     pub level: u8,
@@ -125,10 +125,10 @@ fn bits(b: u8) -> u8 {
     8 + b % 8
 }
 
-/// Both ends' `min_compress_len_no_context`: the default, or 0 (compress every message).
+/// Both ends' `min_compress_len_no_context`: 128 (the measured choice), or 0 (the default).
 fn no_context_min(script: &Script) -> usize {
     if script.server_bits & 0x80 != 0 {
-        DeflateConfig::new().min_compress_len_no_context
+        128
     } else {
         0
     }
