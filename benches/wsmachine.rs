@@ -241,8 +241,81 @@ fn deflate_echo(c: &mut Criterion) {
     }
 }
 
+/// A server echoing compressed messages with no context takeover both ways (RFC 7692 §7.1.1),
+/// as `benches/load`'s deflate cases do: per message, the server unmasks, inflates and
+/// validates a client's compressed text, sends it back (compressed or not, by the server's
+/// `min_compress_len_no_context`), and, as every driver must, reads again until no event is left. One
+/// message per read (the driver then waits for input after each), or 64 pipelined in one read.
+#[cfg(feature = "deflate")]
+fn deflate_echo_no_context(c: &mut Criterion) {
+    use wsmachine::deflate::DeflateConfig;
+    let offer = [("client_max_window_bits", None), ("client_no_context_takeover", None)];
+    for size in [32usize, 16 * 1024] {
+        let text: String = common::payload(Kind::Ascii, size).iter().map(|&b| b as char).collect();
+        // The client compresses every message, as browsers do.
+        let client_cfg = DeflateConfig::new().no_context_takeover(true);
+        let mut client = Connection::client(Config::default(), ChaChaMask::from_entropy())
+            .with_deflate(&client_cfg.accept_offer(offer).expect("offer"));
+        let mut one = Vec::new();
+        client.send_text_vec(&text, &mut one).expect("send");
+        assert_eq!(one[0] & 0x40, 0x40, "the client's message is compressed");
+        let mut many = Vec::new();
+        for _ in 0..64 {
+            client.send_text_vec(&text, &mut many).expect("send");
+        }
+        // Compress every echo (the default), or send those under 128 B plain.
+        let mins = [0, 128];
+        for (pristine, messages) in [(&one, 1usize), (&many, 64)] {
+            let shape = if messages == 1 { "one_per_read" } else { "64_per_read" };
+            let mut group = c.benchmark_group(format!("echo_no_context/text/{}/{shape}", common::size_name(size)));
+            group.throughput(Throughput::ElementsAndBytes {
+                elements: messages as u64,
+                bytes: (size * messages) as u64,
+            });
+            for &min in &mins {
+                let server_cfg = DeflateConfig::new().no_context_takeover(true).min_compress_len_no_context(min);
+                let mut server =
+                    Connection::server(Config::default()).with_deflate(&server_cfg.accept_offer(offer).expect("offer"));
+                let mut assembly = Assembly::new();
+                let mut wire = pristine.clone();
+                let mut out = Vec::with_capacity(messages * (size + 64));
+                let mut run = |check: bool| {
+                    wire.copy_from_slice(pristine);
+                    out.clear();
+                    let (mut at, mut echoed) = (0, 0);
+                    loop {
+                        let read = server.read(&mut wire[at..], &mut assembly).expect("valid");
+                        at += read.consumed;
+                        match read.event {
+                            Some(Event::Message(wsmachine::Message::Text(t))) => {
+                                if check {
+                                    assert_eq!(t, text);
+                                }
+                                server.send_text_vec(t, &mut out).expect("send");
+                                echoed += 1;
+                            }
+                            None => break,
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                    assert!(echoed == messages && at == wire.len());
+                    out.len()
+                };
+                run(true);
+                let name =
+                    if min == 0 { "compress_all".to_string() } else { format!("min_compress_len_no_context_{min}") };
+                group.bench_function(name, |b| b.iter(|| run(false)));
+            }
+            group.finish();
+        }
+    }
+}
+
 #[cfg(not(feature = "deflate"))]
 fn deflate_echo(_: &mut Criterion) {}
+
+#[cfg(not(feature = "deflate"))]
+fn deflate_echo_no_context(_: &mut Criterion) {}
 
 /// Server handshake: parse a browser's upgrade request, accept it, write the 101.
 fn handshake(c: &mut Criterion) {
@@ -252,5 +325,15 @@ fn handshake(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, recv, recv_in_place, floor_1mib, send, mask_and_utf8, deflate_echo, handshake);
+criterion_group!(
+    benches,
+    recv,
+    recv_in_place,
+    floor_1mib,
+    send,
+    mask_and_utf8,
+    deflate_echo,
+    deflate_echo_no_context,
+    handshake
+);
 criterion_main!(benches);

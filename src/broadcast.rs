@@ -160,7 +160,8 @@ impl Broadcast {
 #[cfg(feature = "deflate")]
 impl Broadcast {
     /// A text message, also compressed once with `config`'s level and window
-    /// (`local_max_window_bits`), with no history. Under `config.min_compress_len` bytes, or if
+    /// (`local_max_window_bits`), with no history. Under `config.min_compress_len` bytes (or its
+    /// `min_compress_len_no_context`: the message has no history either way), or if
     /// the compressor fails, there is only the plain frame.
     ///
     /// Pass the `DeflateConfig` the server negotiates with: a connection whose client asked
@@ -177,14 +178,17 @@ impl Broadcast {
 
     fn compress(kind: MessageKind, payload: &[u8], config: &DeflateConfig) -> Broadcast {
         let mut message = Broadcast::encode(kind, payload);
-        if payload.len() < config.min_compress_len {
+        // Compressed on its own, with no history: the no-context threshold applies too.
+        if payload.len() < config.min_compress_len.max(config.min_compress_len_no_context) {
             return message;
         }
         // A fresh server codec with config's window and level: the very compressor (and §7.2.1
         // framing) a connection would use, and its first message has no history to refer to.
         if let Some(params) = config.accept_offer([]) {
             let mut codec = params.codec(true);
-            if codec.compress(payload) {
+            // A codec of its own, used once: `0` bytes received is its idle mark, so it lets
+            // go of its zlib state after this message.
+            if codec.compress(payload, 0) {
                 message.compressed = Some((frame_of(kind, 0b100, &codec.scratch), params.server_max_window_bits));
             }
         }

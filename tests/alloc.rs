@@ -161,7 +161,11 @@ fn memory_per_connection_with_deflate() {
         let mut wire = Vec::new();
         client.send_text_vec(&"hello ".repeat(100), &mut wire).unwrap();
         let mut assembly = Assembly::new();
-        assert!(matches!(server.read(&mut wire, &mut assembly).unwrap().event, Some(Event::Message(_))));
+        let read = server.read(&mut wire, &mut assembly).unwrap();
+        assert!(matches!(read.event, Some(Event::Message(_))));
+        // The read contract: again until no event. The connection has run out of input: idle.
+        let consumed = read.consumed;
+        assert!(server.read(&mut wire[consumed..], &mut assembly).unwrap().event.is_none());
         let in_use = live_bytes() - before;
         println!(
             "deflate, {name}: {} bytes per connection pair after setup, {} after one message",
@@ -169,8 +173,9 @@ fn memory_per_connection_with_deflate() {
         );
         assert!(in_use < 1 << 20, "{in_use}");
         if name == "no context takeover" {
-            // The DEFLATE state is released after each message (RFC 7692 §7.1.1); what
-            // remains are the reusable message buffers (assembly and scratch, ~16 KiB each).
+            // The DEFLATE state is released once the connection runs out of input (RFC 7692
+            // §7.1.1: no context is kept between messages); what remains are the reusable
+            // message buffers (assembly and scratch, ~16 KiB each).
             assert!(in_use < 48 << 10, "{in_use}");
         }
         drop((server, client));
@@ -458,4 +463,104 @@ fn streaming_an_unfinished_compressed_message_holds_one_window_and_one_chunk() {
     assert!(max <= WINDOW_AND_CHUNK + 2048, "{max} B held at most");
     assert!(max - rows[0].1 <= 1024, "flat from the first read: {} B, then up to {max} B", rows[0].1);
     assert!(held.abs_diff(reported) <= 1024, "held {held}, heap_bytes {reported}");
+}
+
+/// Reads every message of `wire` (one transport read), echoing each into `out`, then the read
+/// that finds nothing more. Returns the messages and the most `heap_bytes` seen mid-burst.
+#[cfg(feature = "deflate")]
+fn echo_burst(server: &mut Connection, assembly: &mut Assembly, wire: &mut [u8], out: &mut Vec<u8>) -> (usize, usize) {
+    let (mut at, mut messages, mut busiest) = (0, 0, 0);
+    loop {
+        let read = server.read(&mut wire[at..], assembly).unwrap();
+        at += read.consumed;
+        match read.event {
+            Some(Event::Message(Message::Text(t))) => {
+                server.send_text_vec(t, out).unwrap();
+                messages += 1;
+                busiest = busiest.max(server.heap_bytes());
+            }
+            None => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(at, wire.len());
+    (messages, busiest)
+}
+
+/// Issue #19: with no context takeover, small compressed messages pipelined in one read share
+/// one zlib state each way, created once per read rather than once per message (creating one
+/// zeroes ~290 KiB: it was 72 % of the echo server's CPU), and once the read runs out of input
+/// the connection holds no zlib state at all, as before: idle memory is unchanged.
+#[cfg(feature = "deflate")]
+#[test]
+fn pipelined_small_compressed_messages_share_one_zlib_state_per_read_and_idle_holds_none() {
+    use flate2::{Compress, Compression, Decompress};
+    use wsmachine::deflate::DeflateConfig;
+    // What zlib-rs allocates for one state each way.
+    let at = allocations();
+    drop(Decompress::new_with_window_bits(false, 15));
+    let inflater_allocs = allocations() - at;
+    let at = allocations();
+    drop(Compress::new_with_window_bits(Compression::new(1), false, 15));
+    let compressor_allocs = allocations() - at;
+    const INFLATER: usize = 47_552;
+    const COMPRESSOR: usize = 248_960 + (1 << 17);
+
+    let offer = [("client_no_context_takeover", None), ("server_no_context_takeover", None)];
+    // The client compresses every message, as browsers do.
+    let all = DeflateConfig::new();
+    let mut client = Connection::client(Config::default(), ChaChaMask::from_seed([8; 32]))
+        .with_deflate(&all.accept_offer(offer).unwrap());
+    let text = "{\"type\":\"chat\",\"text\":\"hello!!\"}";
+    assert_eq!(text.len(), 32);
+    let mut pristine = Vec::new();
+    for _ in 0..64 {
+        let n = client.send_text_vec(text, &mut pristine).unwrap();
+        assert_eq!(pristine[pristine.len() - n], 0xc1, "compressed");
+    }
+    // The server echoes plain (32 B is under a `min_compress_len_no_context` of 128), or
+    // compressed (the default).
+    let plain = DeflateConfig::new().min_compress_len_no_context(128);
+    for (name, cfg, compressing) in [("plain echo", plain, false), ("compressed echo", all, true)] {
+        let mut out = Vec::with_capacity(64 * 64);
+        let mut wire = pristine.clone();
+        let before = live_bytes();
+        let mut server = Connection::server(Config::default()).with_deflate(&cfg.accept_offer(offer).unwrap());
+        let mut assembly = Assembly::new();
+        assert_eq!(echo_burst(&mut server, &mut assembly, &mut wire, &mut out).0, 64);
+        let mut per_round = Vec::new();
+        for _ in 0..3 {
+            wire.copy_from_slice(&pristine);
+            out.clear();
+            let start = allocations();
+            let (messages, busiest) = echo_burst(&mut server, &mut assembly, &mut wire, &mut out);
+            per_round.push(allocations() - start);
+            assert_eq!(messages, 64);
+            // Busy: the states are kept (and counted) between the messages of the read...
+            let kept = INFLATER + if compressing { COMPRESSOR } else { 0 };
+            assert!(busiest >= kept, "{name}: {busiest} B mid-burst, the states are {kept} B");
+            assert_eq!(out[0], if compressing { 0xc1 } else { 0x81 }, "{name}");
+        }
+        // ...created once per read: the allocations of one state each way, not 64 of them.
+        let expected = inflater_allocs + if compressing { compressor_allocs } else { 0 };
+        println!(
+            "{name}: 64 pipelined 32 B compressed messages: {:?} allocations per read ({} per state set), idle {} B",
+            per_round,
+            expected,
+            server.heap_bytes()
+        );
+        assert!(per_round.iter().all(|&n| n == expected), "{name}: {per_round:?}, expected {expected}");
+        // Idle (the last read found nothing): no zlib state, and heap_bytes tells the truth.
+        let idle = server.heap_bytes();
+        assert!(idle < INFLATER, "{name}: {idle} B idle");
+        let held = (live_bytes() - before) as usize;
+        let reported = idle + assembly.heap_bytes();
+        assert!(held.abs_diff(reported) <= 1024, "{name}: held {held}, reported {reported}");
+        assert!(held < 48 << 10, "{name}: {held} B held idle");
+
+        // A send while no read is under way (a push, not an echo) keeps nothing either, since
+        // no read is bound to come and release it.
+        server.send_text_vec(&"z".repeat(1000), &mut out).unwrap();
+        assert!(server.heap_bytes() < INFLATER, "{name}: {} B after a push", server.heap_bytes());
+    }
 }

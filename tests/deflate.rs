@@ -203,9 +203,144 @@ fn round_trips_for_every_parameter_combination() {
             })
             .collect();
         let client_cfg = DeflateConfig::new();
-        let client_params = client_cfg.accept_response(answer).unwrap();
+        let client_params = client_cfg.accept_response(answer.clone()).unwrap();
         for delivery in [Delivery::Assemble, Delivery::Stream] {
             round_trip(&server_params, &client_params, delivery, &messages);
+        }
+        if server_params.server_no_context_takeover {
+            // And with short messages sent plain without context takeover (mixed compressed
+            // and plain messages on one connection).
+            let mixed = DeflateConfig::new().min_compress_len_no_context(128);
+            let server_params = mixed.accept_offer(offer.clone()).unwrap();
+            let client_params = mixed.accept_response(answer).unwrap();
+            round_trip(&server_params, &client_params, Delivery::Assemble, &messages);
+        }
+    }
+}
+
+/// RFC 7692 §6: the sender chooses per message. Without context takeover a message shorter
+/// than `min_compress_len_no_context` (here 128, the measured choice; default 0) goes out plain;
+/// from that length on it is compressed. With context takeover `min_compress_len` alone applies.
+#[test]
+fn without_context_takeover_short_messages_are_sent_plain_up_to_the_threshold() {
+    let nct = [("server_no_context_takeover", None), ("client_no_context_takeover", None)];
+    assert_eq!(DeflateConfig::new().min_compress_len_no_context, 0);
+    assert_eq!(DeflateConfig::new().min_compress_len_no_context(7).min_compress_len_no_context, 7);
+    let sent = |cfg: DeflateConfig, offer: &[(&'static str, Option<&'static str>)], len: usize| {
+        let p = cfg.accept_offer(offer.iter().copied()).unwrap();
+        let mut s = Connection::server(Config::default()).with_deflate(&p);
+        let text = "x".repeat(len);
+        let mut out = Vec::new();
+        s.send_text_vec(&text, &mut out).unwrap();
+        assert!(out.len() <= s.encoded_len(len), "{len}: {} > {}", out.len(), s.encoded_len(len));
+        let mut c = client_with(&p, Config::default());
+        assert_eq!(feed(&mut c, &out, &[]).events, vec![OwnedEvent::Text(text)]);
+        out[0]
+    };
+    // The default compresses everything, with or without context takeover.
+    assert_eq!(sent(DeflateConfig::new(), &nct, 1), 0xc1);
+    assert_eq!(sent(DeflateConfig::new(), &[], 1), 0xc1);
+    let measured = DeflateConfig::new().min_compress_len_no_context(128);
+    assert_eq!(sent(measured, &nct, 127), 0x81, "127 B: plain");
+    assert_eq!(sent(measured, &nct, 128), 0xc1, "128 B: compressed (RSV1)");
+    assert_eq!(sent(measured, &nct, 0), 0x81, "empty: plain");
+    // Only this end's own reset counts: the client keeping its context does not matter.
+    assert_eq!(sent(measured, &[("server_no_context_takeover", None)], 127), 0x81);
+    assert_eq!(sent(measured, &[("client_no_context_takeover", None)], 1), 0xc1);
+    // With context takeover: everything compressed.
+    assert_eq!(sent(measured, &[], 1), 0xc1);
+    // A configured threshold: the larger of the two applies without context takeover.
+    let custom = DeflateConfig::new().min_compress_len_no_context(10);
+    assert_eq!(sent(custom, &nct, 9), 0x81);
+    assert_eq!(sent(custom, &nct, 10), 0xc1);
+    let both = DeflateConfig::new().min_compress_len(300).min_compress_len_no_context(10);
+    assert_eq!(sent(both, &nct, 299), 0x81);
+    assert_eq!(sent(both, &nct, 300), 0xc1);
+    assert_eq!(sent(both, &[], 299), 0x81);
+    // The client side, whose own flag is `client_no_context_takeover`.
+    let p = measured.accept_offer(nct).unwrap();
+    let mut c = client_with(&p, Config::default());
+    let mut out = Vec::new();
+    c.send_text_vec(&"y".repeat(127), &mut out).unwrap();
+    c.send_text_vec(&"y".repeat(128), &mut out).unwrap();
+    assert_eq!(out[0], 0x81);
+    let second = 2 + 2 + 4 + 127; // header with 16-bit length and mask key, then the payload
+    assert_eq!(out[second], 0xc1);
+}
+
+/// A peer that agreed to no context takeover (RFC 7692 §7.1.1.2) but refers back into its
+/// previous message is caught, as when each message had an inflater of its own: the inflater
+/// that messages pipelined in one read share starts each of them with an empty window.
+#[test]
+fn a_reference_into_the_previous_message_is_refused_without_context_takeover() {
+    let text = b"a message that the next one repeats word for word";
+    let mut z = Compress::new(Compression::new(6), false);
+    let mut payloads = Vec::new();
+    for _ in 0..2 {
+        let mut out = Vec::with_capacity(256);
+        z.compress_vec(text, &mut out, FlushCompress::Sync).unwrap();
+        out.truncate(out.len() - 4);
+        payloads.push(out);
+    }
+    assert!(payloads[1].len() < 10, "the second message is a back-reference");
+    let mut wire = Vec::new();
+    for p in &payloads {
+        let key = [1, 2, 3, 4];
+        wire.extend_from_slice(&[0xC1, 0x80 | p.len() as u8]);
+        wire.extend_from_slice(&key);
+        wire.extend(p.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    }
+    for (offer, ok) in [(&[][..], true), (&[("client_no_context_takeover", None)][..], false)] {
+        let p = DeflateConfig::new().accept_offer(offer.iter().copied()).unwrap();
+        let mut s = Connection::server(Config::default()).with_deflate(&p);
+        let out = feed(&mut s, &wire, &[]);
+        let expected = core::str::from_utf8(text).unwrap();
+        assert_eq!(out.events[0], OwnedEvent::Text(expected.into()));
+        if ok {
+            assert_eq!((out.error, out.events.len()), (None, 2));
+        } else {
+            assert_eq!((out.error, out.events.len()), (Some(ProtocolError::InvalidCompressedData), 1));
+        }
+    }
+}
+
+/// With no context takeover, messages that follow one another in the input share one inflater,
+/// reset between them (RFC 7692 §7.1.1.2), and the one that follows a message ending in a final
+/// block (§7.2.3.4) is inflated from its own start however its bytes are cut.
+#[test]
+fn messages_after_a_final_block_inflate_whatever_the_cuts() {
+    let p = DeflateConfig::new().no_context_takeover(true).accept_offer([]).unwrap();
+    let masked = |payload: &[u8]| {
+        let key = [9, 8, 7, 6];
+        let mut f = vec![0xC1, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        f
+    };
+    // A first message ending with BFINAL (a finished stream), then a normal sync-flushed one.
+    let mut z = Compress::new(Compression::new(6), false);
+    let mut ended = Vec::with_capacity(256);
+    z.compress_vec(b"the first message, ended", &mut ended, FlushCompress::Finish).unwrap();
+    let mut z = Compress::new(Compression::new(6), false);
+    let mut synced = Vec::with_capacity(256);
+    z.compress_vec(b"the second message, synced", &mut synced, FlushCompress::Sync).unwrap();
+    assert!(synced.ends_with(&[0, 0, 0xff, 0xff]));
+    synced.truncate(synced.len() - 4);
+    let mut wire = masked(&ended);
+    wire.extend_from_slice(&masked(&synced));
+    wire.extend_from_slice(&masked(&synced));
+    let expected = vec![
+        OwnedEvent::Text("the first message, ended".into()),
+        OwnedEvent::Text("the second message, synced".into()),
+        OwnedEvent::Text("the second message, synced".into()),
+    ];
+    for delivery in [Delivery::Assemble, Delivery::Stream] {
+        for cut in 1..wire.len() {
+            let mut s = Connection::server(Config::default().delivery(delivery)).with_deflate(&p);
+            let cuts: Vec<usize> = (cut..wire.len()).step_by(cut.max(1)).collect();
+            let out = feed(&mut s, &wire, &cuts);
+            assert_eq!(out.error, None, "{delivery:?}, cuts every {cut}");
+            assert_eq!(normalise(&out.events), expected, "{delivery:?}, cuts every {cut}");
         }
     }
 }
@@ -384,5 +519,84 @@ fn fragmented_compressed_message_with_pings_between_fragments() {
             assert_eq!(pings, fragments - 1);
             assert_eq!(events.last(), Some(&OwnedEvent::Text(text.clone())), "{delivery:?} cut {cut}");
         }
+    }
+}
+
+/// Letters from a xorshift: text that compresses only against an earlier copy of itself.
+fn noise_text(len: usize) -> String {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (b'a' + (x % 26) as u8) as char
+        })
+        .collect()
+}
+
+/// Inflates one server frame's payload on its own, with a fresh inflater and an empty window.
+fn inflate_alone(frame: &[u8]) -> Option<Vec<u8>> {
+    let (len, start) = match frame[1] {
+        126 => (u16::from_be_bytes([frame[2], frame[3]]) as usize, 4),
+        n => (n as usize, 2),
+    };
+    let mut input = frame[start..start + len].to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut d = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(64 * 1024);
+    d.decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync).ok()?;
+    Some(out)
+}
+
+/// The compressor kept for the messages of one read starts each of them with an empty window
+/// (RFC 7692 §7.1.1.1): every echo of a burst inflates on its own. With context takeover the
+/// same echoes refer back to each other, so the second is a fraction of the first.
+#[test]
+fn echoes_of_one_read_are_compressed_each_on_its_own_without_context_takeover() {
+    let text = noise_text(600);
+    for (offer, independent) in [(&[("server_no_context_takeover", None)][..], true), (&[][..], false)] {
+        let p = DeflateConfig::new().accept_offer(offer.iter().copied()).unwrap();
+        let mut client = client_with(&p, Config::default());
+        let mut wire = Vec::new();
+        for _ in 0..3 {
+            client.send_text_vec(&text, &mut wire).unwrap();
+        }
+        let mut server = Connection::server(Config::default()).with_deflate(&p);
+        let mut assembly = Assembly::new();
+        let (mut at, mut echoes) = (0, Vec::new());
+        loop {
+            let read = server.read(&mut wire[at..], &mut assembly).unwrap();
+            at += read.consumed;
+            match read.event {
+                Some(Event::Message(Message::Text(t))) => {
+                    let mut echo = Vec::new();
+                    server.send_text_vec(t, &mut echo).unwrap();
+                    assert_eq!(echo[0], 0xc1, "compressed");
+                    echoes.push(echo);
+                }
+                None => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(echoes.len(), 3);
+        for (i, echo) in echoes.iter().enumerate() {
+            let alone = inflate_alone(echo);
+            if independent || i == 0 {
+                assert_eq!(alone.as_deref(), Some(text.as_bytes()), "echo {i} on its own, {offer:?}");
+            } else {
+                assert_ne!(alone.as_deref(), Some(text.as_bytes()), "echo {i} refers back, {offer:?}");
+                assert!(
+                    echo.len() < echoes[0].len() / 4,
+                    "context taken over: {} then {}",
+                    echoes[0].len(),
+                    echo.len()
+                );
+            }
+        }
+        // And the peer, which takes the same context over, reads them all.
+        let all: Vec<u8> = echoes.concat();
+        let expected = vec![OwnedEvent::Text(text.clone()); 3];
+        assert_eq!(feed(&mut client, &all, &[]).events, expected, "{offer:?}");
     }
 }

@@ -96,6 +96,9 @@ pub struct Options {
     /// Output capacity a connection keeps once its output is sent (`--retain` sets it and the
     /// engine's `retain_capacity` together).
     pub keep_out: usize,
+    /// Send messages shorter than this uncompressed when no context is taken over
+    /// (`DeflateConfig::min_compress_len_no_context`; 0, the engine's default: compress all).
+    pub min_compress_len_no_context: usize,
 }
 
 impl Default for Options {
@@ -113,6 +116,7 @@ impl Default for Options {
             memory_budget: budget::DEFAULT_BUDGET,
             max_ratio: budget::DEFAULT_MAX_RATIO,
             keep_out: 64 * 1024,
+            min_compress_len_no_context: 0,
         }
     }
 }
@@ -192,7 +196,9 @@ pub fn run_with(mut listener: TcpListener, stop: Arc<AtomicBool>, opts: Options)
     let mut next_id = 1usize;
     let mut again: Vec<Token> = Vec::new();
     let mut shared = Shared {
-        deflate: DeflateConfig::new().max_ratio(opts.max_ratio),
+        deflate: DeflateConfig::new()
+            .max_ratio(opts.max_ratio)
+            .min_compress_len_no_context(opts.min_compress_len_no_context),
         opts,
         buf: vec![0; READ_BUF],
         results: HashMap::new(),
@@ -603,7 +609,8 @@ connect();
 
 const USAGE: &str = "usage: echo_server [ADDR] [--backlog N] [--no-deflate] [--verbose] \
                      [--tls [--cert FILE --key FILE] [--cert-out FILE]] [--memory-budget BYTES] \
-                     [--message-timeout|--write-stall|--keepalive|--head-timeout SECS] [--retain BYTES] [--engine-defaults]";
+                     [--message-timeout|--write-stall|--keepalive|--head-timeout SECS] [--retain BYTES] [--engine-defaults] \
+                     [--min-compress-len-no-context BYTES]";
 
 #[allow(dead_code)]
 fn main() {
@@ -616,6 +623,10 @@ fn main() {
         match arg.as_str() {
             "--no-deflate" => opts.deflate = false,
             "--verbose" => opts.verbose = true,
+            "--min-compress-len-no-context" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => opts.min_compress_len_no_context = n,
+                None => fail(2, &format!("--min-compress-len-no-context needs a number of bytes\n{USAGE}")),
+            },
             a if budget::option(a, &mut args, &mut opts) => {}
             "--backlog" => match args.next().and_then(|n| n.parse().ok()).filter(|&n: &i32| n > 0) {
                 Some(n) => backlog = n,

@@ -109,7 +109,8 @@ pub struct Msg {
 #[derive(Arbitrary, Debug)]
 pub struct Script {
     pub offer: Offer,
-    /// The server's own limits: window bits (8..=15) and no context takeover.
+    /// The server's own limits: window bits (8..=15, the low 3 bits) and no context takeover.
+    /// Bit 7: both ends send messages under 128 B plain without context takeover.
     pub server_bits: u8,
     pub server_no_context_takeover: bool,
     pub level: u8,
@@ -122,6 +123,25 @@ pub struct Script {
 
 fn bits(b: u8) -> u8 {
     8 + b % 8
+}
+
+/// Both ends' `min_compress_len_no_context`: 128 (the measured choice), or 0 (the default).
+fn no_context_min(script: &Script) -> usize {
+    if script.server_bits & 0x80 != 0 {
+        128
+    } else {
+        0
+    }
+}
+
+/// The length from which an end compresses: with no context takeover on its side, the larger
+/// of its two thresholds (RFC 7692 §6: the sender chooses per message).
+fn compress_from(min: usize, no_context: bool, script: &Script) -> usize {
+    if no_context {
+        min.max(no_context_min(script))
+    } else {
+        min
+    }
 }
 
 /// The negotiation: the server answers the offer, the client checks the answer; both ends must
@@ -148,11 +168,13 @@ fn negotiate(script: &Script) -> (DeflateParams, DeflateParams) {
         .max_window_bits(bits(script.server_bits))
         .no_context_takeover(script.server_no_context_takeover)
         .level((script.level % 10) as u32)
-        .min_compress_len(script.min_compress_len as usize % 64);
+        .min_compress_len(script.min_compress_len as usize % 64)
+        .min_compress_len_no_context(no_context_min(script));
     let server = server_cfg.accept_offer(offer.iter().copied()).expect("a valid offer is accepted");
     // The client that sent this offer.
     let mut client_cfg = DeflateConfig::new().level((script.level / 10 % 10) as u32);
     client_cfg.min_compress_len = script.min_compress_len as usize / 64;
+    client_cfg.min_compress_len_no_context = no_context_min(script);
     client_cfg.local_max_window_bits = client_bits.flatten().unwrap_or(15);
     client_cfg.remote_max_window_bits = server_bits.unwrap_or(15);
     client_cfg.local_no_context_takeover = o.client_no_context_takeover;
@@ -246,7 +268,11 @@ fn round_trip(script: Script) {
         pipe: Vec::new(),
         expect: Vec::new(),
         seen: Normaliser::new(delivery),
-        min_compress_len: script.min_compress_len as usize / 64,
+        min_compress_len: compress_from(
+            script.min_compress_len as usize / 64,
+            client_params.client_no_context_takeover,
+            &script,
+        ),
     };
     let mut server = End {
         conn: Connection::server(config).with_deflate(&server_params),
@@ -254,7 +280,11 @@ fn round_trip(script: Script) {
         pipe: Vec::new(),
         expect: Vec::new(),
         seen: Normaliser::new(delivery),
-        min_compress_len: script.min_compress_len as usize % 64,
+        min_compress_len: compress_from(
+            script.min_compress_len as usize % 64,
+            server_params.server_no_context_takeover,
+            &script,
+        ),
     };
     let mut at = 0;
     for msg in &script.messages {

@@ -18,6 +18,18 @@ impl<M: Masking> Connection<M> {
         self.codec.is_some()
     }
 
+    /// A read returns no event: all input is used (or a frame waits for more), and the driver
+    /// goes to wait for the network. Idle, a connection that takes no context over gives its
+    /// zlib states back (see [`Codec`]); a compressed message under way keeps its inflater.
+    /// Once per transport read, never per message.
+    #[cold]
+    pub(super) fn input_exhausted(&mut self) {
+        let (in_message, received) = (self.compressed, self.received);
+        if let Some(codec) = self.codec.as_deref_mut() {
+            codec.release_idle(in_message, received);
+        }
+    }
+
     /// Unmasks and inflates the next piece of a compressed message's payload; returns what was
     /// found, and whether the frame and the message ended (`advance` applies those transitions).
     ///

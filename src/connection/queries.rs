@@ -20,7 +20,8 @@ impl<M: Masking> Connection<M> {
     }
 
     /// Heap bytes the connection holds: with permessage-deflate, its zlib states (created on
-    /// first use, dropped after each message when no context is taken over) and the compressed
+    /// first use; when no context is taken over, kept while input is being drained and dropped
+    /// by the read that runs out of it, so an idle connection holds none) and the compressed
     /// output of the last message sent; 0 otherwise. The received bytes live in your
     /// [`Assembly`](crate::Assembly) or [`RecvBuffer`](crate::RecvBuffer), which report theirs.
     pub fn heap_bytes(&self) -> usize {

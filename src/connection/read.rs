@@ -106,6 +106,8 @@ impl<M: Masking> Connection<M> {
         assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
         if !self.reading() {
+            #[cfg(feature = "deflate")]
+            self.input_exhausted();
             return Ok(Read { consumed: input.len(), event: None });
         }
         // Between messages, memory a larger earlier message needed goes back (idle stays small).
@@ -123,6 +125,10 @@ impl<M: Masking> Connection<M> {
         self.received = self.received.wrapping_add(consumed as u64);
         if self.wanted > 0 {
             self.note_waiting(input.len() - consumed);
+        }
+        #[cfg(feature = "deflate")]
+        if matches!(found, Found::Nothing) {
+            self.input_exhausted();
         }
         // A frame that waits with its message deadline running may not take the fast path, which
         // would deliver it without stopping the deadline (`end_message`).

@@ -102,7 +102,7 @@ impl<M: Masking> Connection<M> {
         #[cfg(feature = "deflate")]
         if let Some(mut codec) = self.codec.take() {
             // RFC 7692 §6.1: compress the whole message, RSV1 on its first frame.
-            let sent = if data.len() >= codec.min_compress_len && codec.compress(data) {
+            let sent = if data.len() >= codec.min_compress_len && codec.compress(data, self.received) {
                 let compressed = core::mem::take(&mut codec.scratch);
                 let n = if self.frames_len(compressed.len()) <= out.len() {
                     Some(self.write_frames(opcode, 0b100, &compressed, out))
