@@ -14,10 +14,9 @@ cd "$(dirname "$0")/../.."
 base=$1; head=${2:-}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 build() { # $1 = checkout dir -> prints the driver binary path
-  # Revisions before API 1.0 (no `Assembly`) get the driver written for their `drive_recv`.
-  local driver=benches/ab/recv_counts.rs
-  [ -e "$1/src/assembly.rs" ] || driver=benches/ab/recv_counts_pre_assembly.rs
-  cp "$driver" "$1/examples/ab_recv_counts.rs"
+  # Revisions before API 1.0 (no `Assembly`, e.g. 66286e1): their `drive_recv` takes none.
+  if [ -e "$1/src/assembly.rs" ]; then cp benches/ab/recv_counts.rs "$1/examples/ab_recv_counts.rs"
+  else sed -e '/Assembly::new()/d' -e 's/, &mut assembly, false)/, false)/' benches/ab/recv_counts.rs > "$1/examples/ab_recv_counts.rs"; fi
   (cd "$1" && cargo build -q --release --example ab_recv_counts >&2)
   rm "$1/examples/ab_recv_counts.rs"
   echo "$1/target/release/examples/ab_recv_counts"
