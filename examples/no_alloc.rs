@@ -126,7 +126,7 @@ fn serve(mut sock: TcpStream) -> io::Result<()> {
                 None => break,
                 Some(Event::Chunk(c)) => {
                     // The chunk borrows `input`, never the connection: echo it from there.
-                    if let Ok(n) = conn.send_fragment(c.kind, c.data, c.last, &mut out) {
+                    if let Ok(n) = conn.send_fragment(c.kind(), c.data(), c.is_last(), &mut out) {
                         sock.write_all(&out[..n])?;
                     }
                 }
@@ -180,18 +180,18 @@ impl Check {
             self.start += r.consumed;
             match r.event {
                 None => break,
-                Some(Event::Chunk(c)) if c.kind == MessageKind::Text => {
-                    if TEXT.as_bytes().get(self.text_at..self.text_at + c.data.len()) != Some(c.data) {
+                Some(Event::Chunk(c)) if c.kind() == MessageKind::Text => {
+                    if TEXT.as_bytes().get(self.text_at..self.text_at + c.data().len()) != Some(c.data()) {
                         return Err(err("text echo differs"));
                     }
-                    self.text_at += c.data.len();
+                    self.text_at += c.data().len();
                 }
                 Some(Event::Chunk(c)) => {
-                    if c.data.iter().enumerate().any(|(j, b)| *b != gen(self.big_at + j)) {
+                    if c.data().iter().enumerate().any(|(j, b)| *b != gen(self.big_at + j)) {
                         return Err(err("binary echo differs"));
                     }
-                    self.big_at += c.data.len();
-                    self.big_done |= c.last;
+                    self.big_at += c.data().len();
+                    self.big_done |= c.is_last();
                 }
                 Some(Event::Pong(p)) => self.pong = p == b"ping!",
                 Some(Event::Close(f)) => self.closed = f.is_some_and(|f| f.code == CloseCode::NORMAL),

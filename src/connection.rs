@@ -345,7 +345,7 @@ impl<M: Masking> Connection<M> {
                         Delivery::Stream => {
                             if take > 0 || message_end {
                                 let first = core::mem::replace(&mut self.first_chunk, false);
-                                let chunk = Chunk { kind, data: &[], first, last: message_end };
+                                let chunk = Chunk::new(kind, &[], first, message_end);
                                 return Ok((pos, Found::Chunk(chunk, start, end)));
                             }
                         }

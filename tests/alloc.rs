@@ -68,7 +68,7 @@ fn receive(server: &mut Connection, assembly: &mut Assembly, wire: &mut [u8], re
                     assert!(!m.as_bytes().is_empty());
                     messages += 1;
                 }
-                Some(Event::Chunk(c)) => messages += c.last as usize,
+                Some(Event::Chunk(c)) => messages += c.is_last() as usize,
                 Some(_) => {}
                 None => break,
             }
@@ -399,7 +399,7 @@ fn unfinished_compressed(delivery: Delivery) -> Vec<(usize, usize, usize)> {
             let read = server.read(&mut piece[at..], &mut assembly).unwrap();
             at += read.consumed;
             match read.event {
-                Some(Event::Chunk(c)) => streamed += c.data.len(),
+                Some(Event::Chunk(c)) => streamed += c.data().len(),
                 Some(other) => panic!("unexpected {other:?}"),
                 None => {
                     assert_eq!(at, len, "a read without an event takes all its input");

@@ -1,6 +1,6 @@
 //! The chunk-streaming engine with fixed arrays only: what `--no-default-features` users get.
 
-use wsmachine::{Assembly, Chunk, Config, Connection, Delivery, Event, MessageKind};
+use wsmachine::{Assembly, Config, Connection, Delivery, Event, MessageKind};
 
 #[test]
 fn streams_a_fragmented_split_message_with_fixed_buffers() {
@@ -26,7 +26,8 @@ fn streams_a_fragmented_split_message_with_fixed_buffers() {
             let read = server.read(&mut piece[at..], &mut assembly).unwrap();
             at += read.consumed;
             match read.event {
-                Some(Event::Chunk(Chunk { kind: MessageKind::Text, data, .. })) => {
+                Some(Event::Chunk(c)) if c.kind() == MessageKind::Text => {
+                    let data = c.data();
                     text[text_len..text_len + data.len()].copy_from_slice(data);
                     text_len += data.len();
                 }
@@ -34,8 +35,9 @@ fn streams_a_fragmented_split_message_with_fixed_buffers() {
                     assert_eq!(p, b"hi");
                     pings += 1;
                 }
-                Some(Event::Chunk(Chunk { kind: MessageKind::Binary, data: b, last: true, .. })) => {
-                    assert!(b.len() <= 3);
+                Some(Event::Chunk(c)) if c.is_last() => {
+                    assert_eq!(c.kind(), MessageKind::Binary);
+                    assert!(c.data().len() <= 3);
                     binaries += 1;
                 }
                 Some(Event::Chunk(_)) => {}

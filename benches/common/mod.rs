@@ -273,11 +273,11 @@ pub fn drive_recv(
                 Some(wsmachine::Event::Message(m)) => seen.add(m.as_bytes(), hash),
                 // Delivery::Stream: whole frames (first and last) and pieces, borrowed in place.
                 Some(wsmachine::Event::Chunk(c)) => {
-                    seen.bytes += c.data.len();
+                    seen.bytes += c.data().len();
                     if hash {
-                        seen.checksum = fnv(seen.checksum, c.data);
+                        seen.checksum = fnv(seen.checksum, c.data());
                     }
-                    if c.last {
+                    if c.is_last() {
                         seen.messages += 1;
                     }
                 }

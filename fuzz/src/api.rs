@@ -195,14 +195,14 @@ fn record(received: &mut Vec<OwnedEvent>, receiving: &mut Option<(MessageKind, V
         Event::Message(Message::Text(t)) => Some(OwnedEvent::Text(t.into())),
         Event::Message(Message::Binary(b)) => Some(OwnedEvent::Binary(b.to_vec())),
         Event::Chunk(c) => {
-            if c.first {
+            if c.is_first() {
                 assert!(receiving.is_none(), "a message began inside another");
-                *receiving = Some((c.kind, Vec::new()));
+                *receiving = Some((c.kind(), Vec::new()));
             }
             let (kind, bytes) = receiving.as_mut().expect("a chunk with no first chunk");
-            assert_eq!(*kind, c.kind);
-            bytes.extend_from_slice(c.data);
-            if c.last {
+            assert_eq!(*kind, c.kind());
+            bytes.extend_from_slice(c.data());
+            if c.is_last() {
                 let (kind, bytes) = receiving.take().unwrap();
                 Some(match kind {
                     MessageKind::Text => OwnedEvent::Text(String::from_utf8(bytes).expect("text is UTF-8")),

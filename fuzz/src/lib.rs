@@ -50,12 +50,12 @@ impl Normaliser {
             }
             Event::Chunk(c) => {
                 assert!(self.stream, "Event::Chunk with Delivery::Assemble");
-                assert_eq!(c.first, self.pending.is_none(), "chunk `first` flag out of step");
-                let (kind, buf) = self.pending.get_or_insert_with(|| (c.kind, Vec::new()));
-                assert_eq!(*kind, c.kind, "chunk kind changed inside a message");
-                buf.extend_from_slice(c.data);
+                assert_eq!(c.is_first(), self.pending.is_none(), "chunk `first` flag out of step");
+                let (kind, buf) = self.pending.get_or_insert_with(|| (c.kind(), Vec::new()));
+                assert_eq!(*kind, c.kind(), "chunk kind changed inside a message");
+                buf.extend_from_slice(c.data());
                 assert!(buf.len() as u64 <= max_message_len, "chunks over max_message_len");
-                if c.last {
+                if c.is_last() {
                     let (kind, buf) = self.pending.take().unwrap();
                     self.events.push(match kind {
                         wsmachine::MessageKind::Text => {

@@ -244,7 +244,7 @@ fn check_limits(event: &Event<'_>, config: &Config, deflate: bool) {
         Event::Chunk(c) => {
             assert!(config.delivery == Delivery::Stream, "chunk in Assemble mode");
             let max = if deflate { config.max_frame_payload.max(16 << 10) } else { config.max_frame_payload };
-            assert!(c.data.len() as u64 <= max, "chunk of {} over {max}", c.data.len());
+            assert!(c.data().len() as u64 <= max, "chunk of {} over {max}", c.data().len());
         }
         Event::Message(m) => {
             assert!(config.delivery != Delivery::Stream, "message in Stream mode");

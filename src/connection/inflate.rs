@@ -77,7 +77,7 @@ impl<M: Masking> Connection<M> {
             Delivery::Assemble if done => Some(Found::Assembled(kind)),
             Delivery::Stream if produced > 0 || done => {
                 let first = core::mem::replace(&mut self.first_chunk, false);
-                Some(Found::Inflated(Chunk { kind, data: &[], first, last: done }))
+                Some(Found::Inflated(Chunk::new(kind, &[], first, done)))
             }
             _ => None,
         };

@@ -182,21 +182,19 @@ pub(super) fn whole_chunk_in_place(payload: &mut [u8], kind: MessageKind, key: O
     let ok = match (kind, key) {
         (MessageKind::Binary, Some(key)) => {
             apply_mask(payload, key, 0);
-            return Some(Chunk { kind: MessageKind::Binary, data: payload, first: true, last: true });
+            return Some(Chunk::new(MessageKind::Binary, payload, true, true));
         }
-        (MessageKind::Binary, None) => {
-            return Some(Chunk { kind: MessageKind::Binary, data: payload, first: true, last: true })
-        }
+        (MessageKind::Binary, None) => return Some(Chunk::new(MessageKind::Binary, payload, true, true)),
         (MessageKind::Text, Some(key)) => {
             apply_mask_ascii(payload, key, 0) || utf8::validate_not_ascii(payload).is_some()
         }
         (MessageKind::Text, None) => utf8::validate(payload).is_some(),
     };
-    ok.then_some(Chunk { kind: MessageKind::Text, data: payload, first: true, last: true })
+    ok.then_some(Chunk::new(MessageKind::Text, payload, true, true))
 }
 
 /// A whole message as the one kind of data event of stream delivery: a chunk, first and last.
 #[inline(always)]
 pub(super) fn whole_chunk(message: Message<'_>) -> Event<'_> {
-    Event::Chunk(Chunk { kind: message.kind(), data: message.as_bytes(), first: true, last: true })
+    Event::Chunk(Chunk::new(message.kind(), message.as_bytes(), true, true))
 }

@@ -36,9 +36,9 @@ fn run(wire: &[u8], config: Config, chunk: usize) -> (Vec<(usize, bool)>, usize)
                     seen.push((data.len(), range.contains(&data.as_ptr()) || data.is_empty()));
                 }
                 Event::Chunk(chunk) => {
-                    assert!(chunk.data.iter().all(|&b| b == index), "payload of message {index}");
-                    streamed += chunk.data.len();
-                    if chunk.last {
+                    assert!(chunk.data().iter().all(|&b| b == index), "payload of message {index}");
+                    streamed += chunk.data().len();
+                    if chunk.is_last() {
                         seen.push((core::mem::take(&mut streamed), false));
                     }
                 }
