@@ -196,8 +196,7 @@ impl<M: Masking> Connection<M> {
     }
 
     /// Appends a whole message in one pass over its bytes: the header, then the payload
-    /// appended after it, with no zero-filling first (a client masks each block as soon as it
-    /// lands, while it is in L1). Compressed or automatically fragmented messages take the
+    /// appended after it, with no zero-filling first (a client's masked as it is copied). Compressed or automatically fragmented messages take the
     /// sized path of [`send_message`](Self::send_message).
     #[cfg(feature = "alloc")]
     fn send_message_vec(
@@ -225,15 +224,8 @@ impl<M: Masking> Connection<M> {
         out.reserve(n + data.len());
         out.extend_from_slice(&head[..n]);
         match self.tx_mask(&head[..n]) {
-            Some(key) => {
-                // A multiple of 4, so every block starts at key offset 0.
-                const BLOCK: usize = 16 * 1024;
-                for block in data.chunks(BLOCK) {
-                    let at = out.len();
-                    extend_payload(out, block);
-                    apply_mask(&mut out[at..], key, 0);
-                }
-            }
+            // One fused copy-and-mask pass into the spare capacity (§5.3).
+            Some(key) => crate::mask::extend_masked(out, data, key),
             None => extend_payload(out, data),
         }
         Ok(out.len() - start)

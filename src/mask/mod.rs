@@ -6,10 +6,14 @@
 //! `unsafe` of masking). Keys come from a [`MaskSource`] the caller injects (`source.rs`): the
 //! crate itself holds no RNG, which keeps it deterministic under test and fuzzing.
 
+#[cfg(feature = "alloc")]
+mod append;
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 mod avx2;
 mod source;
 
+#[cfg(feature = "alloc")]
+pub(crate) use append::extend_masked;
 pub use source::{ChaChaMask, MaskSource, Masking, NoMask, TestMasks};
 
 /// XORs `buf` in place with `key`, as if `buf` started at byte `offset` of a masked payload.
