@@ -39,8 +39,11 @@ pub(crate) fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
 /// Bytes per block of the wide loop: two AVX2 or four SSE2 registers.
 const BLOCK: usize = 64;
 
-/// The stores of the wide loop are aligned to this (a store straddling two cache lines costs
-/// about twice as much).
+/// From this length on, the stores of the wide loop are aligned to `ALIGN` (a store straddling
+/// two cache lines costs about twice as much). Below it the unaligned loop was faster on this
+/// project's host (AMD EPYC, AVX2: 1 KiB appended in 17 ns unaligned vs 19-29 ns aligned; 4 KiB
+/// in 58 vs 45 ns, 16 KiB in 270 vs 210 ns).
+const ALIGN_FROM: usize = 4096;
 const ALIGN: usize = 32;
 
 /// `dst = src ^ key`, 8 bytes at a time, then the last 0..=7 bytes one at a time. `dst` and `src`
@@ -81,13 +84,14 @@ fn copy_blocks_avx2(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     copy_blocks_portable(src, dst, key)
 }
 
-/// A head of words up to the first `ALIGN` boundary of `dst`, then 64-byte blocks (which LLVM
-/// turns into vector XORs), then a tail of words. Every element of `dst` is written.
+/// A head of words up to the first `ALIGN` boundary of `dst` (from `ALIGN_FROM` bytes on), then
+/// 64-byte blocks (which LLVM turns into vector XORs), then a tail of words. Every element of
+/// `dst` is written.
 #[inline(always)]
 fn copy_blocks_portable(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
     let len = src.len().min(dst.len());
-    let head = ((dst.as_ptr() as usize).wrapping_neg() & (ALIGN - 1)).min(len);
+    let head = if len < ALIGN_FROM { 0 } else { (dst.as_ptr() as usize).wrapping_neg() & (ALIGN - 1) };
     let (dst_head, dst) = dst[..len].split_at_mut(head);
     let (src_head, src) = src[..len].split_at(head);
     copy_words(src_head, dst_head, key);
@@ -168,10 +172,26 @@ mod tests {
         assert_eq!(out, expected);
     }
 
+    /// Around `ALIGN_FROM`, where the aligned head starts: every distance of the destination
+    /// from an `ALIGN` boundary, and tails of every length modulo a block.
+    #[test]
+    fn aligned_and_unaligned_loops_agree_around_the_threshold() {
+        let key = [0x9c, 0x01, 0xe5, 0x70];
+        let src: Vec<u8> = (0..ALIGN_FROM + 2 * BLOCK).map(|i| (i * 31 + 7) as u8).collect();
+        for len in [ALIGN_FROM - 1, ALIGN_FROM, ALIGN_FROM + 1, ALIGN_FROM + 3, ALIGN_FROM + BLOCK + 37] {
+            for prefix in 0..ALIGN + 1 {
+                let before = vec![0xaa; prefix];
+                let mut out = before.clone();
+                extend_masked(&mut out, &src[..len], key);
+                assert!(out == reference(&before, &src[..len], key), "len {len} prefix {prefix}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn extend_masked_agrees_with_bytewise(
-            src in proptest::collection::vec(any::<u8>(), 0..4096),
+            src in proptest::collection::vec(any::<u8>(), 0..2 * ALIGN_FROM + 300),
             key in any::<[u8; 4]>(),
             prefix in 0usize..70,
             extra in 0usize..100,
