@@ -221,12 +221,14 @@ impl<M: Masking> Connection<M> {
         let start = out.len();
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = self.encode_header(opcode, true, 0, data.len(), &mut head);
-        out.reserve(n + data.len());
-        out.extend_from_slice(&head[..n]);
         match self.tx_mask(&head[..n]) {
-            // One fused copy-and-mask pass into the spare capacity (§5.3).
-            Some(key) => crate::mask::extend_masked(out, data, key),
-            None => extend_payload(out, data),
+            // The header, then one fused copy-and-mask pass into the spare capacity (§5.3).
+            Some(key) => crate::mask::extend_frame_masked(out, &head, n, data, key),
+            None => {
+                out.reserve(n + data.len());
+                out.extend_from_slice(&head[..n]);
+                extend_payload(out, data);
+            }
         }
         Ok(out.len() - start)
     }

@@ -18,22 +18,60 @@ use core::mem::MaybeUninit;
 
 /// Appends `src[i] ^ key[i % 4]` for every byte of `src` to `out`, reading and writing each byte
 /// once (no zero-fill, no second pass).
+#[cfg_attr(not(test), allow(dead_code))] // the send path uses `extend_frame_masked`
 #[inline]
 pub(crate) fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
     out.reserve(src.len());
     let start = out.len();
     // `reserve` guarantees at least `src.len()` spare elements, so this slice has that length.
     let dst = &mut out.spare_capacity_mut()[..src.len()];
+    copy(src, dst, key);
+    // SAFETY: `dst` is `out[start..start + src.len()]` of the spare capacity (within capacity,
+    // after `reserve`), and `copy` (below, safe code) wrote every element of it: its loops walk
+    // the destination to the end (chunks, then the remainder), and `dst` has exactly
+    // `src.len()` elements. So the first `start + src.len()` bytes are initialised.
+    unsafe { out.set_len(start + src.len()) };
+}
+
+/// Appends a frame: the first `head_len` bytes of `head` (an encoded header), then `src` masked
+/// with `key` as [`extend_masked`] does.
+///
+/// The whole `head` array goes in as one fixed-size store (the bytes past `head_len` are then
+/// overwritten by the payload or left beyond the length), so a short header costs no `memcpy`
+/// call: at 16 B per message, that call was a fifth of the send.
+#[inline]
+pub(crate) fn extend_frame_masked<const H: usize>(
+    out: &mut Vec<u8>,
+    head: &[u8; H],
+    head_len: usize,
+    src: &[u8],
+    key: [u8; 4],
+) {
+    assert!(head_len <= H);
+    let frame_len = head_len + src.len();
+    out.reserve(frame_len.max(H));
+    let start = out.len();
+    // `reserve` guarantees at least `max(frame_len, H)` spare elements.
+    let spare = out.spare_capacity_mut();
+    spare[..H].copy_from_slice(&head.map(MaybeUninit::new));
+    copy(src, &mut spare[head_len..frame_len], key);
+    // SAFETY: `spare` is `out[start..]` up to the capacity, and has at least `frame_len` elements
+    // after `reserve`. The header store above wrote `spare[..H]`, which covers `spare[..head_len]`
+    // (`head_len <= H`, asserted); `copy` (below, safe code) wrote every element of
+    // `spare[head_len..frame_len]` (its loops walk the destination to the end, and that slice
+    // has `src.len()` elements). So the first `start + frame_len` bytes are initialised.
+    unsafe { out.set_len(start + frame_len) };
+}
+
+/// `dst = src ^ key` (same lengths), writing every element of `dst`: short payloads inline, the
+/// wide loop out of line.
+#[inline(always)]
+fn copy(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     if src.len() < BLOCK {
         copy_words(src, dst, key);
     } else {
         copy_blocks(src, dst, key);
     }
-    // SAFETY: `dst` is `out[start..start + src.len()]` of the spare capacity (within capacity,
-    // after `reserve`), and `copy_words` / `copy_blocks` (below, safe code) wrote every element
-    // of it: each walks its destination to the end (chunks, then the remainder), and `dst` has
-    // exactly `src.len()` elements. So the first `start + src.len()` bytes are initialised.
-    unsafe { out.set_len(start + src.len()) };
 }
 
 /// Bytes per block of the wide loop: two AVX2 or four SSE2 registers.
@@ -188,6 +226,35 @@ mod tests {
         }
     }
 
+    /// The frame form: a header of every length 0..=14 from a 14-byte array, then the payload,
+    /// with no bytes of the array past the header left in the `Vec`.
+    #[test]
+    fn frame_form_appends_exactly_the_header_then_the_masked_payload() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let head: [u8; 14] = core::array::from_fn(|i| 0xf0 | i as u8);
+        let src: [u8; 150] = core::array::from_fn(|i| (i * 3) as u8);
+        for head_len in 0..=14 {
+            for len in [0, 1, 5, 11, 12, 13, 63, 64, 65, 150] {
+                for (prefix, extra) in [(0, None), (3, None), (0, Some(0)), (7, Some(2)), (1, Some(100))] {
+                    let before = vec![0x55u8; prefix];
+                    let mut out = match extra {
+                        None => before.clone(),
+                        Some(extra) => {
+                            let mut v = Vec::with_capacity(prefix + head_len + len + extra);
+                            v.extend_from_slice(&before);
+                            v
+                        }
+                    };
+                    extend_frame_masked(&mut out, &head, head_len, &src[..len], key);
+                    let mut expected = before.clone();
+                    expected.extend_from_slice(&head[..head_len]);
+                    let expected = reference(&expected, &src[..len], key);
+                    assert_eq!(out, expected, "head {head_len} len {len} prefix {prefix} extra {extra:?}");
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn extend_masked_agrees_with_bytewise(
@@ -200,7 +267,13 @@ mod tests {
             let mut out = Vec::with_capacity(prefix + extra);
             out.extend_from_slice(&before);
             extend_masked(&mut out, &src, key);
-            prop_assert_eq!(out, reference(&before, &src, key));
+            prop_assert_eq!(&out, &reference(&before, &src, key));
+            let head = [0xc1, 0xfe, 0x12, 0x34, key[0], key[1], key[2], key[3], 0, 0, 0, 0, 0, 0];
+            let mut framed = before.clone();
+            extend_frame_masked(&mut framed, &head, 8, &src, key);
+            let mut expected = before.clone();
+            expected.extend_from_slice(&head[..8]);
+            prop_assert_eq!(framed, reference(&expected, &src, key));
         }
     }
 }
