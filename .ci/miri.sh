@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Miri over the crate's `unsafe` (the leaf modules src/mask/avx2.rs, src/mask/append.rs, src/utf8/unchecked.rs,
-# src/utf8/avx512.rs, and the `&str`s they vouch for) and the masking and UTF-8 code around it.
+# Miri over the crate's `unsafe` (the leaf modules src/mask/avx2.rs, src/mask/append.rs,
+# src/utf8/unchecked.rs, src/utf8/avx512.rs, and the `&str`s they vouch for) and the masking and
+# UTF-8 code around it.
 # Installs a minimal nightly toolchain with miri when it is missing (Miri needs nightly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
