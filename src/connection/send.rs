@@ -196,8 +196,9 @@ impl<M: Masking> Connection<M> {
     }
 
     /// Appends a whole message in one pass over its bytes: the header, then the payload
-    /// appended after it, with no zero-filling first (a client's masked as it is copied). Compressed or automatically fragmented messages take the
-    /// sized path of [`send_message`](Self::send_message).
+    /// appended after it, with no zero-filling first (a client's is masked as it is copied, by
+    /// `mask::append`). Compressed or automatically fragmented messages take the sized path of
+    /// [`send_message`](Self::send_message).
     #[cfg(feature = "alloc")]
     fn send_message_vec(
         &mut self,

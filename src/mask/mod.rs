@@ -2,9 +2,11 @@
 //!
 //! The XOR loops are safe code on 64-byte blocks of plain arrays (u64 words below that), aligned
 //! first, so that LLVM turns them into vector instructions; on x86-64 with `std` a second build of
-//! the same loops with AVX2 is picked at run time (the leaf submodule `avx2`, which holds the only
-//! `unsafe` of masking). Keys come from a [`MaskSource`] the caller injects (`source.rs`): the
-//! crate itself holds no RNG, which keeps it deterministic under test and fuzzing.
+//! the same loops with AVX2 is picked at run time (the leaf submodule `avx2`). A client's payload
+//! appended to a `Vec` is masked as it is copied into the spare capacity (the leaf submodule
+//! `append`, with its own loops). Those two leaves hold the only `unsafe` of masking. Keys come
+//! from a [`MaskSource`] the caller injects (`source.rs`): the crate itself holds no RNG, which
+//! keeps it deterministic under test and fuzzing.
 
 #[cfg(feature = "alloc")]
 mod append;
