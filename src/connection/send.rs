@@ -196,9 +196,9 @@ impl<M: Masking> Connection<M> {
     }
 
     /// Appends a whole message in one pass over its bytes: the header, then the payload
-    /// appended after it, with no zero-filling first (a client masks each block as soon as it
-    /// lands, while it is in L1). Compressed or automatically fragmented messages take the
-    /// sized path of [`send_message`](Self::send_message).
+    /// appended after it, with no zero-filling first (a client's is masked as it is copied, by
+    /// `mask::append`). Compressed or automatically fragmented messages take the sized path of
+    /// [`send_message`](Self::send_message).
     #[cfg(feature = "alloc")]
     fn send_message_vec(
         &mut self,
@@ -222,19 +222,14 @@ impl<M: Masking> Connection<M> {
         let start = out.len();
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = self.encode_header(opcode, true, 0, data.len(), &mut head);
-        out.reserve(n + data.len());
-        out.extend_from_slice(&head[..n]);
         match self.tx_mask(&head[..n]) {
-            Some(key) => {
-                // A multiple of 4, so every block starts at key offset 0.
-                const BLOCK: usize = 16 * 1024;
-                for block in data.chunks(BLOCK) {
-                    let at = out.len();
-                    extend_payload(out, block);
-                    apply_mask(&mut out[at..], key, 0);
-                }
+            // The header, then one fused copy-and-mask pass into the spare capacity (§5.3).
+            Some(key) => crate::mask::extend_frame_masked(out, &head, n, data, key),
+            None => {
+                out.reserve(n + data.len());
+                out.extend_from_slice(&head[..n]);
+                extend_payload(out, data);
             }
-            None => extend_payload(out, data),
         }
         Ok(out.len() - start)
     }

@@ -2,14 +2,20 @@
 //!
 //! The XOR loops are safe code on 64-byte blocks of plain arrays (u64 words below that), aligned
 //! first, so that LLVM turns them into vector instructions; on x86-64 with `std` a second build of
-//! the same loops with AVX2 is picked at run time (the leaf submodule `avx2`, which holds the only
-//! `unsafe` of masking). Keys come from a [`MaskSource`] the caller injects (`source.rs`): the
-//! crate itself holds no RNG, which keeps it deterministic under test and fuzzing.
+//! the same loops with AVX2 is picked at run time (the leaf submodule `avx2`). A client's payload
+//! appended to a `Vec` is masked as it is copied into the spare capacity (the leaf submodule
+//! `append`, with its own loops). Those two leaves hold the only `unsafe` of masking. Keys come
+//! from a [`MaskSource`] the caller injects (`source.rs`): the crate itself holds no RNG, which
+//! keeps it deterministic under test and fuzzing.
 
+#[cfg(feature = "alloc")]
+mod append;
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 mod avx2;
 mod source;
 
+#[cfg(feature = "alloc")]
+pub(crate) use append::extend_frame_masked;
 pub use source::{ChaChaMask, MaskSource, Masking, NoMask, TestMasks};
 
 /// XORs `buf` in place with `key`, as if `buf` started at byte `offset` of a masked payload.
