@@ -317,19 +317,29 @@ mod tests {
                     let h = FrameHeader { fin, rsv, opcode, mask, payload_len };
                     let mut out = [0u8; MAX_HEADER_LEN];
                     let n = h.encode(&mut out);
-                    let mut expected = std::vec![(fin as u8) << 7 | rsv << 4 | opcode.as_u8()];
+                    // The fields one after another into a fixed array (no heap: this runs without
+                    // `alloc` too).
+                    let (mut expected, mut e) = ([0u8; MAX_HEADER_LEN], 0);
+                    let mut put = |bytes: &[u8]| {
+                        expected[e..e + bytes.len()].copy_from_slice(bytes);
+                        e += bytes.len();
+                    };
+                    put(&[(fin as u8) << 7 | rsv << 4 | opcode.as_u8()]);
                     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
                     if payload_len < 126 {
-                        expected.push(mask_bit | payload_len as u8);
+                        put(&[mask_bit | payload_len as u8]);
                     } else if payload_len <= 0xffff {
-                        expected.push(mask_bit | 126);
-                        expected.extend_from_slice(&(payload_len as u16).to_be_bytes());
+                        put(&[mask_bit | 126]);
+                        put(&(payload_len as u16).to_be_bytes());
                     } else {
-                        expected.push(mask_bit | 127);
-                        expected.extend_from_slice(&payload_len.to_be_bytes());
+                        put(&[mask_bit | 127]);
+                        put(&payload_len.to_be_bytes());
                     }
-                    expected.extend_from_slice(&mask.unwrap_or_default()[..if mask.is_some() { 4 } else { 0 }]);
-                    assert_eq!(&out[..n], &expected[..], "{h:?}");
+                    if let Some(key) = mask {
+                        put(&key);
+                    }
+                    let expected = &expected[..e];
+                    assert_eq!(&out[..n], expected, "{h:?}");
                     assert_eq!(n, h.encoded_len());
                     // A control frame longer than 125 bytes is refused by decode (§5.5).
                     if opcode != OpCode::Ping || payload_len < 126 {
