@@ -99,7 +99,7 @@ impl<M: Masking> Connection<M> {
 
     /// Everything but the fast path: staged headers, fragments, control frames, compression.
     /// Cold for the caller's loop: called once per read (or per large frame), it must not shape
-    /// the inlined fast path's code around it (with it, the 16-byte stream row runs 6 fewer
+    /// the inlined fast path's code around it (with it, the 16-byte stream row runs 3 fewer
     /// instructions per message, `benches/ab`).
     #[inline(never)]
     #[cold]

@@ -9,8 +9,8 @@
 //! the AVX2 build of the same safe loops after run-time detection, as in `avx2.rs` (the default
 //! x86-64 target has only SSE2, at about half the speed on data in L1/L2).
 //!
-//! [`extend_frame_masked`] (the client send path) also appends the frame header first, in the
-//! same reservation.
+//! [`extend_frame_masked`] (the client send path) appends the frame header first, in the same
+//! reservation.
 //!
 //! Tested against bytewise masking below (every length to 200 after several prefixes and
 //! capacities of `out`, the aligned loop's threshold, every header length, and proptests); Miri
@@ -20,25 +20,9 @@
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-/// Appends `src[i] ^ key[i % 4]` for every byte of `src` to `out`, reading and writing each byte
-/// once (no zero-fill, no second pass).
-#[cfg_attr(not(test), allow(dead_code))] // the send path uses `extend_frame_masked`
-#[inline]
-pub(crate) fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
-    out.reserve(src.len());
-    let start = out.len();
-    // `reserve` guarantees at least `src.len()` spare elements, so this slice has that length.
-    let dst = &mut out.spare_capacity_mut()[..src.len()];
-    copy(src, dst, key);
-    // SAFETY: `dst` is `out[start..start + src.len()]` of the spare capacity (within capacity,
-    // after `reserve`), and `copy` (below, safe code) wrote every element of it: its loops walk
-    // the destination to the end (chunks, then the remainder), and `dst` has exactly
-    // `src.len()` elements. So the first `start + src.len()` bytes are initialised.
-    unsafe { out.set_len(start + src.len()) };
-}
-
-/// Appends a frame: the first `head_len` bytes of `head` (an encoded header), then `src` masked
-/// with `key` as [`extend_masked`] does.
+/// Appends a frame: the first `head_len` bytes of `head` (an encoded header), then
+/// `src[i] ^ key[i % 4]` for every byte of `src`, reading and writing each byte once (no
+/// zero-fill, no second pass).
 ///
 /// The header goes in as a few fixed-size copies (8, 4, 2, 1 bytes as `head_len`'s bits say), not
 /// a `memcpy` call (at 16 B per message, that call was a fifth of the send), and never past
@@ -222,6 +206,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::vec;
+
+    /// The payload alone: a frame with an empty header.
+    fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+        extend_frame_masked(out, &[], 0, src, key);
+    }
 
     fn reference(out: &[u8], src: &[u8], key: [u8; 4]) -> Vec<u8> {
         let mut expected = out.to_vec();
