@@ -8,13 +8,16 @@
 //!   process's presence and sends it to the loop.
 //! - The subscriber subscribes to the rooms of local clients and to `chat:ctl:PID`, on which the
 //!   publisher wakes it when the set of rooms changes (the blocking `get_message` has no other
-//!   way to be interrupted).
+//!   way to be interrupted). It confirms each room subscription to the loop
+//!   ([`FromLink::Subscribed`]), which announces its members only then: Redis keeps nothing
+//!   for a channel nobody listens to, so a member announced earlier could be greeted by
+//!   another process before this one hears the room, and miss the greeting.
 //!
 //! Neither retries a failed PUBLISH (it may have been delivered): cross-process delivery is at
 //! most once. While Redis is away publishes are dropped (local delivery does not go through
 //! Redis); both threads reconnect with backoff and report `Up`/`Down`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread;
@@ -48,7 +51,11 @@ pub enum PubCmd {
 
 /// To the subscriber.
 pub enum SubCmd {
-    Subscribe(String),
+    /// Subscribe to a room; `seq` comes back in [`FromLink::Subscribed`].
+    Subscribe {
+        room: String,
+        seq: u64,
+    },
     Unsubscribe(String),
 }
 
@@ -65,6 +72,12 @@ pub enum FromLink {
     Message {
         room: String,
         payload: Vec<u8>,
+    },
+    /// Redis has acknowledged the subscription to `room` asked for by the `Subscribe` numbered
+    /// `seq` (sent again for every room after the subscriber reconnects).
+    Subscribed {
+        room: String,
+        seq: u64,
     },
     /// Every process's members of each room that has any (this process's included). `additive`
     /// within [`TTL`] of a reconnection: the other processes may not have rewritten their keys
@@ -243,7 +256,8 @@ fn refresh(
 
 fn subscriber(client: redis::Client, pid: String, rx: Receiver<SubCmd>, notify: Notify) {
     let ctl = format!("chat:ctl:{pid}");
-    let mut rooms: BTreeSet<String> = BTreeSet::new();
+    // Each room subscribed to, with the number of the `Subscribe` that asked for it.
+    let mut rooms: BTreeMap<String, u64> = BTreeMap::new();
     let mut backoff = BACKOFF_MIN;
     loop {
         let mut con = match connect(&client) {
@@ -259,7 +273,7 @@ fn subscriber(client: redis::Client, pid: String, rx: Receiver<SubCmd>, notify: 
         let setup = (|| {
             pubsub.subscribe(&ctl)?;
             apply(&rx, &mut rooms, None)?;
-            for room in &rooms {
+            for room in rooms.keys() {
                 pubsub.subscribe(format!("chat:room:{room}"))?;
             }
             Ok::<(), redis::RedisError>(())
@@ -267,6 +281,11 @@ fn subscriber(client: redis::Client, pid: String, rx: Receiver<SubCmd>, notify: 
         if let Err(e) = setup {
             eprintln!("redis subscriber: {e}");
             continue;
+        }
+        for (room, &seq) in &rooms {
+            if !notify.send(FromLink::Subscribed { room: room.clone(), seq }) {
+                return;
+            }
         }
         if !notify.send(FromLink::Up { subscriber: true }) {
             return;
@@ -278,8 +297,15 @@ fn subscriber(client: redis::Client, pid: String, rx: Receiver<SubCmd>, notify: 
             };
             let channel = msg.get_channel_name();
             if channel == ctl {
-                if let Err(e) = apply(&rx, &mut rooms, Some(&mut pubsub)) {
-                    break e;
+                match apply(&rx, &mut rooms, Some(&mut pubsub)) {
+                    Ok(subscribed) => {
+                        for (room, seq) in subscribed {
+                            if !notify.send(FromLink::Subscribed { room, seq }) {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => break e,
                 }
             } else if let Some(room) = channel.strip_prefix("chat:room:") {
                 let payload = msg.get_payload_bytes().to_vec();
@@ -296,23 +322,27 @@ fn subscriber(client: redis::Client, pid: String, rx: Receiver<SubCmd>, notify: 
     }
 }
 
-/// Takes the queued room changes; with a live connection, (un)subscribes at once.
+/// Takes the queued room changes; with a live connection, (un)subscribes at once and returns
+/// the subscriptions Redis acknowledged that still stand (each with its `Subscribe`'s number).
 fn apply(
     rx: &Receiver<SubCmd>,
-    rooms: &mut BTreeSet<String>,
+    rooms: &mut BTreeMap<String, u64>,
     mut pubsub: Option<&mut redis::PubSub<'_>>,
-) -> redis::RedisResult<()> {
+) -> redis::RedisResult<Vec<(String, u64)>> {
+    let mut subscribed = Vec::new();
     while let Ok(cmd) = rx.try_recv() {
         match cmd {
-            SubCmd::Subscribe(room) => {
-                if rooms.insert(room.clone()) {
-                    if let Some(p) = pubsub.as_deref_mut() {
+            SubCmd::Subscribe { room, seq } => {
+                let new = rooms.insert(room.clone(), seq).is_none();
+                if let Some(p) = pubsub.as_deref_mut() {
+                    if new {
                         p.subscribe(format!("chat:room:{room}"))?;
                     }
+                    subscribed.push((room, seq));
                 }
             }
             SubCmd::Unsubscribe(room) => {
-                if rooms.remove(&room) {
+                if rooms.remove(&room).is_some() {
                     if let Some(p) = pubsub.as_deref_mut() {
                         p.unsubscribe(format!("chat:room:{room}"))?;
                     }
@@ -320,5 +350,6 @@ fn apply(
             }
         }
     }
-    Ok(())
+    subscribed.retain(|(room, seq)| rooms.get(room) == Some(seq));
+    Ok(subscribed)
 }

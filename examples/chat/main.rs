@@ -82,6 +82,12 @@ struct Server {
     link: Option<Link>,
     /// The publisher and subscriber connections are up.
     link_up: [bool; 2],
+    /// Rooms whose Redis subscription is asked for and not yet acknowledged, with the number of
+    /// the `Subscribe`. Their members are announced (join published, presence written) only on
+    /// the acknowledgement: another process may greet them as soon as it hears of them.
+    subscribing: HashMap<String, u64>,
+    /// The number of the last `Subscribe` sent.
+    subscribe_seq: u64,
     /// Clients with output to flush at the end of this turn.
     dirty: HashSet<Token>,
     results: HashMap<String, String>,
@@ -195,7 +201,9 @@ impl Server {
             eprintln!("{name} left {room}");
         }
         self.broadcast_local(&room, &room::presence_diff(&[name.clone()].into(), &Default::default())[0]);
-        self.publish(&room, 'l', &name);
+        if !self.subscribing.contains_key(&room) {
+            self.publish(&room, 'l', &name); // (never announced otherwise)
+        }
         self.presence_changed(&room);
     }
 
@@ -311,12 +319,18 @@ impl Server {
                     }
                     if let Some(link) = &self.link {
                         if self.rooms.local_names(&room).len() == 1 {
-                            let _ = link.to_sub.send(SubCmd::Subscribe(room.clone()));
+                            self.subscribe_seq += 1;
+                            let seq = self.subscribe_seq;
+                            let _ = link.to_sub.send(SubCmd::Subscribe { room: room.clone(), seq });
                             let _ = link.to_pub.send(PubCmd::Wake);
+                            self.subscribing.insert(room.clone(), seq);
                         }
                     }
-                    self.publish(&room, 'j', &name);
-                    self.presence_changed(&room);
+                    // Announced now, or with the room's other members once subscribed.
+                    if !self.subscribing.contains_key(&room) {
+                        self.publish(&room, 'j', &name);
+                        self.presence_changed(&room);
+                    }
                 }
                 Err(reason) => {
                     if let Some(c) = self.clients.get_mut(&token) {
@@ -346,14 +360,31 @@ impl Server {
         }
     }
 
+    /// Writes the room's local members to Redis; unsubscribes from a room left empty. A room
+    /// still subscribing is written once the subscription is acknowledged.
     fn presence_changed(&mut self, room: &str) {
         let names = self.rooms.local_names(room);
         if let Some(link) = &self.link {
             if names.is_empty() {
                 let _ = link.to_sub.send(SubCmd::Unsubscribe(room.to_string()));
                 let _ = link.to_pub.send(PubCmd::Wake);
+                self.subscribing.remove(room);
+            } else if self.subscribing.contains_key(room) {
+                return;
             }
             let _ = link.to_pub.send(PubCmd::Presence { room: room.to_string(), names });
+        }
+    }
+
+    /// Redis acknowledged a room subscription: announce the room's members, unless the
+    /// acknowledgement is for an earlier subscription since dropped.
+    fn subscribed(&mut self, room: &str, seq: u64) {
+        if self.subscribing.get(room) == Some(&seq) {
+            self.subscribing.remove(room);
+            for name in self.rooms.local_names(room) {
+                self.publish(room, 'j', &name);
+            }
+            self.presence_changed(room);
         }
     }
 
@@ -429,6 +460,7 @@ impl Server {
                     }
                 }
                 FromLink::Message { room, payload } => self.remote_message(&room, &payload),
+                FromLink::Subscribed { room, seq } => self.subscribed(&room, seq),
                 FromLink::Presence { mut all, additive } => {
                     let rooms: BTreeSet<String> = self.rooms.rooms.keys().chain(all.keys()).cloned().collect();
                     for room in rooms {
@@ -561,6 +593,8 @@ fn serve(addr: &str, opts: Options) -> io::Result<()> {
         pid,
         link,
         link_up: [false, false],
+        subscribing: HashMap::new(),
+        subscribe_seq: 0,
         dirty: HashSet::new(),
         results: HashMap::new(),
         gates_dirty: false,

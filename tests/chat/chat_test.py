@@ -48,6 +48,7 @@ class Member:
         self.cross = None
         self.errors = []
         self.closed = None  # close code once closed
+        self.greet = False  # say "hi NAME" to each member that joins
 
     async def start(self, expect_welcome=True):
         self.ws = await connect(URL[self.server], max_size=None)
@@ -71,6 +72,8 @@ class Member:
                     self.cross = m["cross"]
                 elif t == "joined":
                     self.members.add(m["name"])
+                    if self.greet:  # at once, from the reader: the tightest race
+                        await self.ws.send(json.dumps({"type": "say", "text": f"hi {m['name']}"}))
                 elif t == "left":
                     self.members.discard(m["name"])
                 elif t == "status":
@@ -151,6 +154,47 @@ class RawClient:
             if not chunk:
                 return frames, None
             buf += chunk
+
+
+async def greet_on_join():
+    """A member greeted the moment another process announces it gets the greeting: a process
+    announces a member only once Redis has acknowledged its subscription to the room (Redis
+    keeps nothing for a channel nobody listens to). Redis MONITOR shows the order of commands
+    as Redis ran them: in every room, each process's SUBSCRIBE comes before its member's join."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", REDIS_PORT)
+    writer.write(b"MONITOR\r\n")
+    await writer.drain()
+    check(await reader.readline() == b"+OK\r\n", "redis MONITOR")
+    log = []
+
+    async def monitor():
+        while line := await reader.readline():
+            log.append(line.decode(errors="replace"))
+
+    watch = asyncio.create_task(monitor())
+    rounds = 40
+    for i in range(rounds):
+        room = f"greet{i}"
+        host = Member("A", room, "host")
+        host.greet = True
+        await host.start()
+        guest = await Member("B", room, "guest").start()
+        await until(lambda: ("host", "hi guest") in guest.msgs, 5, f"the greeting sent on 'joined' in {room}")
+        await guest.stop()
+        await host.stop()
+    await asyncio.sleep(0.2)
+    watch.cancel()
+    writer.close()
+    for i in range(rounds):
+        channel = f'"chat:room:greet{i}"'
+        subscribes = 0
+        for name, want in (("host", 1), ("guest", 2)):
+            at = next((k for k, line in enumerate(log) if f'"PUBLISH" {channel}' in line and line.rstrip().endswith(f' j {name}"')), None)
+            check(at is not None, f"no join of {name} published in greet{i}")
+            subscribes = sum(f'"SUBSCRIBE" {channel}' in line for line in log[:at])
+            check(subscribes >= want, f"greet{i}: {name}'s join published after {subscribes} subscriptions, not {want}")
+    print(f"greet on join: {rounds} of {rounds} members greeted on arrival got the greeting; "
+          "each join published after its process subscribed (Redis MONITOR)", flush=True)
 
 
 async def fanout():
@@ -343,7 +387,7 @@ def free_port():
 
 
 async def main():
-    for test in (fanout, name_taken, oversized, vanish, slow_subscriber, process_death, redis_restart):
+    for test in (greet_on_join, fanout, name_taken, oversized, vanish, slow_subscriber, process_death, redis_restart):
         await test()
     print("chat: PASS")
 
