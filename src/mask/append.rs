@@ -224,9 +224,11 @@ mod tests {
     fn agrees_with_bytewise_reference_at_every_length_prefix_and_capacity() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
         let src: [u8; 200] = core::array::from_fn(|i| (i * 7 + 3) as u8);
-        // Fewer prefixes under Miri, which interprets every byte of the reference.
+        // Under Miri, which interprets every byte: fewer prefixes, and the lengths up to two
+        // 32-byte strides plus a few longer ones (every tail length is still covered).
         let prefixes: &[usize] = if cfg!(miri) { &[0, 3, 33] } else { &[0, 1, 2, 3, 5, 14, 31, 32, 33, 100] };
-        for len in 0..=200 {
+        let lengths: Vec<usize> = if cfg!(miri) { (0..=70).chain([128, 200]).collect() } else { (0..=200).collect() };
+        for len in lengths {
             for &prefix in prefixes {
                 let before: Vec<u8> = (0..prefix).map(|i| (i * 13) as u8).collect();
                 let expected = reference(&before, &src[..len], key);
@@ -265,7 +267,7 @@ mod tests {
     fn aligned_and_unaligned_loops_agree_around_the_threshold() {
         let key = [0x9c, 0x01, 0xe5, 0x70];
         let src: Vec<u8> = (0..ALIGN_FROM + 2 * BLOCK).map(|i| (i * 31 + 7) as u8).collect();
-        let prefixes: Vec<usize> = if cfg!(miri) { vec![0, 1, 8, 31] } else { (0..ALIGN + 1).collect() };
+        let prefixes: Vec<usize> = if cfg!(miri) { vec![0, 1, 31] } else { (0..ALIGN + 1).collect() };
         for len in [ALIGN_FROM - 1, ALIGN_FROM, ALIGN_FROM + 1, ALIGN_FROM + 3, ALIGN_FROM + BLOCK + 37] {
             for &prefix in &prefixes {
                 let before = vec![0xaa; prefix];
@@ -284,7 +286,8 @@ mod tests {
         let head: [u8; 14] = core::array::from_fn(|i| 0xf0 | i as u8);
         let src: [u8; 150] = core::array::from_fn(|i| (i * 3) as u8);
         for head_len in 0..=14 {
-            for len in [0, 1, 5, 11, 12, 13, 63, 64, 65, 150] {
+            let lengths: &[usize] = if cfg!(miri) { &[0, 1, 13, 65] } else { &[0, 1, 5, 11, 12, 13, 63, 64, 65, 150] };
+            for &len in lengths {
                 for (prefix, extra) in [(0, None), (3, None), (0, Some(0)), (7, Some(2)), (1, Some(100))] {
                     let before = vec![0x55u8; prefix];
                     let mut out = match extra {
@@ -308,7 +311,8 @@ mod tests {
     proptest! {
         #[test]
         fn extend_masked_agrees_with_bytewise(
-            src in proptest::collection::vec(any::<u8>(), 0..if cfg!(miri) { ALIGN_FROM + 300 } else { 2 * ALIGN_FROM + 300 }),
+            // Under Miri, short inputs only: the aligned loop has its own test above.
+            src in proptest::collection::vec(any::<u8>(), 0..if cfg!(miri) { 300 } else { 2 * ALIGN_FROM + 300 }),
             key in any::<[u8; 4]>(),
             prefix in 0usize..70,
             extra in 0usize..100,
