@@ -10,7 +10,7 @@
 //! x86-64 target has only SSE2, at about half the speed on data in L1/L2).
 //!
 //! [`extend_frame_masked`] (the client send path) appends the frame header first, in the same
-//! reservation.
+//! reservation; [`extend_frame`] (the server send path) does the same without the mask.
 //!
 //! Tested against bytewise masking below (every length to 200 after several prefixes and
 //! capacities of `out`, the aligned loop's threshold, every header length, and proptests); Miri
@@ -23,11 +23,6 @@ use core::mem::MaybeUninit;
 /// Appends a frame: the first `head_len` bytes of `head` (an encoded header), then
 /// `src[i] ^ key[i % 4]` for every byte of `src`, reading and writing each byte once (no
 /// zero-fill, no second pass).
-///
-/// The header goes in as a few fixed-size copies (8, 4, 2, 1 bytes as `head_len`'s bits say), not
-/// a `memcpy` call (at 16 B per message, that call was a fifth of the send), and never past
-/// `head_len`: a header store that the payload's first vector store then overlapped cost 5 ns
-/// per 1 KiB message here.
 #[inline(always)]
 pub(crate) fn extend_frame_masked<const H: usize>(
     out: &mut Vec<u8>,
@@ -35,6 +30,37 @@ pub(crate) fn extend_frame_masked<const H: usize>(
     head_len: usize,
     src: &[u8],
     key: [u8; 4],
+) {
+    extend_frame_with(out, head, head_len, src, |src, dst| copy(src, dst, key));
+}
+
+/// Appends an unmasked frame (server sends): the first `head_len` bytes of `head`, then `src`.
+///
+/// The same header stores as [`extend_frame_masked`], then a payload under 64 bytes as a few
+/// inline word copies and a longer one as `memcpy`s of at most 1 KiB (see [`copy_plain`]): at
+/// 16 B per message the two `memcpy` calls of `extend_from_slice` (header and payload) were
+/// most of the send.
+#[inline(always)]
+pub(crate) fn extend_frame<const H: usize>(out: &mut Vec<u8>, head: &[u8; H], head_len: usize, src: &[u8]) {
+    extend_frame_with(out, head, head_len, src, copy_plain);
+}
+
+/// Reserves room for a frame, writes its header into the spare capacity, has `fill` write the
+/// payload after it, then sets the length. `fill` is one of this file's [`copy`] and
+/// [`copy_plain`], which write every element of their destination (the `set_len` below relies
+/// on it; nothing outside this file can pass another).
+///
+/// The header goes in as a few fixed-size copies (8, 4, 2, 1 bytes as `head_len`'s bits say), not
+/// a `memcpy` call (at 16 B per message, that call was a fifth of the send), and never past
+/// `head_len`: a header store that the payload's first vector store then overlapped cost 5 ns
+/// per 1 KiB message here.
+#[inline(always)]
+fn extend_frame_with<const H: usize>(
+    out: &mut Vec<u8>,
+    head: &[u8; H],
+    head_len: usize,
+    src: &[u8],
+    fill: impl FnOnce(&[u8], &mut [MaybeUninit<u8>]),
 ) {
     let head = &head[..head_len];
     let frame_len = head_len + src.len();
@@ -59,14 +85,15 @@ pub(crate) fn extend_frame_masked<const H: usize>(
     if (head_len - at) & 1 != 0 {
         put::<1>(&mut dst_head[at..], &head[at..]);
     }
-    copy(src, dst_payload, key);
+    fill(src, dst_payload);
     // SAFETY: `dst` is `out[start..start + frame_len]` of the spare capacity (within capacity,
     // after `reserve`). `dst_head` (its first `head_len` elements) was written whole by the
     // `put`s above: pieces of 8 while 8 or more are left, then 4, 2 and 1 as the bits of the
     // rest (below 8) say, each piece starting where the last ended, so they sum to `head_len`.
-    // `copy` (below, safe code) wrote every element of `dst_payload` (its loops walk the
-    // destination to the end, and it has `src.len()` elements). So the first
-    // `start + frame_len` bytes are initialised.
+    // `fill` is `copy` or `copy_plain` (the only callers are the two functions above), which
+    // write every element of `dst_payload` (their loops walk the destination to the end, and it
+    // has `src.len()` elements, checked by their `assert_eq!`). So the first `start + frame_len`
+    // bytes are initialised.
     unsafe { out.set_len(start + frame_len) };
 }
 
@@ -89,6 +116,28 @@ fn copy(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
         copy_blocks(src, dst, key);
     }
 }
+
+/// `dst = src` (same lengths), writing every element of `dst`: under 64 bytes the word copies of
+/// [`copy_words`] with a zero key (the XOR folds away), inline; from 64 bytes on, pieces of at
+/// most 1 KiB, each a loop that LLVM turns into one `memcpy` call. Pieces, because glibc's
+/// `memcpy` takes `rep movsb` above a few KiB, which on some AMD CPUs crawls at unlucky relative
+/// offsets of source and destination (see `mask::copy_payload`).
+#[inline(always)]
+fn copy_plain(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    // Equal by construction at the caller; checked because `set_len` relies on it.
+    assert_eq!(src.len(), dst.len());
+    if src.len() < BLOCK {
+        return copy_words(src, dst, [0; 4]);
+    }
+    for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
+        for (o, i) in d.iter_mut().zip(s) {
+            *o = MaybeUninit::new(*i);
+        }
+    }
+}
+
+/// The longest `memcpy` of [`copy_plain`].
+const PIECE: usize = 1024;
 
 /// Bytes per block of the wide loop: two AVX2 or four SSE2 registers.
 const BLOCK: usize = 64;
@@ -305,6 +354,44 @@ mod tests {
         }
     }
 
+    /// The unmasked form (server sends): every header length 0..=14 and every payload length to
+    /// 200 and around the wide loop's pieces, after several prefixes and capacities of `out`.
+    #[test]
+    fn plain_frame_form_appends_exactly_the_header_then_the_payload() {
+        let head: [u8; 14] = core::array::from_fn(|i| 0xe0 | i as u8);
+        let src: Vec<u8> = (0..ALIGN_FROM + 2 * BLOCK + 9).map(|i| (i * 11 + 5) as u8).collect();
+        let mut lens: Vec<usize> =
+            if cfg!(miri) { vec![0, 1, 7, 8, 15, 16, 33, 63, 64, 65, 200] } else { (0..=200).collect() };
+        lens.extend([1023, 1024, 1025, 2049, ALIGN_FROM - 1, ALIGN_FROM, ALIGN_FROM + BLOCK + 37, src.len()]);
+        let heads: &[usize] =
+            if cfg!(miri) { &[0, 2, 4, 10, 14] } else { &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14] };
+        let cases: &[(usize, Option<usize>)] = if cfg!(miri) {
+            &[(0, None), (3, Some(1))]
+        } else {
+            &[(0, None), (3, None), (0, Some(0)), (7, Some(2)), (33, Some(300))]
+        };
+        for &head_len in heads {
+            for &len in &lens {
+                for &(prefix, extra) in cases {
+                    let before = vec![0x55u8; prefix];
+                    let mut out = match extra {
+                        None => before.clone(),
+                        Some(extra) => {
+                            let mut v = Vec::with_capacity(prefix + head_len + len + extra);
+                            v.extend_from_slice(&before);
+                            v
+                        }
+                    };
+                    extend_frame(&mut out, &head, head_len, &src[..len]);
+                    let mut expected = before.clone();
+                    expected.extend_from_slice(&head[..head_len]);
+                    expected.extend_from_slice(&src[..len]);
+                    assert!(out == expected, "head {head_len} len {len} prefix {prefix} extra {extra:?}");
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn extend_masked_agrees_with_bytewise(
@@ -324,6 +411,12 @@ mod tests {
             let mut expected = before.clone();
             expected.extend_from_slice(&head[..8]);
             prop_assert_eq!(framed, reference(&expected, &src, key));
+            let mut plain = before.clone();
+            extend_frame(&mut plain, &head, 4, &src);
+            let mut expected = before.clone();
+            expected.extend_from_slice(&head[..4]);
+            expected.extend_from_slice(&src);
+            prop_assert_eq!(plain, expected);
         }
     }
 }
