@@ -211,6 +211,15 @@ impl<M: Masking> Connection<M> {
         if !self.sends_one_plain_frame(data.len()) {
             return self.send_message_vec_other(opcode, data, out);
         }
+        if self.role == Role::Server {
+            // Small enough to be inlined into the caller: the header without a key, then the
+            // payload (§5.1: a server never masks).
+            let mut head = [0u8; MAX_HEADER_LEN];
+            let header = FrameHeader { fin: true, rsv: 0, opcode, mask: None, payload_len: data.len() as u64 };
+            let n = header.encode(&mut head);
+            crate::mask::extend_frame(out, &head, n, data);
+            return Ok(n + data.len());
+        }
         Ok(self.append_frame(opcode, data, out))
     }
 

@@ -1,5 +1,6 @@
-//! Appending a masked copy of a payload to a `Vec` (RFC 6455 §5.3, client sends) in one pass: a
-//! leaf module that holds its own `unsafe` and imports nothing from the crate.
+//! Appending a frame to a `Vec` in one pass, its payload masked (RFC 6455 §5.3, client sends)
+//! or not (server sends): a leaf module that holds its own `unsafe` and imports nothing from the
+//! crate.
 //!
 //! **Why `unsafe`:** appending with `extend_from_slice` and then masking in place reads and
 //! writes every byte twice; masking while copying into the `Vec`'s spare capacity does it once,
@@ -10,10 +11,13 @@
 //! x86-64 target has only SSE2, at about half the speed on data in L1/L2).
 //!
 //! [`extend_frame_masked`] (the client send path) appends the frame header first, in the same
-//! reservation; [`extend_frame`] (the server send path) does the same without the mask.
+//! reservation; [`extend_frame`] (the server send path) does the same without the mask: there
+//! `unsafe` saves the `memcpy` calls of a short frame (header and payload go in as fixed-size
+//! copies) rather than a pass.
 //!
-//! Tested against bytewise masking below (every length to 200 after several prefixes and
-//! capacities of `out`, the aligned loop's threshold, every header length, and proptests); Miri
+//! Tested against bytewise masking and plain appends below (every length to 200 after several
+//! prefixes and capacities of `out`, the aligned loop's threshold, every header length, and
+//! proptests); Miri
 //! runs those tests (`.ci/miri.sh`) through the portable loops.
 #![allow(unsafe_code)]
 
@@ -31,24 +35,23 @@ pub(crate) fn extend_frame_masked<const H: usize>(
     src: &[u8],
     key: [u8; 4],
 ) {
-    extend_frame_with(out, head, head_len, src, |src, dst| copy(src, dst, key));
+    extend_frame_with(out, head, head_len, src, |src, dst| copy::<true>(src, dst, key));
 }
 
 /// Appends an unmasked frame (server sends): the first `head_len` bytes of `head`, then `src`.
 ///
-/// The same header stores as [`extend_frame_masked`], then a payload under 64 bytes as a few
-/// inline word copies and a longer one as `memcpy`s of at most 1 KiB (see [`copy_plain`]): at
-/// 16 B per message the two `memcpy` calls of `extend_from_slice` (header and payload) were
-/// most of the send.
+/// The same header stores as [`extend_frame_masked`], and its loops without the XOR under 64
+/// bytes and from 4 KiB on (`memcpy` pieces in between, [`copy_long`]): at 16 B per message the
+/// two `memcpy` calls of `extend_from_slice` (header and payload) were most of the send.
 #[inline(always)]
 pub(crate) fn extend_frame<const H: usize>(out: &mut Vec<u8>, head: &[u8; H], head_len: usize, src: &[u8]) {
-    extend_frame_with(out, head, head_len, src, copy_plain);
+    extend_frame_with(out, head, head_len, src, |src, dst| copy::<false>(src, dst, [0; 4]));
 }
 
 /// Reserves room for a frame, writes its header into the spare capacity, has `fill` write the
-/// payload after it, then sets the length. `fill` is one of this file's [`copy`] and
-/// [`copy_plain`], which write every element of their destination (the `set_len` below relies
-/// on it; nothing outside this file can pass another).
+/// payload after it, then sets the length. `fill` is this file's [`copy`] (a closure around it
+/// at each of the two callers above), which writes every element of its destination (the
+/// `set_len` below relies on it; nothing outside this file can pass another).
 ///
 /// The header goes in as a few fixed-size copies (8, 4, 2, 1 bytes as `head_len`'s bits say), not
 /// a `memcpy` call (at 16 B per message, that call was a fifth of the send), and never past
@@ -90,10 +93,10 @@ fn extend_frame_with<const H: usize>(
     // after `reserve`). `dst_head` (its first `head_len` elements) was written whole by the
     // `put`s above: pieces of 8 while 8 or more are left, then 4, 2 and 1 as the bits of the
     // rest (below 8) say, each piece starting where the last ended, so they sum to `head_len`.
-    // `fill` is `copy` or `copy_plain` (the only callers are the two functions above), which
-    // write every element of `dst_payload` (their loops walk the destination to the end, and it
-    // has `src.len()` elements, checked by their `assert_eq!`). So the first `start + frame_len`
-    // bytes are initialised.
+    // `fill` calls `copy` (the only callers are the two functions above), which writes every
+    // element of `dst_payload` (its loops walk the destination to the end, and it has
+    // `src.len()` elements, checked by its `assert_eq!`). So the first `start + frame_len` bytes
+    // are initialised.
     unsafe { out.set_len(start + frame_len) };
 }
 
@@ -104,31 +107,40 @@ fn put<const N: usize>(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
     dst[..N].copy_from_slice(&bytes.map(MaybeUninit::new));
 }
 
-/// `dst = src ^ key` (same lengths), writing every element of `dst`: short payloads inline, the
-/// wide loop out of line.
+/// `dst = src ^ key` (same lengths; `dst = src` if not `MASK`, `key` then unused), writing every
+/// element of `dst`: short payloads inline, the wide loop out of line.
 #[inline(always)]
-fn copy(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     // Equal by construction at both callers; checked because `set_len` relies on it.
     assert_eq!(src.len(), dst.len());
     if src.len() < BLOCK {
-        copy_words(src, dst, key);
+        copy_words::<MASK>(src, dst, key);
+    } else if MASK {
+        copy_blocks::<MASK>(src, dst, key);
     } else {
-        copy_blocks(src, dst, key);
+        copy_long(src, dst);
     }
 }
 
-/// `dst = src` (same lengths), writing every element of `dst`: under 64 bytes the word copies of
-/// [`copy_words`] with a zero key (the XOR folds away), inline; from 64 bytes on, pieces of at
-/// most 1 KiB, each a loop that LLVM turns into one `memcpy` call. Pieces, because glibc's
-/// `memcpy` takes `rep movsb` above a few KiB, which on some AMD CPUs crawls at unlucky relative
-/// offsets of source and destination (see `mask::copy_payload`).
-#[inline(always)]
-fn copy_plain(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
-    // Equal by construction at the caller; checked because `set_len` relies on it.
-    assert_eq!(src.len(), dst.len());
-    if src.len() < BLOCK {
-        return copy_words(src, dst, [0; 4]);
+/// `dst = src` (same lengths) from 64 bytes on, out of line like the wide loop (so a server send
+/// inlined into its caller stays small): below 4 KiB [`copy_pieces`], from there the wide loop
+/// (with its aligned stores, 1 MiB sends took about 24 instead of 28 µs here).
+#[inline(never)]
+fn copy_long(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    if src.len() < ALIGN_FROM {
+        copy_pieces(src, dst);
+    } else {
+        copy_blocks::<false>(src, dst, [0; 4]);
     }
+}
+
+/// `dst = src` (same lengths), every element written: pieces of at most 1 KiB, each a loop that
+/// LLVM turns into one `memcpy` call (at 1 KiB fewer instructions than the wide loop's
+/// unaligned stores). Pieces, because glibc's `memcpy` takes `rep movsb` above a few KiB, which
+/// on some AMD CPUs crawls at unlucky relative offsets of source and destination (see
+/// `mask::copy_payload`).
+#[inline(always)]
+fn copy_pieces(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
     for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
         for (o, i) in d.iter_mut().zip(s) {
             *o = MaybeUninit::new(*i);
@@ -136,7 +148,7 @@ fn copy_plain(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
     }
 }
 
-/// The longest `memcpy` of [`copy_plain`].
+/// The longest `memcpy` of [`copy_pieces`].
 const PIECE: usize = 1024;
 
 /// Bytes per block of the wide loop: two AVX2 or four SSE2 registers.
@@ -154,9 +166,9 @@ const ALIGN: usize = 32;
 /// to guard with run-time checks (a 16-byte payload is two word XORs and a few tests). Every
 /// element of `dst` is written.
 #[inline(always)]
-fn copy_words(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_words<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
-    let k = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let k = if MASK { u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]) } else { 0 };
     let len = src.len().min(dst.len());
     let (mut s, mut d) = (&src[..len], &mut dst[..len]);
     while s.len() >= 32 {
@@ -180,6 +192,21 @@ fn copy_words(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
         copy_word(s8, d8, k);
         (s, d) = (s_rest, d_rest);
     }
+    if !MASK {
+        // The last 0..=7 bytes as 4, 2 and 1-byte copies (a byte loop becomes a `memcpy` call).
+        if s.len() >= 4 {
+            put::<4>(d, s);
+            (s, d) = (&s[4..], &mut d[4..]);
+        }
+        if s.len() >= 2 {
+            put::<2>(d, s);
+            (s, d) = (&s[2..], &mut d[2..]);
+        }
+        if let (Some(o), Some(i)) = (d.first_mut(), s.first()) {
+            *o = MaybeUninit::new(*i);
+        }
+        return;
+    }
     // Every step above is a multiple of 4 bytes, so the tail starts key-aligned.
     for ((o, i), k) in d.iter_mut().zip(s).zip(key.iter().cycle()) {
         *o = MaybeUninit::new(i ^ k);
@@ -196,34 +223,34 @@ fn copy_word(i: &[u8], o: &mut [MaybeUninit<u8>], k: u64) {
 /// The wide loop, out of line so that the small path stays small where it is inlined; its AVX2
 /// build when the CPU has AVX2.
 #[inline(never)]
-fn copy_blocks(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_blocks<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the only requirement of calling a `#[target_feature(enable = "avx2")]`
         // function is that the CPU supports AVX2, which was checked just above.
-        return unsafe { copy_blocks_avx2(src, dst, key) };
+        return unsafe { copy_blocks_avx2::<MASK>(src, dst, key) };
     }
-    copy_blocks_portable(src, dst, key)
+    copy_blocks_portable::<MASK>(src, dst, key)
 }
 
 /// [`copy_blocks_portable`] (inlined, safe) compiled for AVX2.
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[target_feature(enable = "avx2")]
-fn copy_blocks_avx2(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
-    copy_blocks_portable(src, dst, key)
+fn copy_blocks_avx2<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+    copy_blocks_portable::<MASK>(src, dst, key)
 }
 
 /// A head of words up to the first `ALIGN` boundary of `dst` (from `ALIGN_FROM` bytes on), then
 /// 64-byte blocks (which LLVM turns into vector XORs), then a tail of words. Every element of
 /// `dst` is written.
 #[inline(always)]
-fn copy_blocks_portable(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_blocks_portable<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
     let len = src.len().min(dst.len());
     let head = if len < ALIGN_FROM { 0 } else { (dst.as_ptr() as usize).wrapping_neg() & (ALIGN - 1) };
     let (dst_head, dst) = dst[..len].split_at_mut(head);
     let (src_head, src) = src[..len].split_at(head);
-    copy_words(src_head, dst_head, key);
+    copy_words::<MASK>(src_head, dst_head, key);
     let key = rotate(key, head);
     let mut wide = [0u8; BLOCK];
     for w in wide.chunks_exact_mut(4) {
@@ -232,14 +259,20 @@ fn copy_blocks_portable(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     let mut d = dst.chunks_exact_mut(BLOCK);
     let mut s = src.chunks_exact(BLOCK);
     for (o, i) in (&mut d).zip(&mut s) {
-        let o: &mut [MaybeUninit<u8>; BLOCK] = o.try_into().expect("chunks_exact");
-        let i: &[u8; BLOCK] = i.try_into().expect("chunks_exact");
-        for j in 0..BLOCK {
-            o[j] = MaybeUninit::new(i[j] ^ wide[j]);
-        }
+        block::<MASK>(o, i, &wide);
     }
     // BLOCK is a multiple of 4, so the tail starts key-aligned.
-    copy_words(s.remainder(), d.into_remainder(), key);
+    copy_words::<MASK>(s.remainder(), d.into_remainder(), key);
+}
+
+/// One block of the wide loop: `o = i ^ wide` (`o = i` if not `MASK`), every element written.
+#[inline(always)]
+fn block<const MASK: bool>(o: &mut [MaybeUninit<u8>], i: &[u8], wide: &[u8; BLOCK]) {
+    let o: &mut [MaybeUninit<u8>; BLOCK] = o.try_into().expect("chunks_exact");
+    let i: &[u8; BLOCK] = i.try_into().expect("chunks_exact");
+    for j in 0..BLOCK {
+        o[j] = MaybeUninit::new(if MASK { i[j] ^ wide[j] } else { i[j] });
+    }
 }
 
 /// The key as seen from byte `offset` of the payload.
