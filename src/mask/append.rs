@@ -117,6 +117,10 @@ fn copy<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4])
         copy_words::<MASK>(src, dst, key);
     } else if MASK {
         copy_blocks::<MASK>(src, dst, key);
+    } else if src.len() <= PIECE {
+        // One `memcpy` call, inline: 1 KiB messages are common, and `copy_long`'s piece loop
+        // added about 40 instructions around it.
+        copy_pieces(src, dst);
     } else {
         copy_long(src, dst);
     }
