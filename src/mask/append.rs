@@ -40,9 +40,9 @@ pub(crate) fn extend_frame_masked<const H: usize>(
 
 /// Appends an unmasked frame (server sends): the first `head_len` bytes of `head`, then `src`.
 ///
-/// The same header stores as [`extend_frame_masked`], and its loops without the XOR under 64
-/// bytes and from 4 KiB on (`memcpy` pieces in between, [`copy_long`]): at 16 B per message the
-/// two `memcpy` calls of `extend_from_slice` (header and payload) were most of the send.
+/// The same header stores as [`extend_frame_masked`], and its word loop without the XOR under 64
+/// bytes (`memcpy` pieces from there, [`copy_pieces`]): at 16 B per message the two `memcpy`
+/// calls of `extend_from_slice` (header and payload) were most of the send.
 #[inline(always)]
 pub(crate) fn extend_frame<const H: usize>(out: &mut Vec<u8>, head: &[u8; H], head_len: usize, src: &[u8]) {
     extend_frame_with(out, head, head_len, src, |src, dst| copy::<false>(src, dst, [0; 4]));
@@ -108,7 +108,7 @@ fn put<const N: usize>(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
 }
 
 /// `dst = src ^ key` (same lengths; `dst = src` if not `MASK`, `key` then unused), writing every
-/// element of `dst`: short payloads inline, the wide loop out of line.
+/// element of `dst`: short payloads inline, the wide loop (masked) or `memcpy` pieces out of line.
 #[inline(always)]
 fn copy<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     // Equal by construction at both callers; checked because `set_len` relies on it.
@@ -116,7 +116,7 @@ fn copy<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4])
     if src.len() < BLOCK {
         copy_words::<MASK>(src, dst, key);
     } else if MASK {
-        copy_blocks::<MASK>(src, dst, key);
+        copy_blocks(src, dst, key);
     } else if src.len() <= PIECE {
         // One `memcpy` call, inline: 1 KiB messages are common, and `copy_long`'s piece loop
         // added about 40 instructions around it.
@@ -126,16 +126,14 @@ fn copy<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4])
     }
 }
 
-/// `dst = src` (same lengths) from 64 bytes on, out of line like the wide loop (so a server send
-/// inlined into its caller stays small): below 4 KiB [`copy_pieces`], from there the wide loop
-/// (with its aligned stores, 1 MiB sends took about 24 instead of 28 µs here).
+/// `dst = src` (same lengths) beyond 1 KiB, out of line like the wide loop (so a server send
+/// inlined into its caller stays small): [`copy_pieces`], the copy of the server floor it is
+/// measured against. (The wide loop without the XOR, aligned from 4 KiB, was tried: 1 MiB sends
+/// took 24 instead of 28 µs in a standalone loop, but 0.90-0.95× the floor in the peers bench,
+/// against 0.95-0.98× for these pieces; not kept.)
 #[inline(never)]
 fn copy_long(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
-    if src.len() < ALIGN_FROM {
-        copy_pieces(src, dst);
-    } else {
-        copy_blocks::<false>(src, dst, [0; 4]);
-    }
+    copy_pieces(src, dst);
 }
 
 /// `dst = src` (same lengths), every element written: pieces of at most 1 KiB, each a loop that
@@ -227,34 +225,34 @@ fn copy_word(i: &[u8], o: &mut [MaybeUninit<u8>], k: u64) {
 /// The wide loop, out of line so that the small path stays small where it is inlined; its AVX2
 /// build when the CPU has AVX2.
 #[inline(never)]
-fn copy_blocks<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_blocks(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the only requirement of calling a `#[target_feature(enable = "avx2")]`
         // function is that the CPU supports AVX2, which was checked just above.
-        return unsafe { copy_blocks_avx2::<MASK>(src, dst, key) };
+        return unsafe { copy_blocks_avx2(src, dst, key) };
     }
-    copy_blocks_portable::<MASK>(src, dst, key)
+    copy_blocks_portable(src, dst, key)
 }
 
 /// [`copy_blocks_portable`] (inlined, safe) compiled for AVX2.
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[target_feature(enable = "avx2")]
-fn copy_blocks_avx2<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
-    copy_blocks_portable::<MASK>(src, dst, key)
+fn copy_blocks_avx2(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+    copy_blocks_portable(src, dst, key)
 }
 
 /// A head of words up to the first `ALIGN` boundary of `dst` (from `ALIGN_FROM` bytes on), then
 /// 64-byte blocks (which LLVM turns into vector XORs), then a tail of words. Every element of
 /// `dst` is written.
 #[inline(always)]
-fn copy_blocks_portable<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_blocks_portable(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
     let len = src.len().min(dst.len());
     let head = if len < ALIGN_FROM { 0 } else { (dst.as_ptr() as usize).wrapping_neg() & (ALIGN - 1) };
     let (dst_head, dst) = dst[..len].split_at_mut(head);
     let (src_head, src) = src[..len].split_at(head);
-    copy_words::<MASK>(src_head, dst_head, key);
+    copy_words::<true>(src_head, dst_head, key);
     let key = rotate(key, head);
     let mut wide = [0u8; BLOCK];
     for w in wide.chunks_exact_mut(4) {
@@ -263,20 +261,14 @@ fn copy_blocks_portable<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>
     let mut d = dst.chunks_exact_mut(BLOCK);
     let mut s = src.chunks_exact(BLOCK);
     for (o, i) in (&mut d).zip(&mut s) {
-        block::<MASK>(o, i, &wide);
+        let o: &mut [MaybeUninit<u8>; BLOCK] = o.try_into().expect("chunks_exact");
+        let i: &[u8; BLOCK] = i.try_into().expect("chunks_exact");
+        for j in 0..BLOCK {
+            o[j] = MaybeUninit::new(i[j] ^ wide[j]);
+        }
     }
     // BLOCK is a multiple of 4, so the tail starts key-aligned.
-    copy_words::<MASK>(s.remainder(), d.into_remainder(), key);
-}
-
-/// One block of the wide loop: `o = i ^ wide` (`o = i` if not `MASK`), every element written.
-#[inline(always)]
-fn block<const MASK: bool>(o: &mut [MaybeUninit<u8>], i: &[u8], wide: &[u8; BLOCK]) {
-    let o: &mut [MaybeUninit<u8>; BLOCK] = o.try_into().expect("chunks_exact");
-    let i: &[u8; BLOCK] = i.try_into().expect("chunks_exact");
-    for j in 0..BLOCK {
-        o[j] = MaybeUninit::new(if MASK { i[j] ^ wide[j] } else { i[j] });
-    }
+    copy_words::<true>(s.remainder(), d.into_remainder(), key);
 }
 
 /// The key as seen from byte `offset` of the payload.
@@ -392,7 +384,7 @@ mod tests {
     }
 
     /// The unmasked form (server sends): every header length 0..=14 and every payload length to
-    /// 200 and around the wide loop's pieces, after several prefixes and capacities of `out`.
+    /// 200 and around the 1 KiB pieces, after several prefixes and capacities of `out`.
     #[test]
     fn plain_frame_form_appends_exactly_the_header_then_the_payload() {
         let head: [u8; 14] = core::array::from_fn(|i| 0xe0 | i as u8);
