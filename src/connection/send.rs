@@ -197,10 +197,52 @@ impl<M: Masking> Connection<M> {
 
     /// Appends a whole message in one pass over its bytes: the header, then the payload
     /// appended after it, with no zero-filling first (a client's is masked as it is copied, by
-    /// `mask::append`). Compressed or automatically fragmented messages take the sized path of
-    /// [`send_message`](Self::send_message).
+    /// `mask::append`). The common case (open, one uncompressed frame) is tested first, in one
+    /// condition; the rest (errors, compressed or automatically fragmented messages, a send after
+    /// the peer's Close) is [`send_message_vec_other`](Self::send_message_vec_other), out of line.
     #[cfg(feature = "alloc")]
+    #[inline]
     fn send_message_vec(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        out: &mut alloc::vec::Vec<u8>,
+    ) -> Result<usize, SendError> {
+        if !self.sends_one_plain_frame(data.len()) {
+            return self.send_message_vec_other(opcode, data, out);
+        }
+        if self.role == Role::Server {
+            // Small enough to be inlined into the caller: the header without a key, then the
+            // payload (§5.1: a server never masks).
+            let mut head = [0u8; MAX_HEADER_LEN];
+            let header = FrameHeader { fin: true, rsv: 0, opcode, mask: None, payload_len: data.len() as u64 };
+            let n = header.encode(&mut head);
+            crate::mask::extend_frame(out, &head, n, data);
+            return Ok(n + data.len());
+        }
+        Ok(self.append_frame(opcode, data, out))
+    }
+
+    /// Whether a message of `len` bytes may go out now as one uncompressed frame: open, no
+    /// message of ours in progress (§5.4), under the compression and fragmenting thresholds.
+    /// `false` never refuses by itself: `send_message_vec_other` decides.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    fn sends_one_plain_frame(&self, len: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        let compressing = self.codec.as_deref().is_some_and(|c| len >= c.min_compress_len);
+        #[cfg(not(feature = "deflate"))]
+        let compressing = false;
+        let fragmenting = self.config.fragment_size != 0 && len > self.config.fragment_size;
+        self.state == State::Open && !self.eof && self.outgoing.is_none() && !compressing && !fragmenting
+    }
+
+    /// The sends that are not the common case: compressed or automatically fragmented messages
+    /// take the sized path of [`send_message`](Self::send_message); the rest is checked and
+    /// appended as one frame.
+    #[cfg(feature = "alloc")]
+    #[inline(never)]
+    fn send_message_vec_other(
         &mut self,
         opcode: OpCode,
         data: &[u8],
@@ -219,19 +261,22 @@ impl<M: Masking> Connection<M> {
             return result;
         }
         self.check_whole_message()?;
-        let start = out.len();
+        Ok(self.append_frame(opcode, data, out))
+    }
+
+    /// Appends one whole-message frame; returns its length. The header and the payload go in
+    /// through `mask::append`: for a client, one fused copy-and-mask pass into the spare capacity
+    /// (§5.3); for a server, a plain copy.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    fn append_frame(&mut self, opcode: OpCode, data: &[u8], out: &mut alloc::vec::Vec<u8>) -> usize {
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = self.encode_header(opcode, true, 0, data.len(), &mut head);
         match self.tx_mask(&head[..n]) {
-            // The header, then one fused copy-and-mask pass into the spare capacity (§5.3).
             Some(key) => crate::mask::extend_frame_masked(out, &head, n, data, key),
-            None => {
-                out.reserve(n + data.len());
-                out.extend_from_slice(&head[..n]);
-                extend_payload(out, data);
-            }
+            None => crate::mask::extend_frame(out, &head, n, data),
         }
-        Ok(out.len() - start)
+        n + data.len()
     }
 
     /// Appends a ping to `out` (the `Vec` form of [`ping`](Self::ping)).
@@ -355,19 +400,5 @@ impl<M: Masking> Connection<M> {
         let n = self.write_control(OpCode::Close, &payload[..2 + reason.len()], out)?;
         self.on_close_written();
         Ok(n)
-    }
-}
-
-/// `out.extend_from_slice(data)` in 1 KiB pieces beyond 1 KiB, for the reason given at
-/// `mask::copy_payload` (long `memcpy`s can take a slow `rep movsb` path at unlucky offsets).
-#[cfg(feature = "alloc")]
-#[inline]
-fn extend_payload(out: &mut alloc::vec::Vec<u8>, data: &[u8]) {
-    const PIECE: usize = 1024;
-    if data.len() <= PIECE {
-        return out.extend_from_slice(data);
-    }
-    for piece in data.chunks(PIECE) {
-        out.extend_from_slice(piece);
     }
 }

@@ -15,7 +15,7 @@ mod avx2;
 mod source;
 
 #[cfg(feature = "alloc")]
-pub(crate) use append::extend_frame_masked;
+pub(crate) use append::{extend_frame, extend_frame_masked};
 pub use source::{ChaChaMask, MaskSource, Masking, NoMask, TestMasks};
 
 /// XORs `buf` in place with `key`, as if `buf` started at byte `offset` of a masked payload.

@@ -1,0 +1,75 @@
+//! Fixed-iteration send driver for instruction-count A/B runs (`send.sh`): ITERS sends of a
+//! SIZE-byte binary message into a `Vec` cleared before each, as the peers bench's
+//! `send_server` / `send_client` rows do, or the server copy floor of that bench
+//! (`floor_header_copy`: the header, then the payload appended in 1 KiB pieces).
+//! Usage: `send_counts SIZE ITERS [server|client|floor]`; prints the mean nanoseconds per send
+//! on stderr (a rough timing; the instruction counts are the point).
+use std::hint::black_box;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let size: usize = args[1].parse().unwrap();
+    let iters: usize = args[2].parse().unwrap();
+    let mode = args.get(3).map_or("server", String::as_str);
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 + 3) as u8).collect();
+    let mut out = Vec::new();
+    let mut total = 0;
+    let t0 = std::time::Instant::now();
+    match mode {
+        "floor" => {
+            for _ in 0..iters {
+                floor(black_box(&data), &mut out);
+                total += black_box(out.len());
+            }
+        }
+        "client" => {
+            let mask = wsmachine::ChaChaMask::from_seed([7; 32]);
+            let mut conn = wsmachine::Connection::client(wsmachine::Config::default(), mask);
+            for _ in 0..iters {
+                out.clear();
+                total += conn.send_binary_vec(black_box(&data), &mut out).unwrap();
+            }
+        }
+        _ => {
+            let mut conn = wsmachine::Connection::server(wsmachine::Config::default());
+            for _ in 0..iters {
+                out.clear();
+                total += conn.send_binary_vec(black_box(&data), &mut out).unwrap();
+            }
+        }
+    }
+    eprintln!("{:.2} ns/send", t0.elapsed().as_nanos() as f64 / iters as f64);
+    let head = if size < 126 { 2 } else if size <= 0xFFFF { 4 } else { 10 };
+    let head = head + if mode == "client" { 4 } else { 0 };
+    assert_eq!(total, iters * (head + size));
+}
+
+/// The peers bench's `floor_header_copy` (FIN + binary, minimal length, the payload in 1 KiB
+/// pieces).
+#[inline(always)]
+fn floor(data: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let len = data.len();
+    let mut h = [0u8; 14];
+    h[0] = 0x82;
+    let n = if len < 126 {
+        h[1] = len as u8;
+        2
+    } else if len <= 0xFFFF {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    out.reserve(n + len);
+    out.extend_from_slice(&h[..n]);
+    if len <= 1024 {
+        return out.extend_from_slice(data);
+    }
+    for piece in data.chunks(1024) {
+        out.extend_from_slice(piece);
+    }
+}
