@@ -460,7 +460,10 @@ fn large_text_is_validated_wherever_its_non_ascii_bytes_are() {
 #[test]
 fn vec_sends_equal_slice_sends_byte_for_byte() {
     for fragment_size in [0, 1000] {
-        for len in [0, 1, 125, 126, 1023, 1025, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 3, 65535, 65536, 100_000] {
+        // 1000 and 1001: one frame at exactly `fragment_size`, two one byte beyond it.
+        for len in
+            [0, 1, 125, 126, 1000, 1001, 1023, 1025, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 3, 65535, 65536, 100_000]
+        {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
             let config = Config::default().fragment_size(fragment_size);
             // Same keys on both clients.
@@ -486,5 +489,15 @@ fn vec_sends_equal_slice_sends_byte_for_byte() {
     assert_eq!(s.send_text_vec("x", &mut out), Err(SendError::MessageInProgress));
     s.close(CloseCode::NORMAL, "", &mut [0; 8]).unwrap();
     assert_eq!(s.send_binary_vec(b"x", &mut out), Err(SendError::Closed));
+    let mut s = server();
+    assert!(s.read_eof().is_err()); // the stream ended without a Close (§7.1.5)
+    assert_eq!(s.send_binary_vec(b"x", &mut out), Err(SendError::Closed));
     assert_eq!(out, b"kept");
+    // After the peer's Close, with the echo left to the caller (§5.5.1: data may still go out
+    // before our Close), a send is the ordinary frame.
+    let mut s = Connection::server(Config::default().auto_close(false));
+    feed(&mut s, &[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8], &[]);
+    assert_eq!(s.state(), State::CloseReceived);
+    assert_eq!(s.send_binary_vec(b"x", &mut out), Ok(3));
+    assert_eq!(out, b"kept\x82\x01x");
 }
