@@ -490,6 +490,9 @@ fn vec_sends_equal_slice_sends_byte_for_byte() {
     s.close(CloseCode::NORMAL, "", &mut [0; 8]).unwrap();
     assert_eq!(s.send_binary_vec(b"x", &mut out), Err(SendError::Closed));
     let mut s = server();
+    s.close(CloseCode::NORMAL, "", &mut [0; 8]).unwrap(); // CloseSent, no message in progress
+    assert_eq!(s.send_binary_vec(b"x", &mut out), Err(SendError::Closed));
+    let mut s = server();
     assert!(s.read_eof().is_err()); // the stream ended without a Close (§7.1.5)
     assert_eq!(s.send_binary_vec(b"x", &mut out), Err(SendError::Closed));
     assert_eq!(out, b"kept");

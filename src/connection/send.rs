@@ -225,7 +225,8 @@ impl<M: Masking> Connection<M> {
 
     /// Whether a message of `len` bytes may go out now as one uncompressed frame: open, no
     /// message of ours in progress (§5.4), under the compression and fragmenting thresholds.
-    /// `false` never refuses by itself: `send_message_vec_other` decides.
+    /// `false` never refuses by itself: `send_message_vec_other` decides. (The end of the stream
+    /// needs no test of its own: `read_eof` always leaves `Open`.)
     #[cfg(feature = "alloc")]
     #[inline]
     fn sends_one_plain_frame(&self, len: usize) -> bool {
@@ -234,7 +235,7 @@ impl<M: Masking> Connection<M> {
         #[cfg(not(feature = "deflate"))]
         let compressing = false;
         let fragmenting = self.config.fragment_size != 0 && len > self.config.fragment_size;
-        self.state == State::Open && !self.eof && self.outgoing.is_none() && !compressing && !fragmenting
+        self.state == State::Open && self.outgoing.is_none() && !compressing && !fragmenting
     }
 
     /// The sends that are not the common case: compressed or automatically fragmented messages
