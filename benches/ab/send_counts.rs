@@ -6,6 +6,9 @@
 //! on stderr (a rough timing; the instruction counts are the point).
 use std::hint::black_box;
 
+#[path = "../benches/common/mod.rs"]
+mod common;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let size: usize = args[1].parse().unwrap();
@@ -18,7 +21,7 @@ fn main() {
     match mode {
         "floor" => {
             for _ in 0..iters {
-                floor(black_box(&data), &mut out);
+                common::floor_header_copy(black_box(&data), &mut out);
                 total += black_box(out.len());
             }
         }
@@ -42,34 +45,4 @@ fn main() {
     let head = if size < 126 { 2 } else if size <= 0xFFFF { 4 } else { 10 };
     let head = head + if mode == "client" { 4 } else { 0 };
     assert_eq!(total, iters * (head + size));
-}
-
-/// The peers bench's `floor_header_copy` (FIN + binary, minimal length, the payload in 1 KiB
-/// pieces).
-#[inline(always)]
-fn floor(data: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    let len = data.len();
-    let mut h = [0u8; 14];
-    h[0] = 0x82;
-    let n = if len < 126 {
-        h[1] = len as u8;
-        2
-    } else if len <= 0xFFFF {
-        h[1] = 126;
-        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        4
-    } else {
-        h[1] = 127;
-        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-        10
-    };
-    out.reserve(n + len);
-    out.extend_from_slice(&h[..n]);
-    if len <= 1024 {
-        return out.extend_from_slice(data);
-    }
-    for piece in data.chunks(1024) {
-        out.extend_from_slice(piece);
-    }
 }

@@ -298,6 +298,14 @@ mod tests {
         extend_frame_masked(out, &[], 0, src, key);
     }
 
+    /// `before` in a `Vec` with no spare room (`extra` is `None`), or with room for `appended`
+    /// bytes plus `extra` more.
+    fn start_with(before: &[u8], appended: usize, extra: Option<usize>) -> Vec<u8> {
+        let mut v = Vec::with_capacity(before.len() + extra.map_or(0, |e| appended + e));
+        v.extend_from_slice(before);
+        v
+    }
+
     fn reference(out: &[u8], src: &[u8], key: [u8; 4]) -> Vec<u8> {
         let mut expected = out.to_vec();
         expected.extend(src.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
@@ -319,14 +327,7 @@ mod tests {
                 let before: Vec<u8> = (0..prefix).map(|i| (i * 13) as u8).collect();
                 let expected = reference(&before, &src[..len], key);
                 for extra in [None, Some(0), Some(1), Some(300)] {
-                    let mut out = match extra {
-                        None => before.clone(),
-                        Some(extra) => {
-                            let mut v = Vec::with_capacity(prefix + len + extra);
-                            v.extend_from_slice(&before);
-                            v
-                        }
-                    };
+                    let mut out = start_with(&before, len, extra);
                     extend_masked(&mut out, &src[..len], key);
                     assert_eq!(out, expected, "len {len} prefix {prefix} extra {extra:?}");
                 }
@@ -376,14 +377,7 @@ mod tests {
             for &len in lengths {
                 for (prefix, extra) in [(0, None), (3, None), (0, Some(0)), (7, Some(2)), (1, Some(100))] {
                     let before = vec![0x55u8; prefix];
-                    let mut out = match extra {
-                        None => before.clone(),
-                        Some(extra) => {
-                            let mut v = Vec::with_capacity(prefix + head_len + len + extra);
-                            v.extend_from_slice(&before);
-                            v
-                        }
-                    };
+                    let mut out = start_with(&before, head_len + len, extra);
                     extend_frame_masked(&mut out, &head, head_len, &src[..len], key);
                     let mut expected = before.clone();
                     expected.extend_from_slice(&head[..head_len]);
@@ -418,14 +412,7 @@ mod tests {
             for &len in &lens {
                 for &(prefix, extra) in cases {
                     let before = vec![0x55u8; prefix];
-                    let mut out = match extra {
-                        None => before.clone(),
-                        Some(extra) => {
-                            let mut v = Vec::with_capacity(prefix + head_len + len + extra);
-                            v.extend_from_slice(&before);
-                            v
-                        }
-                    };
+                    let mut out = start_with(&before, head_len + len, extra);
                     extend_frame(&mut out, &head, head_len, &src[..len]);
                     let mut expected = before.clone();
                     expected.extend_from_slice(&head[..head_len]);
