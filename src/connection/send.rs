@@ -230,12 +230,19 @@ impl<M: Masking> Connection<M> {
     #[cfg(feature = "alloc")]
     #[inline]
     fn sends_one_plain_frame(&self, len: usize) -> bool {
+        self.state == State::Open && self.outgoing.is_none() && !self.takes_sized_path(len)
+    }
+
+    /// A message of `len` bytes is compressed or automatically fragmented: it is encoded by
+    /// [`send_message`](Self::send_message) into a sized buffer, not appended as one frame.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    fn takes_sized_path(&self, len: usize) -> bool {
         #[cfg(feature = "deflate")]
         let compressing = self.codec.as_deref().is_some_and(|c| len >= c.min_compress_len);
         #[cfg(not(feature = "deflate"))]
         let compressing = false;
-        let fragmenting = self.config.fragment_size != 0 && len > self.config.fragment_size;
-        self.state == State::Open && self.outgoing.is_none() && !compressing && !fragmenting
+        compressing || self.config.fragment_size != 0 && len > self.config.fragment_size
     }
 
     /// The sends that are not the common case: compressed or automatically fragmented messages
@@ -249,12 +256,7 @@ impl<M: Masking> Connection<M> {
         data: &[u8],
         out: &mut alloc::vec::Vec<u8>,
     ) -> Result<usize, SendError> {
-        #[cfg(feature = "deflate")]
-        let compressing = self.codec.as_deref().is_some_and(|c| data.len() >= c.min_compress_len);
-        #[cfg(not(feature = "deflate"))]
-        let compressing = false;
-        let fragmenting = self.config.fragment_size != 0 && data.len() > self.config.fragment_size;
-        if compressing || fragmenting {
+        if self.takes_sized_path(data.len()) {
             let start = out.len();
             out.resize(start + self.encoded_len(data.len()), 0);
             let result = self.send_message(opcode, data, &mut out[start..]);
