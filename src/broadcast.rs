@@ -95,11 +95,8 @@ pub struct Broadcast {
 
 /// An unmasked frame: FIN, `rsv`, the opcode of `kind`, the shortest length (§5.2).
 fn frame_of(kind: MessageKind, rsv: u8, payload: &[u8]) -> Arc<[u8]> {
-    let opcode = match kind {
-        MessageKind::Text => OpCode::Text,
-        MessageKind::Binary => OpCode::Binary,
-    };
-    let header = FrameHeader { fin: true, rsv, opcode, mask: None, payload_len: payload.len() as u64 };
+    let header =
+        FrameHeader { fin: true, rsv, opcode: OpCode::starting(kind), mask: None, payload_len: payload.len() as u64 };
     let mut head = [0u8; MAX_HEADER_LEN];
     let n = header.encode(&mut head);
     let mut frame = alloc::vec::Vec::with_capacity(n + payload.len());

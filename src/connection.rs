@@ -42,7 +42,7 @@ use crate::config::{Config, Delivery};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Chunk, Event, Message, MessageKind};
 use crate::frame::{self, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::mask::{apply_mask, apply_mask_ascii, copy_masked, MaskSource, Masking, NoMask};
+use crate::mask::{apply_mask, apply_mask_ascii, MaskSource, Masking, NoMask};
 use crate::utf8::{self, Utf8Validator};
 
 mod types;
@@ -377,10 +377,7 @@ impl<M: Masking> Connection<M> {
     /// message: a first frame opens it, a continuation goes on, `fin` ends it (§5.4).
     pub(super) fn next_data_opcode(&mut self, kind: MessageKind, fin: bool) -> Result<OpCode, SendError> {
         let opcode = match self.outgoing {
-            None => match kind {
-                MessageKind::Text => OpCode::Text,
-                MessageKind::Binary => OpCode::Binary,
-            },
+            None => OpCode::starting(kind),
             Some(open) if open == kind => OpCode::Continuation,
             Some(_) => return Err(SendError::KindMismatch),
         };

@@ -5,6 +5,7 @@
 //! inline until it has them, so any split of the input works without allocation.
 
 use crate::error::ProtocolError;
+use crate::event::MessageKind;
 
 /// The longest possible frame header: 2 fixed bytes, 8 bytes of extended length, 4 of mask key.
 pub const MAX_HEADER_LEN: usize = 14;
@@ -34,6 +35,15 @@ pub enum OpCode {
 }
 
 impl OpCode {
+    /// The opcode of a message's first frame (§5.6).
+    #[inline]
+    pub(crate) const fn starting(kind: MessageKind) -> OpCode {
+        match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+
     /// Parses the 4-bit opcode; reserved values (0x3–0x7, 0xB–0xF) are `None` (RFC 6455 §5.2).
     #[inline]
     pub const fn from_u8(bits: u8) -> Option<OpCode> {

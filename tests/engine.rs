@@ -267,6 +267,73 @@ fn header_only_sends_for_vectored_writes() {
     assert_eq!(feed(&mut s, &wire, &[]).events, vec![OwnedEvent::Binary(b"vectored".to_vec())]);
 }
 
+/// A client whose keys count up, from the same first key each time.
+fn client() -> TestClient {
+    Connection::client_with_test_masks(Config::default(), Box::new(counter_mask()))
+}
+
+/// A slice of exactly the frame's length is enough, one byte less is refused with the length
+/// needed (both roles, every header length class), and a refused client send draws no key: the
+/// next frame is masked as if the refusal had never happened.
+#[test]
+fn slice_sends_need_exactly_their_frame_length() {
+    for len in [0, 1, 125, 126, 1024, 65535, 65536] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 5 + 1) as u8).collect();
+        let mut s = server();
+        let needed = s.encoded_len(len);
+        let mut out = vec![0u8; needed];
+        assert_eq!(s.send_binary(&data, &mut out[..needed - 1]), Err(SendError::BufferTooSmall { needed }));
+        assert_eq!(s.send_binary(&data, &mut out), Ok(needed), "server, {len} bytes");
+        assert_eq!(feed(&mut client(), &out, &[]).events, vec![OwnedEvent::Binary(data.clone())]);
+
+        let mut refused = client();
+        let mut twin = client();
+        let needed = refused.encoded_len(len);
+        let mut out = vec![0u8; needed];
+        assert_eq!(refused.send_binary(&data, &mut out[..needed - 1]), Err(SendError::BufferTooSmall { needed }));
+        assert_eq!(refused.send_binary(&data, &mut out), Ok(needed), "client, {len} bytes");
+        let mut expected = vec![0u8; needed];
+        twin.send_binary(&data, &mut expected).unwrap();
+        assert_eq!(out, expected, "the refusal drew no key, {len} bytes");
+        assert_eq!(feed(&mut server(), &out, &[]).events, vec![OwnedEvent::Binary(data)]);
+    }
+}
+
+/// `frame_header` follows the fragment rules of `send_fragment` (§5.4): a first frame names its
+/// kind, later ones are continuations of the same kind, and nothing goes out once closing.
+#[test]
+fn header_only_sends_follow_the_fragment_rules() {
+    let mut s = server();
+    let mut payload = *b"abc";
+    let head = s.frame_header(MessageKind::Text, &mut payload, false).unwrap();
+    assert_eq!(head.as_bytes(), [0x01, 0x03], "a first text fragment, FIN clear");
+    assert_eq!(&payload, b"abc", "a server's payload is left as it is");
+    assert_eq!(s.frame_header(MessageKind::Binary, &mut payload, true), Err(SendError::KindMismatch));
+    assert_eq!(s.send_binary(b"x", &mut [0; 8]), Err(SendError::MessageInProgress));
+    let head = s.frame_header(MessageKind::Text, &mut payload, true).unwrap();
+    assert_eq!(head.as_bytes(), [0x80, 0x03], "the last fragment: a continuation with FIN");
+    let head = s.frame_header(MessageKind::Binary, &mut [0; 65536], true).unwrap();
+    assert_eq!(head.as_bytes(), [0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0], "a new message, 64-bit length");
+    s.close(CloseCode::NORMAL, "", &mut [0; 8]).unwrap();
+    assert_eq!(s.frame_header(MessageKind::Binary, &mut payload, true), Err(SendError::Closed));
+
+    let mut s = server();
+    assert!(s.read_eof().is_err());
+    assert_eq!(s.frame_header(MessageKind::Binary, &mut payload, true), Err(SendError::Closed));
+
+    // After the peer's Close, with the echo left to the caller, data may still go out (§5.5.1).
+    let mut s = Connection::server(Config::default().auto_close(false));
+    feed(&mut s, &[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8], &[]);
+    assert_eq!(s.frame_header(MessageKind::Binary, &mut payload, true).unwrap().as_bytes(), [0x82, 0x03]);
+
+    // A client masks the payload in place with the key its header carries (§5.3).
+    let mut c = client();
+    let mut payload = *b"abc";
+    let head = c.frame_header(MessageKind::Binary, &mut payload, true).unwrap();
+    assert_eq!(head.as_bytes(), [0x82, 0x83, 1, 2, 3, 4]);
+    assert_eq!(payload, [b'a' ^ 1, b'b' ^ 2, b'c' ^ 3]);
+}
+
 #[test]
 fn control_frames_go_out_between_outgoing_fragments() {
     let mut s = server();

@@ -2,7 +2,9 @@
 //! SIZE-byte binary message into a `Vec` cleared before each, as the peers bench's
 //! `send_server` / `send_client` rows do, or the server copy floor of that bench
 //! (`floor_header_copy`: the header, then the payload appended in 1 KiB pieces).
-//! Usage: `send_counts SIZE ITERS [server|client|floor]`; prints the mean nanoseconds per send
+//! `slice` / `client_slice` send into a slice with `send_binary`, `header` / `client_header` call
+//! `frame_header` alone (a client's masks the payload in place).
+//! Usage: `send_counts SIZE ITERS [server|client|floor|slice_floor|slice|client_slice|header|client_header]`; prints the mean nanoseconds per send
 //! on stderr (a rough timing; the instruction counts are the point).
 use std::hint::black_box;
 
@@ -25,6 +27,52 @@ fn main() {
                 total += black_box(out.len());
             }
         }
+        "slice_floor" => {
+            // The slice form's floor: the header, then one copy of the payload after it.
+            let mut slice = vec![0u8; size + 14];
+            for _ in 0..iters {
+                let data = black_box(&data);
+                let (h, n) = common::floor_header(data.len(), None);
+                slice[..n].copy_from_slice(&h[..n]);
+                slice[n..n + data.len()].copy_from_slice(data);
+                total += n + data.len();
+            }
+            black_box(&slice);
+        }
+        "slice" | "client_slice" => {
+            let mut slice = vec![0u8; size + 14];
+            if mode == "slice" {
+                let mut conn = wsmachine::Connection::server(wsmachine::Config::default());
+                for _ in 0..iters {
+                    total += conn.send_binary(black_box(&data), &mut slice).unwrap();
+                }
+            } else {
+                let mask = wsmachine::ChaChaMask::from_seed([7; 32]);
+                let mut conn = wsmachine::Connection::client(wsmachine::Config::default(), mask);
+                for _ in 0..iters {
+                    total += conn.send_binary(black_box(&data), &mut slice).unwrap();
+                }
+            }
+            black_box(&slice);
+        }
+        "header" | "client_header" => {
+            let mut payload = data.clone();
+            let kind = wsmachine::MessageKind::Binary;
+            if mode == "header" {
+                let mut conn = wsmachine::Connection::server(wsmachine::Config::default());
+                for _ in 0..iters {
+                    let head = conn.frame_header(kind, black_box(&mut payload), true).unwrap();
+                    total += head.as_bytes().len() + payload.len();
+                }
+            } else {
+                let mask = wsmachine::ChaChaMask::from_seed([7; 32]);
+                let mut conn = wsmachine::Connection::client(wsmachine::Config::default(), mask);
+                for _ in 0..iters {
+                    let head = conn.frame_header(kind, black_box(&mut payload), true).unwrap();
+                    total += head.as_bytes().len() + payload.len();
+                }
+            }
+        }
         "client" => {
             let mask = wsmachine::ChaChaMask::from_seed([7; 32]);
             let mut conn = wsmachine::Connection::client(wsmachine::Config::default(), mask);
@@ -43,6 +91,6 @@ fn main() {
     }
     eprintln!("{:.2} ns/send", t0.elapsed().as_nanos() as f64 / iters as f64);
     let head = if size < 126 { 2 } else if size <= 0xFFFF { 4 } else { 10 };
-    let head = head + if mode == "client" { 4 } else { 0 };
+    let head = head + if mode.starts_with("client") { 4 } else { 0 };
     assert_eq!(total, iters * (head + size));
 }

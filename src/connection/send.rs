@@ -93,7 +93,38 @@ impl<M: Masking> Connection<M> {
         self.send_message(OpCode::Binary, data, out)
     }
 
+    /// The common case (open, one uncompressed frame) is tested first, in one condition, as in
+    /// [`send_message_vec`](Self::send_message_vec); the rest is
+    /// [`send_message_other`](Self::send_message_other), out of line.
+    #[inline]
     fn send_message(&mut self, opcode: OpCode, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        if !self.sends_one_plain_frame(data.len()) {
+            return self.send_message_other(opcode, data, out);
+        }
+        if self.role == Role::Server {
+            // The header without a key (§5.1: a server never masks), then the payload.
+            let mut head = [0u8; MAX_HEADER_LEN];
+            let header = FrameHeader { fin: true, rsv: 0, opcode, mask: None, payload_len: data.len() as u64 };
+            let n = header.encode(&mut head);
+            let needed = n + data.len();
+            let Some(dst) = out.get_mut(..needed) else {
+                return Err(SendError::BufferTooSmall { needed });
+            };
+            crate::mask::write_frame(dst, &head, n, data);
+            return Ok(needed);
+        }
+        // Sized before the key is drawn: a refused send leaves the key stream untouched.
+        let needed = frame::header_len(data.len() as u64, true) + data.len();
+        if out.len() < needed {
+            return Err(SendError::BufferTooSmall { needed });
+        }
+        Ok(self.write_frame(opcode, true, 0, data, out))
+    }
+
+    /// Every whole-message send into a slice that is not the common case: refusals, compressed
+    /// and automatically fragmented messages, a send after the peer's Close.
+    #[inline(never)]
+    fn send_message_other(&mut self, opcode: OpCode, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         self.check_whole_message()?;
         let needed = self.encoded_len(data.len());
         if out.len() < needed {
@@ -171,7 +202,30 @@ impl<M: Masking> Connection<M> {
     ///
     /// A client's payload must be masked, so it is masked here, in place; a server's is left
     /// untouched. `fin` and `kind` follow the rules of [`send_fragment`](Self::send_fragment).
+    #[inline]
     pub fn frame_header(&mut self, kind: MessageKind, payload: &mut [u8], fin: bool) -> Result<FrameHead, SendError> {
+        if self.state == State::Open && self.outgoing.is_none() && self.role == Role::Server {
+            // The common case, a server's first frame of a message while open, in one test and
+            // small enough to be inlined: no key, the payload untouched (§5.1).
+            self.outgoing = if fin { None } else { Some(kind) };
+            let mut head = FrameHead { bytes: [0; MAX_HEADER_LEN], len: 0 };
+            let header = FrameHeader {
+                fin,
+                rsv: 0,
+                opcode: OpCode::starting(kind),
+                mask: None,
+                payload_len: payload.len() as u64,
+            };
+            head.len = header.encode(&mut head.bytes) as u8;
+            return Ok(head);
+        }
+        self.frame_header_other(kind, payload, fin)
+    }
+
+    /// [`frame_header`](Self::frame_header) for a client (which masks the payload), a
+    /// continuation, or a refusal.
+    #[inline(never)]
+    fn frame_header_other(&mut self, kind: MessageKind, payload: &mut [u8], fin: bool) -> Result<FrameHead, SendError> {
         self.check_open()?;
         let opcode = self.next_data_opcode(kind, fin)?;
         let mut head = FrameHead { bytes: [0; MAX_HEADER_LEN], len: 0 };
@@ -227,15 +281,14 @@ impl<M: Masking> Connection<M> {
     /// message of ours in progress (§5.4), under the compression and fragmenting thresholds.
     /// `false` never refuses by itself: `send_message_vec_other` decides. (The end of the stream
     /// needs no test of its own: `read_eof` always leaves `Open`.)
-    #[cfg(feature = "alloc")]
     #[inline]
     fn sends_one_plain_frame(&self, len: usize) -> bool {
         self.state == State::Open && self.outgoing.is_none() && !self.takes_sized_path(len)
     }
 
     /// A message of `len` bytes is compressed or automatically fragmented: it is encoded by
-    /// [`send_message`](Self::send_message) into a sized buffer, not appended as one frame.
-    #[cfg(feature = "alloc")]
+    /// [`send_message_other`](Self::send_message_other) into a sized buffer, not appended as one
+    /// frame.
     #[inline]
     fn takes_sized_path(&self, len: usize) -> bool {
         #[cfg(feature = "deflate")]
@@ -246,7 +299,7 @@ impl<M: Masking> Connection<M> {
     }
 
     /// The sends that are not the common case: compressed or automatically fragmented messages
-    /// take the sized path of [`send_message`](Self::send_message); the rest is checked and
+    /// take the sized path of [`send_message_other`](Self::send_message_other); the rest is checked and
     /// appended as one frame.
     #[cfg(feature = "alloc")]
     #[inline(never)]
@@ -259,7 +312,7 @@ impl<M: Masking> Connection<M> {
         if self.takes_sized_path(data.len()) {
             let start = out.len();
             out.resize(start + self.encoded_len(data.len()), 0);
-            let result = self.send_message(opcode, data, &mut out[start..]);
+            let result = self.send_message_other(opcode, data, &mut out[start..]);
             out.truncate(start + *result.as_ref().unwrap_or(&0));
             return result;
         }
@@ -337,11 +390,10 @@ impl<M: Masking> Connection<M> {
     fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, data: &[u8], out: &mut [u8]) -> usize {
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = self.encode_header(opcode, fin, rsv, data.len(), &mut head);
-        out[..n].copy_from_slice(&head[..n]);
         let end = n + data.len();
         match self.tx_mask(&head[..n]) {
-            Some(key) => copy_masked(data, &mut out[n..end], key),
-            None => crate::mask::copy_payload(&mut out[n..end], data),
+            Some(key) => crate::mask::write_frame_masked(&mut out[..end], &head, n, data, key),
+            None => crate::mask::write_frame(&mut out[..end], &head, n, data),
         }
         end
     }

@@ -81,6 +81,7 @@ pub struct FrameHead {
 
 impl FrameHead {
     /// The encoded header.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }

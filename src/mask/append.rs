@@ -1,32 +1,56 @@
-//! Appending a frame to a `Vec` in one pass, its payload masked (RFC 6455 §5.3, client sends)
-//! or not (server sends): a leaf module that holds its own `unsafe` and imports nothing from the
-//! crate.
+//! Writing a frame in one pass: its header, then its payload masked (RFC 6455 §5.3, client
+//! sends) or not (server sends), either appended to a `Vec` or written into a slice. A leaf
+//! module that holds its own `unsafe` and imports nothing from the crate.
 //!
 //! **Why `unsafe`:** appending with `extend_from_slice` and then masking in place reads and
 //! writes every byte twice; masking while copying into the `Vec`'s spare capacity does it once,
-//! and then the length must be set by hand (`Vec::set_len`). The loops below write through
-//! `&mut [MaybeUninit<u8>]` in safe code, each covering its whole destination (same length as
-//! its source), so `set_len` only claims bytes this file wrote. The other `unsafe` is the call of
-//! the AVX2 build of the same safe loops after run-time detection, as in `avx2.rs` (the default
-//! x86-64 target has only SSE2, at about half the speed on data in L1/L2).
+//! and then the length must be set by hand (`Vec::set_len`). The loops below are safe code,
+//! generic over the destination's element ([`Byte`]: `u8` for a slice, `MaybeUninit<u8>` for
+//! spare capacity), each covering its whole destination (same length as its source), so
+//! `set_len` only claims bytes this file wrote. The other `unsafe` is the call of the AVX2 build
+//! of the same safe loops after run-time detection, as in `avx2.rs` (the default x86-64 target
+//! has only SSE2, at about half the speed on data in L1/L2).
 //!
 //! [`extend_frame_masked`] (the client send path) appends the frame header first, in the same
 //! reservation; [`extend_frame`] (the server send path) does the same without the mask: there
 //! `unsafe` saves the `memcpy` calls of a short frame (header and payload go in as fixed-size
-//! copies) rather than a pass.
+//! copies) rather than a pass. [`write_frame`] and [`write_frame_masked`] write the same bytes
+//! into a slice, with no `unsafe` at all.
 //!
 //! Tested against bytewise masking and plain appends below (every length to 200 after several
 //! prefixes and capacities of `out`, the aligned loop's threshold, every header length, and
-//! proptests); Miri
-//! runs those tests (`.ci/miri.sh`) through the portable loops.
+//! proptests); Miri runs those tests (`.ci/miri.sh`) through the portable loops.
 #![allow(unsafe_code)]
 
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
+
+/// A destination element the loops can write a byte into: `u8` (a slice) or `MaybeUninit<u8>`
+/// (a `Vec`'s spare capacity). One set of loops serves both.
+pub(crate) trait Byte: Copy {
+    /// The element holding `b`.
+    fn of(b: u8) -> Self;
+}
+
+impl Byte for u8 {
+    #[inline(always)]
+    fn of(b: u8) -> Self {
+        b
+    }
+}
+
+impl Byte for MaybeUninit<u8> {
+    #[inline(always)]
+    fn of(b: u8) -> Self {
+        MaybeUninit::new(b)
+    }
+}
 
 /// Appends a frame: the first `head_len` bytes of `head` (an encoded header), then
 /// `src[i] ^ key[i % 4]` for every byte of `src`, reading and writing each byte once (no
 /// zero-fill, no second pass).
+#[cfg(feature = "alloc")]
 #[inline(always)]
 pub(crate) fn extend_frame_masked<const H: usize>(
     out: &mut Vec<u8>,
@@ -43,19 +67,35 @@ pub(crate) fn extend_frame_masked<const H: usize>(
 /// The same header stores as [`extend_frame_masked`], and its word loop without the XOR under 64
 /// bytes (`memcpy` pieces from there, [`copy_pieces`]): at 16 B per message the two `memcpy`
 /// calls of `extend_from_slice` (header and payload) were most of the send.
+#[cfg(feature = "alloc")]
 #[inline(always)]
 pub(crate) fn extend_frame<const H: usize>(out: &mut Vec<u8>, head: &[u8; H], head_len: usize, src: &[u8]) {
     extend_frame_with::<H, false>(out, head, head_len, src, [0; 4]);
 }
 
-/// Reserves room for a frame, writes its header into the spare capacity, has [`copy`] write the
-/// payload after it (masked with `key` if `MASK`), then sets the length. (`copy` is called
-/// directly, not passed in as a closure: a closure was not inlined, which cost a call per send.)
-///
-/// The header goes in as a few fixed-size copies (8, 4, 2, 1 bytes as `head_len`'s bits say), not
-/// a `memcpy` call (at 16 B per message, that call was a fifth of the send), and never past
-/// `head_len`: a header store that the payload's first vector store then overlapped cost 5 ns
-/// per 1 KiB message here.
+/// Writes a frame into `dst`, which must be exactly `head_len + src.len()` bytes long: the
+/// first `head_len` bytes of `head`, then `src[i] ^ key[i % 4]` (client sends).
+#[inline(always)]
+pub(crate) fn write_frame_masked<const H: usize>(
+    dst: &mut [u8],
+    head: &[u8; H],
+    head_len: usize,
+    src: &[u8],
+    key: [u8; 4],
+) {
+    frame_into::<u8, H, true>(dst, head, head_len, src, key);
+}
+
+/// Writes an unmasked frame (server sends) into `dst` (exactly `head_len + src.len()` bytes):
+/// the first `head_len` bytes of `head`, then `src`.
+#[inline(always)]
+pub(crate) fn write_frame<const H: usize>(dst: &mut [u8], head: &[u8; H], head_len: usize, src: &[u8]) {
+    frame_into::<u8, H, false>(dst, head, head_len, src, [0; 4]);
+}
+
+/// Reserves room for a frame, has [`frame_into`] write it into the spare capacity, then sets the
+/// length.
+#[cfg(feature = "alloc")]
 #[inline(always)]
 fn extend_frame_with<const H: usize, const MASK: bool>(
     out: &mut Vec<u8>,
@@ -64,55 +104,75 @@ fn extend_frame_with<const H: usize, const MASK: bool>(
     src: &[u8],
     key: [u8; 4],
 ) {
-    let head = &head[..head_len];
     let frame_len = head_len + src.len();
     out.reserve(frame_len);
     let start = out.len();
     // `reserve` guarantees at least `frame_len` spare elements, so this slice has that length.
     let dst = &mut out.spare_capacity_mut()[..frame_len];
+    frame_into::<_, H, MASK>(dst, head, head_len, src, key);
+    // SAFETY: `dst` is `out[start..start + frame_len]` of the spare capacity (within capacity,
+    // after `reserve`), and `frame_into` wrote every element of it (see there). So the first
+    // `start + frame_len` bytes are initialised.
+    unsafe { out.set_len(start + frame_len) };
+}
+
+/// Writes every element of `dst` (`head_len + src.len()` long, checked): the header's first
+/// `head_len` bytes, then [`copy`] writes the payload after it (masked with `key` if `MASK`).
+/// (`copy` is called directly, not passed in as a closure: a closure was not inlined, which cost
+/// a call per send.)
+///
+/// The header goes in as a few fixed-size copies (8, 4, 2, 1 bytes as `head_len`'s bits say), not
+/// a `memcpy` call (at 16 B per message, that call was a fifth of the send), and never past
+/// `head_len`: a header store that the payload's first vector store then overlapped cost 5 ns
+/// per 1 KiB message here.
+#[inline(always)]
+fn frame_into<T: Byte, const H: usize, const MASK: bool>(
+    dst: &mut [T],
+    head: &[u8; H],
+    head_len: usize,
+    src: &[u8],
+    key: [u8; 4],
+) {
+    let head = &head[..head_len];
     let (dst_head, dst_payload) = dst.split_at_mut(head_len);
     let mut at = 0;
     while head_len - at >= 8 {
-        put::<8>(&mut dst_head[at..], &head[at..]);
+        put::<8, T>(&mut dst_head[at..], &head[at..]);
         at += 8;
     }
     if (head_len - at) & 4 != 0 {
-        put::<4>(&mut dst_head[at..], &head[at..]);
+        put::<4, T>(&mut dst_head[at..], &head[at..]);
         at += 4;
     }
     if (head_len - at) & 2 != 0 {
-        put::<2>(&mut dst_head[at..], &head[at..]);
+        put::<2, T>(&mut dst_head[at..], &head[at..]);
         at += 2;
     }
     if (head_len - at) & 1 != 0 {
-        put::<1>(&mut dst_head[at..], &head[at..]);
+        put::<1, T>(&mut dst_head[at..], &head[at..]);
     }
-    copy::<MASK>(src, dst_payload, key);
-    // SAFETY: `dst` is `out[start..start + frame_len]` of the spare capacity (within capacity,
-    // after `reserve`). `dst_head` (its first `head_len` elements) was written whole by the
-    // `put`s above: pieces of 8 while 8 or more are left, then 4, 2 and 1 as the bits of the
-    // rest (below 8) say, each piece starting where the last ended, so they sum to `head_len`.
-    // `copy` writes every element of `dst_payload` (its loops walk the destination to the end,
-    // and it has `src.len()` elements, checked by its `assert_eq!`). So the first `start + frame_len` bytes
-    // are initialised.
-    unsafe { out.set_len(start + frame_len) };
+    // `dst_head` (the first `head_len` elements) is now written whole: pieces of 8 while 8 or
+    // more are left, then 4, 2 and 1 as the bits of the rest (below 8) say, each piece starting
+    // where the last ended. `copy` writes every element of `dst_payload` and checks that it is
+    // as long as `src`.
+    copy::<T, MASK>(src, dst_payload, key);
 }
 
 /// Copies the first `N` bytes of `src` into `dst` as one fixed-size load and store.
 #[inline(always)]
-fn put<const N: usize>(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
+fn put<const N: usize, T: Byte>(dst: &mut [T], src: &[u8]) {
     let bytes: [u8; N] = src[..N].try_into().expect("N bytes");
-    dst[..N].copy_from_slice(&bytes.map(MaybeUninit::new));
+    dst[..N].copy_from_slice(&bytes.map(T::of));
 }
 
 /// `dst = src ^ key` (same lengths; `dst = src` if not `MASK`, `key` then unused), writing every
 /// element of `dst`: short payloads inline, the wide loop (masked) or `memcpy` pieces out of line.
 #[inline(always)]
-fn copy<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
-    // Equal by construction at both callers; checked because `set_len` relies on it.
+fn copy<T: Byte, const MASK: bool>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
+    // `extend_frame_with`'s `set_len` relies on it.
     assert_eq!(src.len(), dst.len());
     if src.len() < BLOCK {
-        copy_words::<MASK>(src, dst, key);
+        copy_words::<T, MASK>(src, dst, key);
     } else if MASK {
         copy_blocks(src, dst, key);
     } else if src.len() <= PIECE {
@@ -130,7 +190,7 @@ fn copy<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4])
 /// took 24 instead of 28 µs in a standalone loop, but 0.90-0.95× the floor in the peers bench,
 /// against 0.95-0.98× for these pieces; not kept.)
 #[inline(never)]
-fn copy_long(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+fn copy_long<T: Byte>(src: &[u8], dst: &mut [T]) {
     copy_pieces(src, dst);
 }
 
@@ -138,9 +198,9 @@ fn copy_long(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
 /// into a send, LLVM vectorised this loop in place (1 KiB server send: 334 instead of 233
 /// instructions); alone, it is one `memcpy` call.
 #[inline(never)]
-fn copy_piece(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+fn copy_piece<T: Byte>(src: &[u8], dst: &mut [T]) {
     for (o, i) in dst.iter_mut().zip(src) {
-        *o = MaybeUninit::new(*i);
+        *o = T::of(*i);
     }
 }
 
@@ -150,10 +210,10 @@ fn copy_piece(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
 /// on some AMD CPUs crawls at unlucky relative offsets of source and destination (see
 /// `mask::copy_payload`).
 #[inline(always)]
-fn copy_pieces(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+fn copy_pieces<T: Byte>(src: &[u8], dst: &mut [T]) {
     for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
         for (o, i) in d.iter_mut().zip(s) {
-            *o = MaybeUninit::new(*i);
+            *o = T::of(*i);
         }
     }
 }
@@ -176,7 +236,7 @@ const ALIGN: usize = 32;
 /// to guard with run-time checks (a 16-byte payload is two word XORs and a few tests). Every
 /// element of `dst` is written.
 #[inline(always)]
-fn copy_words<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_words<T: Byte, const MASK: bool>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
     let k = if MASK { u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]) } else { 0 };
     let len = src.len().min(dst.len());
@@ -205,35 +265,35 @@ fn copy_words<const MASK: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u
     if !MASK {
         // The last 0..=7 bytes as 4, 2 and 1-byte copies (a byte loop becomes a `memcpy` call).
         if s.len() >= 4 {
-            put::<4>(d, s);
+            put::<4, T>(d, s);
             (s, d) = (&s[4..], &mut d[4..]);
         }
         if s.len() >= 2 {
-            put::<2>(d, s);
+            put::<2, T>(d, s);
             (s, d) = (&s[2..], &mut d[2..]);
         }
         if let (Some(o), Some(i)) = (d.first_mut(), s.first()) {
-            *o = MaybeUninit::new(*i);
+            *o = T::of(*i);
         }
         return;
     }
     // Every step above is a multiple of 4 bytes, so the tail starts key-aligned.
     for ((o, i), k) in d.iter_mut().zip(s).zip(key.iter().cycle()) {
-        *o = MaybeUninit::new(i ^ k);
+        *o = T::of(i ^ k);
     }
 }
 
 /// The first 8 bytes of `i` XOR `k` into the first 8 of `o`.
 #[inline(always)]
-fn copy_word(i: &[u8], o: &mut [MaybeUninit<u8>], k: u64) {
+fn copy_word<T: Byte>(i: &[u8], o: &mut [T], k: u64) {
     let v = u64::from_ne_bytes([i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7]]) ^ k;
-    o[..8].copy_from_slice(&v.to_ne_bytes().map(MaybeUninit::new));
+    o[..8].copy_from_slice(&v.to_ne_bytes().map(T::of));
 }
 
 /// The wide loop, out of line so that the small path stays small where it is inlined; its AVX2
 /// build when the CPU has AVX2.
 #[inline(never)]
-fn copy_blocks(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_blocks<T: Byte>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the only requirement of calling a `#[target_feature(enable = "avx2")]`
@@ -246,7 +306,7 @@ fn copy_blocks(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
 /// [`copy_blocks_portable`] (inlined, safe) compiled for AVX2.
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[target_feature(enable = "avx2")]
-fn copy_blocks_avx2(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_blocks_avx2<T: Byte>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
     copy_blocks_portable(src, dst, key)
 }
 
@@ -254,13 +314,13 @@ fn copy_blocks_avx2(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
 /// 64-byte blocks (which LLVM turns into vector XORs), then a tail of words. Every element of
 /// `dst` is written.
 #[inline(always)]
-fn copy_blocks_portable(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
+fn copy_blocks_portable<T: Byte>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
     let len = src.len().min(dst.len());
     let head = if len < ALIGN_FROM { 0 } else { (dst.as_ptr() as usize).wrapping_neg() & (ALIGN - 1) };
     let (dst_head, dst) = dst[..len].split_at_mut(head);
     let (src_head, src) = src[..len].split_at(head);
-    copy_words::<true>(src_head, dst_head, key);
+    copy_words::<T, true>(src_head, dst_head, key);
     let key = rotate(key, head);
     let mut wide = [0u8; BLOCK];
     for w in wide.chunks_exact_mut(4) {
@@ -269,14 +329,14 @@ fn copy_blocks_portable(src: &[u8], dst: &mut [MaybeUninit<u8>], key: [u8; 4]) {
     let mut d = dst.chunks_exact_mut(BLOCK);
     let mut s = src.chunks_exact(BLOCK);
     for (o, i) in (&mut d).zip(&mut s) {
-        let o: &mut [MaybeUninit<u8>; BLOCK] = o.try_into().expect("chunks_exact");
+        let o: &mut [T; BLOCK] = o.try_into().expect("chunks_exact");
         let i: &[u8; BLOCK] = i.try_into().expect("chunks_exact");
         for j in 0..BLOCK {
-            o[j] = MaybeUninit::new(i[j] ^ wide[j]);
+            o[j] = T::of(i[j] ^ wide[j]);
         }
     }
     // BLOCK is a multiple of 4, so the tail starts key-aligned.
-    copy_words::<true>(s.remainder(), d.into_remainder(), key);
+    copy_words::<T, true>(s.remainder(), d.into_remainder(), key);
 }
 
 /// The key as seen from byte `offset` of the payload.
@@ -286,7 +346,7 @@ fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
     [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     extern crate std;
     use super::*;
@@ -383,6 +443,10 @@ mod tests {
                     expected.extend_from_slice(&head[..head_len]);
                     let expected = reference(&expected, &src[..len], key);
                     assert_eq!(out, expected, "head {head_len} len {len} prefix {prefix} extra {extra:?}");
+                    // The slice form writes the same frame over whatever the slice held.
+                    let mut slice = vec![0xa5u8; head_len + len];
+                    write_frame_masked(&mut slice, &head, head_len, &src[..len], key);
+                    assert_eq!(slice, expected[prefix..], "slice, head {head_len} len {len}");
                 }
             }
         }
@@ -418,9 +482,21 @@ mod tests {
                     expected.extend_from_slice(&head[..head_len]);
                     expected.extend_from_slice(&src[..len]);
                     assert!(out == expected, "head {head_len} len {len} prefix {prefix} extra {extra:?}");
+                    let mut slice = vec![0xa5u8; head_len + len];
+                    write_frame(&mut slice, &head, head_len, &src[..len]);
+                    assert!(slice == expected[prefix..], "slice, head {head_len} len {len}");
                 }
             }
         }
+    }
+
+    /// A slice one byte too short or too long for the frame is refused by the length check (the
+    /// check `extend_frame_with`'s `set_len` relies on), never written in part.
+    #[test]
+    #[should_panic(expected = "assertion `left == right` failed")]
+    fn a_slice_of_the_wrong_length_panics() {
+        let mut slice = [0u8; 2 + 5];
+        write_frame(&mut slice, &[0x82, 0x05], 2, b"four");
     }
 
     proptest! {
@@ -442,13 +518,20 @@ mod tests {
             extend_frame_masked(&mut framed, &head, 8, &src, key);
             let mut expected = before.clone();
             expected.extend_from_slice(&head[..8]);
-            prop_assert_eq!(framed, reference(&expected, &src, key));
+            prop_assert_eq!(&framed, &reference(&expected, &src, key));
             let mut plain = before.clone();
             extend_frame(&mut plain, &head, 4, &src);
             let mut expected = before.clone();
             expected.extend_from_slice(&head[..4]);
             expected.extend_from_slice(&src);
+            prop_assert_eq!(&plain[prefix..], &expected[prefix..]);
+            let mut slice = vec![0u8; 4 + src.len()];
+            write_frame(&mut slice, &head, 4, &src);
+            prop_assert_eq!(&slice[..], &expected[prefix..]);
             prop_assert_eq!(plain, expected);
+            let mut slice = vec![0u8; 8 + src.len()];
+            write_frame_masked(&mut slice, &head, 8, &src, key);
+            prop_assert_eq!(&slice[..], &framed[prefix..]);
         }
     }
 }

@@ -3,12 +3,11 @@
 //! The XOR loops are safe code on 64-byte blocks of plain arrays (u64 words below that), aligned
 //! first, so that LLVM turns them into vector instructions; on x86-64 with `std` a second build of
 //! the same loops with AVX2 is picked at run time (the leaf submodule `avx2`). A client's payload
-//! appended to a `Vec` is masked as it is copied into the spare capacity (the leaf submodule
+//! appended to a `Vec` (or written into a slice) is masked as it is copied (the leaf submodule
 //! `append`, with its own loops). Those two leaves hold the only `unsafe` of masking. Keys come
 //! from a [`MaskSource`] the caller injects (`source.rs`): the crate itself holds no RNG, which
 //! keeps it deterministic under test and fuzzing.
 
-#[cfg(feature = "alloc")]
 mod append;
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 mod avx2;
@@ -16,6 +15,7 @@ mod source;
 
 #[cfg(feature = "alloc")]
 pub(crate) use append::{extend_frame, extend_frame_masked};
+pub(crate) use append::{write_frame, write_frame_masked};
 pub use source::{ChaChaMask, MaskSource, Masking, NoMask, TestMasks};
 
 /// XORs `buf` in place with `key`, as if `buf` started at byte `offset` of a masked payload.
@@ -199,6 +199,7 @@ fn xor_tail<const ASCII: bool>(tail: &mut [u8], key: [u8; 4]) -> u8 {
 /// which on some AMD CPUs crawls when source and destination sit at unlucky relative offsets
 /// (measured on this project's host: 64 KiB at 55 GB/s with both aligned, 3 GB/s with the source
 /// 14 bytes off). Pieces of 1 KiB stay on its vector path, at ~55 GB/s whatever the offsets.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))] // used by message assembly
 #[inline]
 pub(crate) fn copy_payload(dst: &mut [u8], src: &[u8]) {
     const PIECE: usize = 1024;
