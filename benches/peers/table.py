@@ -5,8 +5,9 @@ Reads target/criterion/<group>/<function>/new/estimates.json (median point estim
 benchmark.json (throughput). Usage: python3 table.py [target/criterion]
 
 The header names the CPU from /proc/cpuinfo of the machine running this script, so run it on the
-machine that ran the benches. Two tables follow: every row of every group, and for each send group
-wsmachine (the `send_binary_vec` row), the fastest peer, the copy floor and their ratios.
+machine that ran the benches. Three tables follow: every row of every group; for each send group
+wsmachine (the `send_binary_vec` row), the fastest peer, the copy floor and their ratios; and
+wsmachine's slice and header-only forms, each beside its own floor.
 """
 import json
 import os
@@ -24,9 +25,24 @@ PEERS = [
     "yawc_codec",
 ]
 # Reference rows, listed after the peers: the recv copies alone, the minimal receiver, the send floors.
-BASELINES = ["memcpy", "memcpy_region", "minimal_loop", "floor_header_copy", "floor_header_copy_mask"]
+BASELINES = [
+    "memcpy",
+    "memcpy_region",
+    "minimal_loop",
+    "floor_header_copy",
+    "floor_header_copy_mask",
+    "floor_slice_copy",
+    "floor_slice_copy_mask",
+    "floor_header_only",
+    "floor_header_mask",
+]
 # The copy floor of each send group kind.
 FLOORS = {"send_server": "floor_header_copy", "send_client": "floor_header_copy_mask"}
+# wsmachine's other send forms and the floor of each, by role.
+FORM_FLOORS = {
+    "send_server": [("wsmachine_slice", "floor_slice_copy"), ("wsmachine_header_only", "floor_header_only")],
+    "send_client": [("wsmachine_slice", "floor_slice_copy_mask"), ("wsmachine_header_only", "floor_header_mask")],
+}
 
 
 def cpu_model():
@@ -108,3 +124,17 @@ if send_groups:
         peer_ratio = f"{best[1] / ws[0]:.2f}×" if ws and best else "–"
         floor_ratio = f"{floor[0] / ws[0]:.2f}×" if ws and floor else "–"
         print(f"| {group} | {ws_cell} | {best_cell} | {floor_cell} | {peer_ratio} | {floor_ratio} |")
+
+    # The slice form and the header-only form, each against its own floor.
+    print()
+    print("| workload | form | wsmachine | floor | floor / wsmachine |")
+    print("|---|---|---:|---:|---:|")
+    for group in send_groups:
+        funcs = rows[group]
+        for form, floor_name in FORM_FLOORS[group.split("/", 1)[0]]:
+            ws, floor = funcs.get(form), funcs.get(floor_name)
+            if not ws:
+                continue
+            floor_cell = f"{floor_name} {fmt_time(floor[0])}" if floor else "–"
+            ratio = f"{floor[0] / ws[0]:.2f}×" if floor else "–"
+            print(f"| {group} | {form} | {fmt_time(ws[0])} | {floor_cell} | {ratio} |")

@@ -563,6 +563,68 @@ fn floor_header_copy_mask(data: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
     unsafe { out.set_len(n + data.len()) };
 }
 
+/// The slice floor of a server: the header written into the front of `out`, then one copy of the
+/// payload after it (in the 1 KiB pieces of [`common::copy_fast`]); what `send_binary` into a
+/// large enough slice does at least. Returns the frame's length.
+#[inline(always)]
+fn floor_slice_copy(data: &[u8], out: &mut [u8]) -> usize {
+    let (h, n) = floor_header(data.len(), None);
+    out[..n].copy_from_slice(&h[..n]);
+    common::copy_fast(&mut out[n..n + data.len()], data);
+    n + data.len()
+}
+
+/// The slice floor of a client: the header, then one fused copy-and-mask pass ([`copy_mask`]).
+#[inline(always)]
+fn floor_slice_copy_mask(data: &[u8], key: [u8; 4], out: &mut [u8]) -> usize {
+    let (h, n) = floor_header(data.len(), Some(key));
+    out[..n].copy_from_slice(&h[..n]);
+    let dst = &mut out[n..n + data.len()];
+    // SAFETY: `dst` has room for `data.len()` bytes and does not overlap `data` (a `&mut`).
+    unsafe { copy_mask(data, dst.as_mut_ptr(), key) };
+    n + data.len()
+}
+
+/// The header-only floor of a client: the header, and the payload masked in place
+/// ([`mask_in_place`]: one read and one write of every byte).
+#[inline(always)]
+fn floor_header_mask(payload: &mut [u8], key: [u8; 4]) -> ([u8; 14], usize) {
+    mask_in_place(payload, key);
+    floor_header(payload.len(), Some(key))
+}
+
+/// `buf[i] ^= key[i % 4]`: 8-byte words (vectorised by the compiler) and a byte tail, the in-place
+/// twin of [`copy_mask_words`].
+#[inline(always)]
+fn mask_in_place_words(buf: &mut [u8], key: [u8; 4]) {
+    let key8 = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let mut words = buf.chunks_exact_mut(8);
+    for w in &mut words {
+        let v = u64::from_ne_bytes(w[..8].try_into().unwrap()) ^ key8;
+        w.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (b, k) in words.into_remainder().iter_mut().zip(key) {
+        *b ^= k;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn mask_in_place_avx2(buf: &mut [u8], key: [u8; 4]) {
+    mask_in_place_words(buf, key)
+}
+
+/// [`mask_in_place_words`], in its AVX2 build where the CPU has AVX2.
+#[inline(always)]
+fn mask_in_place(buf: &mut [u8], key: [u8; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { mask_in_place_avx2(buf, key) };
+    }
+    mask_in_place_words(buf, key)
+}
+
 /// `dst[i] = src[i] ^ key[i % 4]` for the whole of `src`: a plain loop over 8-byte words (the
 /// key repeated twice) and a byte tail. The compiler vectorises it (16-byte SSE2 in the default
 /// build; 32-byte AVX2 four times unrolled in [`copy_mask_avx2`], checked in the assembly of a
@@ -658,8 +720,9 @@ fn send_soketto_codec(codec: &mut soketto::base::Codec, data: &[u8], client: boo
     }
 }
 
-/// wsmachine's two send rows for one role: `send_binary_vec` into a cleared `Vec` (the README's
-/// path, the row named `wsmachine`) and `send_binary` into a large enough slice. `out` is the
+/// wsmachine's three send rows for one role, each beside its floor: `send_binary_vec` into a
+/// cleared `Vec` (the README's path, the row named `wsmachine`), `send_binary` into a large
+/// enough slice, and `frame_header` alone. `out` is the
 /// floor rows' `Vec`: the same destination, so that both copies meet the same offset between
 /// source and destination (a `memcpy` of 64 KiB took 1.2-1.8 µs on the AMD host depending only
 /// on that offset modulo 4 KiB, which made separate buffers a lottery between the two rows).
@@ -683,6 +746,54 @@ fn wsmachine_send_rows<M: wsmachine::Masking>(
     let n = conn.send_binary(data, &mut slice).unwrap();
     check_frame("wsmachine_slice", &slice[..n], data, masked);
     group.bench_function("wsmachine_slice", |b| b.iter(|| conn.send_binary(black_box(data), &mut slice).unwrap()));
+    // Its floor, into the same slice.
+    if masked {
+        let mut rng = common::Rng::new(0xF101);
+        let n = floor_slice_copy_mask(data, [1, 2, 3, 4], &mut slice);
+        check_frame("floor_slice_copy_mask", &slice[..n], data, true);
+        group.bench_function("floor_slice_copy_mask", |b| {
+            b.iter(|| floor_slice_copy_mask(black_box(data), (rng.next_u64() as u32).to_ne_bytes(), &mut slice))
+        });
+    } else {
+        let n = floor_slice_copy(data, &mut slice);
+        check_frame("floor_slice_copy", &slice[..n], data, false);
+        group.bench_function("floor_slice_copy", |b| b.iter(|| floor_slice_copy(black_box(data), &mut slice)));
+    }
+
+    // `frame_header` only: the payload would go out with writev, copied by nobody here (a
+    // client's is masked in place). Its floor: the header alone (server), the header and the
+    // in-place mask pass (client).
+    let mut payload = data.to_vec();
+    let head = conn.frame_header(wsmachine::MessageKind::Binary, &mut payload, true).unwrap();
+    check_frame("wsmachine_header_only", &[head.as_bytes(), &payload].concat(), data, masked);
+    group.bench_function("wsmachine_header_only", |b| {
+        b.iter(|| {
+            let head = conn.frame_header(wsmachine::MessageKind::Binary, black_box(&mut payload), true).unwrap();
+            black_box(head.as_bytes().len() + payload.len())
+        })
+    });
+    let mut payload = data.to_vec();
+    if masked {
+        let mut rng = common::Rng::new(0xF102);
+        let (h, n) = floor_header_mask(&mut payload, [5, 6, 7, 8]);
+        check_frame("floor_header_mask", &[&h[..n], &payload].concat(), data, true);
+        group.bench_function("floor_header_mask", |b| {
+            b.iter(|| {
+                let (h, n) =
+                    floor_header_mask(black_box(&mut payload), (rng.next_u64() as u32).to_ne_bytes());
+                black_box(h[..n].len() + payload.len())
+            })
+        });
+    } else {
+        let (h, n) = floor_header(payload.len(), None);
+        check_frame("floor_header_only", &[&h[..n], &payload].concat(), data, false);
+        group.bench_function("floor_header_only", |b| {
+            b.iter(|| {
+                let (h, n) = floor_header(black_box(&mut payload).len(), None);
+                black_box(h[..n].len() + payload.len())
+            })
+        });
+    }
 }
 
 fn send(c: &mut Criterion) {
@@ -714,17 +825,6 @@ fn send(c: &mut Criterion) {
             } else {
                 let mut conn = Connection::server(Config::default());
                 wsmachine_send_rows(&mut group, &mut conn, &data, false, &mut out);
-                // `frame_header` only: the payload would go out with writev, copied by nobody here.
-                let mut payload = data.clone();
-                let head = conn.frame_header(wsmachine::MessageKind::Binary, &mut payload, true).unwrap();
-                check_frame("wsmachine_header_only", &[head.as_bytes(), &payload].concat(), &data, false);
-                group.bench_function("wsmachine_header_only", |b| {
-                    b.iter(|| {
-                        let head =
-                            conn.frame_header(wsmachine::MessageKind::Binary, black_box(&mut payload), true).unwrap();
-                        black_box(head.as_bytes().len() + payload.len())
-                    })
-                });
             }
 
             // The peers that write to a socket: the in-memory socket appends what they write to its
