@@ -187,18 +187,27 @@ impl Seen {
     }
 }
 
-/// Copies `src` into `dst` in pieces of 1 KiB: the copy every recv model and memcpy baseline uses.
+/// Copies `src` into `dst` in pieces of 1 KiB below 1 MiB, in one `memcpy` from there: the copy
+/// every recv model and memcpy baseline uses.
 ///
-/// glibc's memcpy switches to `rep movsb` above a few KiB, which on this AMD host runs at 3 GB/s
-/// instead of ~55 GB/s when source and destination sit at unlucky relative offsets (64 KiB with
-/// the source 14 bytes off). Whether an implementation's buffer lands on such an offset is luck,
-/// not design, so every implementation gets this offset-independent copy instead.
+/// Below 1 MiB glibc's memcpy takes `rep movsb` above a few KiB, which on this AMD host crawls
+/// when the destination sits 8 bytes after the source modulo 4 KiB (64 KiB in 36 µs instead of
+/// 1.3 µs). Whether an implementation's buffer lands on such an offset is luck, not design, so
+/// every implementation gets this offset-independent copy instead. From 1 MiB (the L2 size, where
+/// glibc stops using `rep movsb` on AMD) one `memcpy` takes a vector loop that is fast at every
+/// offset, and 10-25 % faster than the pieces (`src/mask/append.rs`, `copy_long`).
 #[inline(always)]
 pub fn copy_fast(dst: &mut [u8], src: &[u8]) {
+    if src.len() >= ONE_COPY_FROM {
+        return dst.copy_from_slice(src);
+    }
     for (d, s) in dst.chunks_mut(1024).zip(src.chunks(1024)) {
         d.copy_from_slice(s);
     }
 }
+
+/// From this length on, [`copy_fast`] and [`append`] copy in one `memcpy`.
+pub const ONE_COPY_FROM: usize = 1 << 20;
 
 /// The recv(2) model: the next at most `READ` bytes of `wire` starting at `*pos`, copied into `buf`.
 #[inline(always)]
@@ -339,13 +348,12 @@ pub fn bench_accept_upgrade(group: &mut criterion::BenchmarkGroup<'_, criterion:
     group.bench_function("wsmachine", |b| b.iter(|| accept_upgrade(std::hint::black_box(UPGRADE_REQUEST), &mut out)));
 }
 
-/// `out.extend_from_slice(src)` in 1 KiB pieces beyond 1 KiB: the append of the socket model,
-/// of the sans-IO peers' drivers and of the floor rows. The reason is the one given at
-/// `common::copy_fast` (a long `memcpy` can take a slow `rep movsb` path at unlucky offsets);
-/// wsmachine's `send_binary_vec` appends in the same pieces.
+/// `out.extend_from_slice(src)` in 1 KiB pieces between 1 KiB and 1 MiB: the append of the socket
+/// model, of the sans-IO peers' drivers and of the floor rows. The reason is the one given at
+/// [`copy_fast`]; wsmachine's `send_binary_vec` copies by the same rule.
 #[inline(always)]
 pub fn append(out: &mut Vec<u8>, src: &[u8]) {
-    if src.len() <= 1024 {
+    if src.len() <= 1024 || src.len() >= ONE_COPY_FROM {
         return out.extend_from_slice(src);
     }
     for piece in src.chunks(1024) {

@@ -158,6 +158,12 @@ fn frame_into<T: Byte, const H: usize, const MASK: bool>(
     copy::<T, MASK>(src, dst_payload, key);
 }
 
+/// `dst = src` (same lengths, checked) with the loops of an unmasked frame's payload.
+#[inline]
+pub(crate) fn copy_plain(dst: &mut [u8], src: &[u8]) {
+    copy::<u8, false>(src, dst, [0; 4]);
+}
+
 /// Copies the first `N` bytes of `src` into `dst` as one fixed-size load and store.
 #[inline(always)]
 fn put<const N: usize, T: Byte>(dst: &mut [T], src: &[u8]) {
@@ -178,27 +184,41 @@ fn copy<T: Byte, const MASK: bool>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
     } else if src.len() <= PIECE {
         // One `memcpy` call: 1 KiB messages are common, and `copy_long`'s piece loop added about
         // 40 instructions around it.
-        copy_piece(src, dst);
+        copy_once(src, dst);
     } else {
         copy_long(src, dst);
     }
 }
 
 /// `dst = src` (same lengths) beyond 1 KiB, out of line like the wide loop (so a server send
-/// inlined into its caller stays small): [`copy_pieces`], the copy of the server floor it is
-/// measured against. (The wide loop without the XOR, aligned from 4 KiB, was tried: 1 MiB sends
-/// took 24 instead of 28 µs in a standalone loop, but 0.90-0.95× the floor in the peers bench,
-/// against 0.95-0.98× for these pieces; not kept.)
+/// inlined into its caller stays small): [`copy_pieces`] below [`ONE_COPY_FROM`], one `memcpy`
+/// from there.
+///
+/// Why the switch, measured on this project's AMD EPYC (Zen 4, 1 MiB L2, glibc 2.36, ERMS and
+/// FSRM), copying 1 MiB at relative offsets of source and destination from 0 to 4095 modulo
+/// 4 KiB: one `memcpy` took 23-28 µs at every offset, 1 KiB pieces 26-36 µs. Below 1 MiB glibc
+/// copies with `rep movsb`, which crawls when the destination sits 8 bytes after the source
+/// modulo 4 KiB (64 KiB in 36 µs instead of 1.3 µs; 1040000 bytes in 768 µs), so pieces (each on
+/// its vector path) are kept there; from its `rep movsb` stop threshold (the L2 size on AMD)
+/// glibc takes a vector loop that steers clear of that aliasing, and on Intel `rep movsb` is its
+/// large-copy path. (`benches/peers/examples/send_offsets.rs` measures a send at each offset.)
 #[inline(never)]
 fn copy_long<T: Byte>(src: &[u8], dst: &mut [T]) {
-    copy_pieces(src, dst);
+    if src.len() >= ONE_COPY_FROM {
+        copy_once(src, dst);
+    } else {
+        copy_pieces(src, dst);
+    }
 }
 
-/// `dst = src` (same lengths, at most [`PIECE`]), every element written, out of line: inlined
-/// into a send, LLVM vectorised this loop in place (1 KiB server send: 334 instead of 233
-/// instructions); alone, it is one `memcpy` call.
+/// From this length on, a long payload is one `memcpy` (see [`copy_long`]).
+const ONE_COPY_FROM: usize = 1 << 20;
+
+/// `dst = src` (same lengths), every element written, out of line: inlined into a send, LLVM
+/// vectorised this loop in place (1 KiB server send: 334 instead of 233 instructions); alone, it
+/// is one `memcpy` call.
 #[inline(never)]
-fn copy_piece<T: Byte>(src: &[u8], dst: &mut [T]) {
+fn copy_once<T: Byte>(src: &[u8], dst: &mut [T]) {
     for (o, i) in dst.iter_mut().zip(src) {
         *o = T::of(*i);
     }
@@ -487,6 +507,29 @@ mod tests {
                     assert!(slice == expected[prefix..], "slice, head {head_len} len {len}");
                 }
             }
+        }
+    }
+
+    /// Around `ONE_COPY_FROM`, where a long payload becomes one `memcpy`: the frame is the same
+    /// in both forms, one byte below, at and above the threshold.
+    #[test]
+    #[cfg_attr(miri, ignore = "megabytes, byte by byte; the pieces and the single copy are the same safe loop")]
+    fn one_copy_and_pieces_agree_around_the_threshold() {
+        let src: Vec<u8> = (0..ONE_COPY_FROM + 3).map(|i| (i * 13 + 1) as u8).collect();
+        let head = [0x82, 0x7f, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0];
+        for len in [ONE_COPY_FROM - 1, ONE_COPY_FROM, ONE_COPY_FROM + 3] {
+            let mut expected = vec![7u8; 5];
+            expected.extend_from_slice(&head[..10]);
+            expected.extend_from_slice(&src[..len]);
+            let mut out = vec![7u8; 5];
+            extend_frame(&mut out, &head, 10, &src[..len]);
+            assert!(out == expected, "Vec, {len} bytes");
+            let mut slice = vec![0u8; 10 + len];
+            write_frame(&mut slice, &head, 10, &src[..len]);
+            assert!(slice == expected[5..], "slice, {len} bytes");
+            let mut copied = vec![0u8; len];
+            copy_plain(&mut copied, &src[..len]);
+            assert!(copied == src[..len], "copy_plain, {len} bytes");
         }
     }
 

@@ -193,23 +193,15 @@ fn xor_tail<const ASCII: bool>(tail: &mut [u8], key: [u8; 4]) -> u8 {
     high & 0x80
 }
 
-/// Copies `src` into `dst` (same length), in pieces of at most 1 KiB.
-///
-/// Not one `copy_from_slice`, because glibc's memcpy switches to `rep movsb` above a few KiB,
-/// which on some AMD CPUs crawls when source and destination sit at unlucky relative offsets
-/// (measured on this project's host: 64 KiB at 55 GB/s with both aligned, 3 GB/s with the source
-/// 14 bytes off). Pieces of 1 KiB stay on its vector path, at ~55 GB/s whatever the offsets.
+/// Copies `src` into `dst` (same length) with the send path's copy (`append::copy_plain`): word
+/// copies when short, then 1 KiB `memcpy` pieces, and one `memcpy` from 1 MiB on. Not one
+/// `copy_from_slice` at every length, because glibc's `memcpy` takes `rep movsb` between a few
+/// KiB and 1 MiB, which on some AMD CPUs crawls at unlucky relative offsets of source and
+/// destination (see `append::copy_long`).
 #[cfg_attr(not(feature = "alloc"), allow(dead_code))] // used by message assembly
 #[inline]
 pub(crate) fn copy_payload(dst: &mut [u8], src: &[u8]) {
-    const PIECE: usize = 1024;
-    debug_assert_eq!(src.len(), dst.len());
-    if src.len() <= PIECE {
-        return dst.copy_from_slice(src);
-    }
-    for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
-        d.copy_from_slice(s);
-    }
+    append::copy_plain(dst, src);
 }
 
 /// Copies `src` into `dst` (same length) masking with `key` in the same pass (client sends).
