@@ -48,8 +48,8 @@ while read -r a b; do
   fi
 done <<< "$edges$(printf '\n')$siblings"
 for leaf in $LEAVES; do
-  # Everything before the leaf's `#[cfg(test)]` module.
-  if sed '/^#\[cfg(test)\]/,$d' "$leaf" | grep -v '^\s*//' | grep -nE 'crate::|super::'; then
+  # Everything before the leaf's test module (`#[cfg(test)]` or `#[cfg(all(test, ...))]`).
+  if sed -E '/^#\[cfg\((all\()?test[,)]/,$d' "$leaf" | grep -v '^\s*//' | grep -nE 'crate::|super::'; then
     echo "leaf $leaf refers to the crate"
     status=1
   fi
