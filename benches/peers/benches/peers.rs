@@ -58,6 +58,11 @@ impl Sock {
         Sock { wire: Rc::new(wire), pos: Rc::new(Cell::new(0)), out: Rc::new(RefCell::new(Vec::new())) }
     }
 
+    /// A socket with nothing to read that appends what is written to `out`.
+    fn writing_into(out: &Rc<RefCell<Vec<u8>>>) -> Self {
+        Sock { wire: Rc::new(Vec::new()), pos: Rc::new(Cell::new(0)), out: Rc::clone(out) }
+    }
+
     /// Reads start again at the beginning of `wire`; what was written is dropped (the `Vec`
     /// keeps its capacity).
     #[inline]
@@ -822,8 +827,10 @@ fn send(c: &mut Criterion) {
 
     for client in [false, true] {
         for size in SEND_SIZES {
-            let data = common::payload(Kind::Binary, size);
-            let bytes = Bytes::from(data.clone());
+            // One source for every row: the peers that take a `Bytes` get (clones of) this one, and
+            // wsmachine and the sans-IO rows read the same bytes as a slice.
+            let bytes = Bytes::from(common::payload(Kind::Binary, size));
+            let data: &[u8] = &bytes;
             let role = if client { "client" } else { "server" };
             let mut group = c.benchmark_group(format!("send_{role}/binary/{}", common::size_name(size)));
             group.throughput(Throughput::ElementsAndBytes { elements: 1, bytes: size as u64 });
@@ -845,10 +852,15 @@ fn send(c: &mut Criterion) {
                 (out.as_ptr() as usize + out.len() - data.len()).wrapping_sub(data.as_ptr() as usize) % 4096;
 
             // The peers that write to a socket: the in-memory socket appends what they write to its
-            // `Vec` (rewound = cleared before every send), so their frames end up in a `Vec` too.
+            // `Vec` (rewound = cleared before every send), so their frames end up in a `Vec` too:
+            // the very `Vec` wsmachine's rows write into (lent to the sockets, then taken back),
+            // so that a peer whose payload goes straight to the socket meets the same
+            // source-destination offset (one `memcpy` of 1 MiB took 23-28 µs here depending only
+            // on that offset, `examples/send_offsets.rs`).
+            let shared = Rc::new(RefCell::new(std::mem::take(&mut out)));
             let tung_role =
                 if client { tungstenite::protocol::Role::Client } else { tungstenite::protocol::Role::Server };
-            let sock = Sock::new(Vec::new());
+            let sock = Sock::writing_into(&shared);
             let mut ws = tungstenite::WebSocket::from_raw_socket(sock.clone(), tung_role, None);
             let frame = capture(&sock, || ws.send(tungstenite::Message::Binary(bytes.clone())).unwrap());
             check_frame("tungstenite", &frame, &data, client);
@@ -859,7 +871,7 @@ fn send(c: &mut Criterion) {
                 })
             });
 
-            let sock = Sock::new(Vec::new());
+            let sock = Sock::writing_into(&shared);
             let mut ws = if client {
                 tokio_websockets::ClientBuilder::new().take_over(sock.clone())
             } else {
@@ -875,7 +887,7 @@ fn send(c: &mut Criterion) {
             });
 
             let fw_role = if client { fastwebsockets::Role::Client } else { fastwebsockets::Role::Server };
-            let sock = Sock::new(Vec::new());
+            let sock = Sock::writing_into(&shared);
             let mut ws = fastwebsockets::WebSocket::after_handshake(sock.clone(), fw_role);
             let frame = capture(&sock, || {
                 block_on(ws.write_frame(fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(&data))))
@@ -895,7 +907,7 @@ fn send(c: &mut Criterion) {
             // soketto: the `Sender` of `connection::Builder::new(socket, mode).finish()` (what its
             // handshake hands over), `send_binary` (a client copies the payload into its mask
             // buffer, masks it and writes it; a server writes the borrowed payload).
-            let sock = Sock::new(Vec::new());
+            let sock = Sock::writing_into(&shared);
             let mode = if client { soketto::Mode::Client } else { soketto::Mode::Server };
             let (mut sender, _receiver) = soketto::connection::Builder::new(sock.clone(), mode).finish();
             let frame = capture(&sock, || block_on(sender.send_binary(&data)).unwrap());
@@ -906,6 +918,8 @@ fn send(c: &mut Criterion) {
                     block_on(sender.send_binary(black_box(&data))).unwrap()
                 })
             });
+
+            out = shared.take();
 
             // soketto's sans-IO frame codec into a `Vec` (`send_soketto_codec`).
             let mut codec = soketto::base::Codec::new();
@@ -930,7 +944,8 @@ fn send(c: &mut Criterion) {
             // the frame is encoded into its write buffer (a client's payload copied and masked in
             // one pass), then written to the socket.
             let yawc_role = if client { yawc::Role::Client } else { yawc::Role::Server };
-            let sock = Sock::new(Vec::new());
+            shared.replace(std::mem::take(&mut out));
+            let sock = Sock::writing_into(&shared);
             let mut ws = yawc::WebSocket::from_stream(sock.clone(), yawc_role, yawc::Options::default()).unwrap();
             let frame = capture(&sock, || block_on(ws.send(yawc::Frame::binary(bytes.clone()))).unwrap());
             check_frame("yawc", &frame, &data, client);
@@ -940,6 +955,8 @@ fn send(c: &mut Criterion) {
                     block_on(ws.send(yawc::Frame::binary(black_box(&bytes).clone()))).unwrap()
                 })
             });
+
+            out = shared.take();
 
             // yawc's codec layer alone: `codec::Encoder::encode` appends the frame to a `BytesMut`
             // (cleared before every send, capacity kept); keys from `rand::random` inside.
