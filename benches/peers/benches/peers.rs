@@ -35,6 +35,8 @@ use futures_util::{SinkExt, StreamExt};
 use wsmachine::{ChaChaMask, Config, Connection};
 use wsmachine_peers::minimal::Receiver;
 
+mod race;
+
 /// Runs a future that never waits (in-memory I/O) to completion with one poll.
 fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = pin!(f);
@@ -815,6 +817,9 @@ fn wsmachine_send_rows<M: wsmachine::Masking>(
 }
 
 fn send(c: &mut Criterion) {
+    if std::env::var_os("SEND_RACE").is_some() {
+        return race::race();
+    }
     // The floors at lengths the groups do not use (byte tails, every header length class).
     let mut out = Vec::new();
     for len in [0, 1, 7, 13, 125, 126, 1029, 65535, 65536, 65543] {
