@@ -103,9 +103,7 @@ impl<M: Masking> Connection<M> {
         }
         if self.role == Role::Server {
             // The header without a key (§5.1: a server never masks), then the payload.
-            let mut head = [0u8; MAX_HEADER_LEN];
-            let header = FrameHeader { fin: true, rsv: 0, opcode, mask: None, payload_len: data.len() as u64 };
-            let n = header.encode(&mut head);
+            let (head, n) = unmasked_header(opcode, true, data.len());
             let needed = n + data.len();
             let Some(dst) = out.get_mut(..needed) else {
                 return Err(SendError::BufferTooSmall { needed });
@@ -208,16 +206,8 @@ impl<M: Masking> Connection<M> {
             // The common case, a server's first frame of a message while open, in one test and
             // small enough to be inlined: no key, the payload untouched (§5.1).
             self.outgoing = if fin { None } else { Some(kind) };
-            let mut head = FrameHead { bytes: [0; MAX_HEADER_LEN], len: 0 };
-            let header = FrameHeader {
-                fin,
-                rsv: 0,
-                opcode: OpCode::starting(kind),
-                mask: None,
-                payload_len: payload.len() as u64,
-            };
-            head.len = header.encode(&mut head.bytes) as u8;
-            return Ok(head);
+            let (bytes, n) = unmasked_header(OpCode::starting(kind), fin, payload.len());
+            return Ok(FrameHead { bytes, len: n as u8 });
         }
         self.frame_header_other(kind, payload, fin)
     }
@@ -268,9 +258,7 @@ impl<M: Masking> Connection<M> {
         if self.role == Role::Server {
             // Small enough to be inlined into the caller: the header without a key, then the
             // payload (§5.1: a server never masks).
-            let mut head = [0u8; MAX_HEADER_LEN];
-            let header = FrameHeader { fin: true, rsv: 0, opcode, mask: None, payload_len: data.len() as u64 };
-            let n = header.encode(&mut head);
+            let (head, n) = unmasked_header(opcode, true, data.len());
             crate::mask::extend_frame(out, &head, n, data);
             return Ok(n + data.len());
         }
@@ -456,4 +444,13 @@ impl<M: Masking> Connection<M> {
         self.on_close_written();
         Ok(n)
     }
+}
+
+/// A server's header (§5.1: no key) and its length, composed without `encode_header`'s role
+/// test, for the fast paths that have made that test already.
+#[inline(always)]
+fn unmasked_header(opcode: OpCode, fin: bool, len: usize) -> ([u8; MAX_HEADER_LEN], usize) {
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = FrameHeader { fin, rsv: 0, opcode, mask: None, payload_len: len as u64 }.encode(&mut head);
+    (head, n)
 }
