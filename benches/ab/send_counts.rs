@@ -4,7 +4,7 @@
 //! (`floor_header_copy`: the header, then the payload appended in 1 KiB pieces).
 //! `slice` / `client_slice` send into a slice with `send_binary`, `header` / `client_header` call
 //! `frame_header` alone (a client's masks the payload in place).
-//! Usage: `send_counts SIZE ITERS [server|client|floor|slice_floor|slice|client_slice|header|client_header]`; prints the mean nanoseconds per send
+//! Usage: `send_counts SIZE ITERS [server|client|floor|client_floor|slice_floor|slice|client_slice|header|client_header]`; prints the mean nanoseconds per send
 //! on stderr (a rough timing; the instruction counts are the point).
 use std::hint::black_box;
 
@@ -24,6 +24,16 @@ fn main() {
         "floor" => {
             for _ in 0..iters {
                 common::floor_header_copy(black_box(&data), &mut out);
+                total += black_box(out.len());
+            }
+        }
+        "client_floor" => {
+            // The client floor of the peers bench: the header with a key that changes every send
+            // (a xorshift, not an unpredictable source), then one fused copy-and-mask pass.
+            let mut rng = common::Rng::new(0xF100);
+            for _ in 0..iters {
+                let key = (rng.next_u64() as u32).to_ne_bytes();
+                common::floor_header_copy_mask(black_box(&data), key, &mut out);
                 total += black_box(out.len());
             }
         }

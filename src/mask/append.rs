@@ -258,7 +258,14 @@ const ALIGN: usize = 32;
 #[inline(always)]
 fn copy_words<T: Byte, const MASK: bool>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
     debug_assert_eq!(src.len(), dst.len());
-    let k = if MASK { u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]) } else { 0 };
+    // The key twice in a word, from the key as one number (the same on either endianness, as
+    // the pattern repeats): three instructions where a byte-by-byte build took about thirty.
+    let k = if MASK {
+        let k32 = u32::from_ne_bytes(key) as u64;
+        k32 << 32 | k32
+    } else {
+        0
+    };
     let len = src.len().min(dst.len());
     let (mut s, mut d) = (&src[..len], &mut dst[..len]);
     while s.len() >= 32 {
@@ -362,8 +369,11 @@ fn copy_blocks_portable<T: Byte>(src: &[u8], dst: &mut [T], key: [u8; 4]) {
 /// The key as seen from byte `offset` of the payload.
 #[inline(always)]
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let r = offset & 3;
-    [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
+    // One rotate of the key as a number (byte `r` first), not four indexed byte loads.
+    let bits = 8 * (offset & 3) as u32;
+    let k = u32::from_ne_bytes(key);
+    let k = if cfg!(target_endian = "little") { k.rotate_right(bits) } else { k.rotate_left(bits) };
+    k.to_ne_bytes()
 }
 
 #[cfg(all(test, feature = "alloc"))]
