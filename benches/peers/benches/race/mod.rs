@@ -11,10 +11,12 @@
 use super::*;
 use std::time::Instant;
 
-/// One row: a name and a send of one message (its frame checked once before the race).
+/// One row: a name and a send of one message (its frame checked once before the race if it
+/// writes into the shared `Vec`).
 struct Row {
     name: &'static str,
     send: Box<dyn FnMut()>,
+    into_out: bool,
 }
 
 /// The rows of one group, every one appending its frame to `out` (cleared first).
@@ -38,7 +40,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
             conn.send_binary_vec(black_box(&slice), &mut out).unwrap();
         })
     };
-    rows.push(Row { name: "wsmachine", send });
+    rows.push(Row { name: "wsmachine", send, into_out: true });
     let (slice, o) = (data.clone(), out.clone());
     let mut rng = common::Rng::new(0xF103);
     rows.push(Row {
@@ -51,12 +53,14 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
                 floor_header_copy(black_box(&slice), &mut out);
             }
         }),
+        into_out: true,
     });
     let (slice, o) = (data.clone(), out.clone());
     let mut codec = soketto::base::Codec::new();
     rows.push(Row {
         name: "soketto_codec",
         send: Box::new(move || send_soketto_codec(&mut codec, black_box(&slice), client, &mut o.borrow_mut())),
+        into_out: true,
     });
     let (slice, o) = (data.clone(), out.clone());
     let mut encoder = websocket_sans_io::WebsocketFrameEncoder::new();
@@ -67,6 +71,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
             let key = if client { Some(rand::Rng::gen::<[u8; 4]>(&mut rng)) } else { None };
             send_sansio(&mut encoder, black_box(&slice), key, &mut o.borrow_mut())
         }),
+        into_out: true,
     });
     // yawc's codec writes into its own `BytesMut`; its source is placed at wsmachine's offset.
     let yawc_role = if client { yawc::Role::Client } else { yawc::Role::Server };
@@ -89,11 +94,71 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
             tokio_util::codec::Encoder::encode(&mut encoder, yawc::Frame::binary(black_box(&source).clone()), &mut buf)
                 .unwrap()
         }),
+        into_out: false,
+    });
+    // wsmachine's slice and header-only forms, each sharing its buffer with its own floor (the
+    // same copy into the same slice; the header alone, or with the payload masked in place).
+    let slice_buf = Rc::new(RefCell::new(vec![0u8; data.len() + 14]));
+    let (slice, buf) = (data.clone(), slice_buf.clone());
+    let send: Box<dyn FnMut()> = if client {
+        let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
+        Box::new(move || {
+            black_box(conn.send_binary(black_box(&slice), &mut buf.borrow_mut()).unwrap());
+        })
+    } else {
+        let mut conn = Connection::server(Config::default());
+        Box::new(move || {
+            black_box(conn.send_binary(black_box(&slice), &mut buf.borrow_mut()).unwrap());
+        })
+    };
+    rows.push(Row { name: "wsmachine_slice", send, into_out: false });
+    let (slice, buf) = (data.clone(), slice_buf);
+    let mut rng = common::Rng::new(0xF104);
+    rows.push(Row {
+        name: if client { "floor_slice_copy_mask" } else { "floor_slice_copy" },
+        send: Box::new(move || {
+            let mut buf = buf.borrow_mut();
+            if client {
+                floor_slice_copy_mask(black_box(&slice), (rng.next_u64() as u32).to_ne_bytes(), &mut buf);
+            } else {
+                floor_slice_copy(black_box(&slice), &mut buf);
+            }
+        }),
+        into_out: false,
+    });
+    let payload = Rc::new(RefCell::new(data.to_vec()));
+    let p = payload.clone();
+    let kind = wsmachine::MessageKind::Binary;
+    let send: Box<dyn FnMut()> = if client {
+        let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
+        Box::new(move || {
+            black_box(conn.frame_header(kind, black_box(&mut p.borrow_mut()), true).unwrap());
+        })
+    } else {
+        let mut conn = Connection::server(Config::default());
+        Box::new(move || {
+            black_box(conn.frame_header(kind, black_box(&mut p.borrow_mut()), true).unwrap());
+        })
+    };
+    rows.push(Row { name: "wsmachine_header_only", send, into_out: false });
+    let mut rng = common::Rng::new(0xF105);
+    rows.push(Row {
+        name: if client { "floor_header_mask" } else { "floor_header_only" },
+        send: Box::new(move || {
+            let mut p = payload.borrow_mut();
+            let head = if client {
+                floor_header_mask(black_box(&mut p), (rng.next_u64() as u32).to_ne_bytes())
+            } else {
+                floor_header(black_box(&mut p).len(), None)
+            };
+            black_box(head);
+        }),
+        into_out: false,
     });
     // The harness alone (a boxed closure, the `RefCell`, clearing the `Vec`): what every row's
     // time includes besides its send.
     let o = out.clone();
-    rows.push(Row { name: "harness alone", send: Box::new(move || o.borrow_mut().clear()) });
+    rows.push(Row { name: "harness alone", send: Box::new(move || o.borrow_mut().clear()), into_out: false });
     // The peers that write to a socket, whose writes land in `out`.
     let sock = Sock::writing_into(out);
     let fw_role = if client { fastwebsockets::Role::Client } else { fastwebsockets::Role::Server };
@@ -108,6 +173,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
             )
             .unwrap()
         }),
+        into_out: true,
     });
     let sock = Sock::writing_into(out);
     let mut ws = if client {
@@ -122,6 +188,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
             sock.rewind();
             block_on(ws.send(tokio_websockets::Message::binary(black_box(&bytes).clone()))).unwrap()
         }),
+        into_out: true,
     });
     let sock = Sock::writing_into(out);
     let mode = if client { soketto::Mode::Client } else { soketto::Mode::Server };
@@ -133,6 +200,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
             sock.rewind();
             block_on(sender.send_binary(black_box(&slice))).unwrap()
         }),
+        into_out: true,
     });
     rows
 }
@@ -146,6 +214,7 @@ pub fn race() {
     println!();
     println!("| workload | row | median ns | ÷ wsmachine, median (quartiles) |");
     println!("|---|---|---:|---|");
+    let mut forms = Vec::new();
     for client in [false, true] {
         for size in [16, 1024, 64 * 1024, 1024 * 1024] {
             let data = Bytes::from(common::payload(Kind::Binary, size));
@@ -154,7 +223,7 @@ pub fn race() {
             let mut rows = rows(client, &data, &out);
             // Every row's frame is checked once (yawc's codec writes into its own buffer).
             let at = out.borrow().as_ptr();
-            for row in rows.iter_mut().filter(|r| r.name != "yawc_codec" && r.name != "harness alone") {
+            for row in rows.iter_mut().filter(|r| r.into_out) {
                 (row.send)();
                 check_frame(row.name, &out.borrow(), &data, client);
             }
@@ -188,7 +257,36 @@ pub fn race() {
                     q(&ratios, 3)
                 );
             }
+            // The slice and header-only forms against their own floors, within each round.
+            let index = |name: &str| rows.iter().position(|r| r.name == name).expect("a row of the race");
+            let floor = index(rows[1].name);
+            for (form, own) in [
+                ("wsmachine_slice", if client { "floor_slice_copy_mask" } else { "floor_slice_copy" }),
+                ("wsmachine_header_only", if client { "floor_header_mask" } else { "floor_header_only" }),
+            ] {
+                let (f, o) = (index(form), index(own));
+                let mut to_own: Vec<f64> = (0..rounds).map(|r| times[o][r] / times[f][r]).collect();
+                let mut to_floor: Vec<f64> = (0..rounds).map(|r| times[floor][r] / times[f][r]).collect();
+                to_own.sort_by(|a, b| a.total_cmp(b));
+                to_floor.sort_by(|a, b| a.total_cmp(b));
+                let q = |v: &[f64], p: usize| v[(v.len() - 1) * p / 4];
+                forms.push(format!(
+                    "| {group} | {form} | {:.2} ({:.2}-{:.2}) | {own}: {:.2} ({:.2}-{:.2}) |",
+                    q(&to_floor, 2),
+                    q(&to_floor, 1),
+                    q(&to_floor, 3),
+                    q(&to_own, 2),
+                    q(&to_own, 1),
+                    q(&to_own, 3)
+                ));
+            }
         }
+    }
+    println!();
+    println!("| workload | form | group's floor ÷ form, median (quartiles) | own floor ÷ form |");
+    println!("|---|---|---|---|");
+    for line in forms {
+        println!("{line}");
     }
 }
 
