@@ -3,7 +3,7 @@
 //! Criterion measures one row after another, 1.5 s each; on this shared 2-core host the speed of
 //! the machine drifts by ±20 % over minutes, so two rows measured a minute apart compare the
 //! drift as much as the code (one run had server 64 KiB at 0.87× the best peer, the next at
-//! 1.03×). Here every row runs a short batch (about 2 ms) in turn, the order rotated each round,
+//! 1.03×). Here every row runs a short batch (about 2 ms) in turn, in a new random order each round,
 //! for many rounds; each round's ratio to wsmachine is taken within the round, and the table
 //! shows the median ratio over rounds with its quartiles. Every row reads the same source bytes
 //! and writes into the same `Vec` (through the in-memory socket for the peers that write to one),
@@ -210,7 +210,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
 /// there towards 1; criterion's rows measure those sizes without it.)
 pub fn race() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(41);
-    println!("CPU: {}; {rounds} rounds, each row ~2 ms per round, order rotated", cpu_model());
+    println!("CPU: {}; {rounds} rounds, each row ~2 ms per round, in a random order", cpu_model());
     println!();
     println!("| workload | row | median ns | ÷ wsmachine, median (quartiles) |");
     println!("|---|---|---:|---|");
@@ -230,9 +230,15 @@ pub fn race() {
             assert_eq!(out.borrow().as_ptr(), at, "the shared Vec never moves");
             let iters = 2_000_000 / (size / 32).max(10); // ~2 ms at ~32 B/ns, 10 ns at least
             let mut times = vec![Vec::with_capacity(rounds); rows.len()];
-            for round in 0..rounds {
-                for k in 0..rows.len() {
-                    let i = (k + round) % rows.len();
+            // A fresh random order every round: a fixed cyclic order (even rotated) keeps the same
+            // neighbours, and a row that always follows one with other buffers always starts cold.
+            let mut rng = common::Rng::new(0x5EED ^ size as u64);
+            let mut order: Vec<usize> = (0..rows.len()).collect();
+            for _ in 0..rounds {
+                for k in (1..order.len()).rev() {
+                    order.swap(k, (rng.next_u64() % (k as u64 + 1)) as usize);
+                }
+                for &i in &order {
                     let t = Instant::now();
                     for _ in 0..iters {
                         (rows[i].send)();
