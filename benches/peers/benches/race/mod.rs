@@ -205,8 +205,8 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
     rows
 }
 
-/// Races the rows of every send group and prints one table. (At 16 B and 1 KiB every row also
-/// pays the same 1-2 ns of the harness, a boxed closure and a `RefCell`, which pulls the ratios
+/// Races the rows of every send group and prints two tables. (At 16 B and 1 KiB every row also
+/// pays the same 2-3 ns of the harness, a boxed closure and a `RefCell`, which pulls the ratios
 /// there towards 1; criterion's rows measure those sizes without it.)
 pub fn race() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(41);
