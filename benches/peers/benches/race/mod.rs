@@ -11,6 +11,26 @@
 use super::*;
 use std::time::Instant;
 
+/// A boxed send for one role's connection: a client (keys from `ChaChaMask::from_entropy`) or a
+/// server, each closure holding only its own connection; `$body` runs with it as `$conn` and its
+/// result goes through `black_box`.
+macro_rules! per_role {
+    ($client:expr, |$conn:ident| $body:expr) => {{
+        let send: Box<dyn FnMut()> = if $client {
+            let mut $conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
+            Box::new(move || {
+                black_box($body);
+            })
+        } else {
+            let mut $conn = Connection::server(Config::default());
+            Box::new(move || {
+                black_box($body);
+            })
+        };
+        send
+    }};
+}
+
 /// One row: a name and a send of one message (its frame checked once before the race if it
 /// writes into the shared `Vec`).
 struct Row {
@@ -24,22 +44,11 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
     let mut rows = Vec::new();
     let slice = data.clone();
     let o = out.clone();
-    // One closure per role, each holding only its own connection.
-    let send: Box<dyn FnMut()> = if client {
-        let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
-        Box::new(move || {
-            let mut out = o.borrow_mut();
-            out.clear();
-            conn.send_binary_vec(black_box(&slice), &mut out).unwrap();
-        })
-    } else {
-        let mut conn = Connection::server(Config::default());
-        Box::new(move || {
-            let mut out = o.borrow_mut();
-            out.clear();
-            conn.send_binary_vec(black_box(&slice), &mut out).unwrap();
-        })
-    };
+    let send = per_role!(client, |conn| {
+        let mut out = o.borrow_mut();
+        out.clear();
+        conn.send_binary_vec(black_box(&slice), &mut out).unwrap()
+    });
     rows.push(Row { name: "wsmachine", send, into_out: true });
     let (slice, o) = (data.clone(), out.clone());
     let mut rng = common::Rng::new(0xF103);
@@ -100,17 +109,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
     // same copy into the same slice; the header alone, or with the payload masked in place).
     let slice_buf = Rc::new(RefCell::new(vec![0u8; data.len() + 14]));
     let (slice, buf) = (data.clone(), slice_buf.clone());
-    let send: Box<dyn FnMut()> = if client {
-        let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
-        Box::new(move || {
-            black_box(conn.send_binary(black_box(&slice), &mut buf.borrow_mut()).unwrap());
-        })
-    } else {
-        let mut conn = Connection::server(Config::default());
-        Box::new(move || {
-            black_box(conn.send_binary(black_box(&slice), &mut buf.borrow_mut()).unwrap());
-        })
-    };
+    let send = per_role!(client, |conn| conn.send_binary(black_box(&slice), &mut buf.borrow_mut()).unwrap());
     rows.push(Row { name: "wsmachine_slice", send, into_out: false });
     let (slice, buf) = (data.clone(), slice_buf);
     let mut rng = common::Rng::new(0xF104);
@@ -129,17 +128,7 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
     let payload = Rc::new(RefCell::new(data.to_vec()));
     let p = payload.clone();
     let kind = wsmachine::MessageKind::Binary;
-    let send: Box<dyn FnMut()> = if client {
-        let mut conn = Connection::client(Config::default(), ChaChaMask::from_entropy());
-        Box::new(move || {
-            black_box(conn.frame_header(kind, black_box(&mut p.borrow_mut()), true).unwrap());
-        })
-    } else {
-        let mut conn = Connection::server(Config::default());
-        Box::new(move || {
-            black_box(conn.frame_header(kind, black_box(&mut p.borrow_mut()), true).unwrap());
-        })
-    };
+    let send = per_role!(client, |conn| conn.frame_header(kind, black_box(&mut p.borrow_mut()), true).unwrap());
     rows.push(Row { name: "wsmachine_header_only", send, into_out: false });
     let mut rng = common::Rng::new(0xF105);
     rows.push(Row {
