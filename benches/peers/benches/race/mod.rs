@@ -9,6 +9,7 @@
 //! and writes into the same `Vec` (through the in-memory socket for the peers that write to one),
 //! so every payload copy meets the same source-destination offset.
 use super::*;
+pub mod recv;
 use std::time::Instant;
 
 /// A boxed send for one role's connection: a client (keys from `ChaChaMask::from_entropy`) or a
@@ -194,7 +195,8 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
     rows
 }
 
-/// Races the rows of every send group and prints two tables. (At 16 B and 1 KiB every row also
+/// Races the rows of every send group and prints three tables: every row, the summary of each
+/// group (`summary`), and the slice and header-only forms against their floors. (At 16 B and 1 KiB every row also
 /// pays the same 2-3 ns of the harness, a boxed closure and a `RefCell`, which pulls the ratios
 /// there towards 1; criterion's rows measure those sizes without it.)
 pub fn race() {
@@ -203,7 +205,7 @@ pub fn race() {
     println!();
     println!("| workload | row | median ns | ÷ wsmachine, median (quartiles) |");
     println!("|---|---|---:|---|");
-    let mut forms = Vec::new();
+    let (mut forms, mut summaries) = (Vec::new(), Vec::new());
     for client in [false, true] {
         for size in [16, 1024, 64 * 1024, 1024 * 1024] {
             let data = Bytes::from(common::payload(Kind::Binary, size));
@@ -252,6 +254,9 @@ pub fn race() {
                     q(&ratios, 3)
                 );
             }
+            let names: Vec<&str> = rows.iter().map(|r| r.name).collect();
+            let is_peer = |n: &str| !(n.starts_with("wsmachine") || n.starts_with("floor") || n == "harness alone");
+            summaries.push(summary(&group, &names, &times, is_peer, Some(1)));
             // The slice and header-only forms against their own floors, within each round.
             let index = |name: &str| rows.iter().position(|r| r.name == name).expect("a row of the race");
             let floor = index(rows[1].name);
@@ -278,11 +283,68 @@ pub fn race() {
         }
     }
     println!();
+    println!("{SUMMARY_HEADER}");
+    for line in summaries {
+        println!("{line}");
+    }
+    println!();
     println!("| workload | form | group's floor ÷ form, median (quartiles) | own floor ÷ form |");
     println!("|---|---|---|---|");
     for line in forms {
         println!("{line}");
     }
+}
+
+/// The median and quartiles of `v`.
+fn quartiles(v: &[f64]) -> (f64, f64, f64) {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: usize| v[(v.len() - 1) * p / 4];
+    (q(2), q(1), q(3))
+}
+
+/// `ns` as "12.3 ns" or "4.56 µs".
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1000.0 {
+        format!("{:.2} µs", ns / 1000.0)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+/// The summary table's header; `summary` prints its lines (the same for both races, so that
+/// `rows.py` reads them alike).
+const SUMMARY_HEADER: &str =
+    "| workload | wsmachine | fastest peer | fastest peer ÷ wsmachine | floor ÷ wsmachine |\n|---|---:|---|---|---|";
+
+/// One workload's summary line: wsmachine (row 0) and the fastest peer (the lowest median time);
+/// then, medians over rounds with quartiles of ratios taken within each round, that peer ÷
+/// wsmachine (> 1: wsmachine ahead of every peer) and the floor row ÷ wsmachine, if there is one.
+/// (Not the fastest peer *of each round*: the least of several noisy rows that run at the same
+/// speed is biased low, by 3 % against peers that all sit at the floor.)
+fn summary(
+    group: &str,
+    names: &[&str],
+    times: &[Vec<f64>],
+    is_peer: impl Fn(&str) -> bool,
+    floor: Option<usize>,
+) -> String {
+    let within = |i: usize| {
+        let (m, q1, q3) = quartiles(&(0..times[0].len()).map(|r| times[i][r] / times[0][r]).collect::<Vec<_>>());
+        format!("{m:.2} ({q1:.2}-{q3:.2})")
+    };
+    let fastest = (0..names.len())
+        .filter(|&i| is_peer(names[i]))
+        .min_by(|&a, &b| quartiles(&times[a]).0.total_cmp(&quartiles(&times[b]).0))
+        .expect("peers in every race");
+    format!(
+        "| {group} | {} | {} {} | {} | {} |",
+        fmt_ns(quartiles(&times[0]).0),
+        names[fastest],
+        fmt_ns(quartiles(&times[fastest]).0),
+        within(fastest),
+        floor.map_or("–".to_string(), within)
+    )
 }
 
 /// The CPU's model name, from /proc/cpuinfo.
