@@ -1,4 +1,4 @@
-//! Reference receivers for `benches/peers.rs` (the crate exists only for that bench).
+//! Reference receivers for the `peers` bench (the crate exists only for that bench).
 
 /// A minimal hand-written receiver: the floor a WebSocket implementation is measured against
 /// (the "minimal hand-written loop" of issue #7), written for this bench only.

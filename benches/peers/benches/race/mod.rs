@@ -8,6 +8,7 @@
 //! shows the median ratio over rounds with its quartiles. Every row reads the same source bytes
 //! and writes into the same `Vec` (through the in-memory socket for the peers that write to one),
 //! so every payload copy meets the same source-destination offset.
+use super::send::*;
 use super::*;
 pub mod recv;
 use std::time::Instant;

@@ -7,7 +7,8 @@
 //! untimed pass, then a timed batch of about 3 ms, in a new random order each round. Each round's
 //! ratios are taken within the round; the states stay allocated until the workload is done, so
 //! no round reuses another's pages.
-use super::super::{common, Kind, Recv, RecvRow, RECV_SIZES};
+use super::super::recv::RecvRow;
+use super::super::{common, Kind, Recv, RECV_SIZES};
 use super::{cpu_model, quartiles, summary, SUMMARY_HEADER};
 use std::hint::black_box;
 use std::time::Instant;
