@@ -17,4 +17,4 @@ unset WSMACHINE_REQUIRE_AVX512
 # `mask::append`: the masked append into a `Vec`'s spare capacity and its `set_len`.
 PROPTEST_CASES=16 MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --lib -- \
   utf8 mask::tests::dispatched_masking_agrees_with_bytewise mask::tests::ascii_reporting_masking_sees_every_high_bit \
-  mask::avx2 mask::append recv_buffer::tests::a_
+  mask::avx2 mask::append recv_buffer::tests::a_ assembly::tests::binary_pieces

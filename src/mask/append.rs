@@ -12,7 +12,8 @@
 //! has only SSE2, at about half the speed on data in L1/L2).
 //!
 //! [`extend_frame_masked`] (the client send path) appends the frame header first, in the same
-//! reservation; [`extend_frame`] (the server send path) does the same without the mask: there
+//! reservation (the `Assembly` calls it with no header, to append received binary payload as it
+//! grows, with no zero-fill); [`extend_frame`] (the server send path) does the same without the mask: there
 //! `unsafe` saves the `memcpy` calls of a short frame (header and payload go in as fixed-size
 //! copies) rather than a pass. [`write_frame`] and [`write_frame_masked`] write the same bytes
 //! into a slice, with no `unsafe` at all.
