@@ -13,9 +13,9 @@
 //!
 //! [`extend_frame_masked`] (the client send path) appends the frame header first, in the same
 //! reservation (the `Assembly` calls it with no header, to append received binary payload as it
-//! grows, with no zero-fill); [`extend_frame`] (the server send path) does the same without the mask: there
-//! `unsafe` saves the `memcpy` calls of a short frame (header and payload go in as fixed-size
-//! copies) rather than a pass. [`write_frame`] and [`write_frame_masked`] write the same bytes
+//! grows, with no zero-fill); [`extend_frame`] (the server send path) does the same without the
+//! mask: there `unsafe` saves the `memcpy` calls of a short frame (header and payload go in as
+//! fixed-size copies) rather than a pass. [`write_frame`] and [`write_frame_masked`] write the same bytes
 //! into a slice, with no `unsafe` at all.
 //!
 //! Tested against bytewise masking and plain appends below (every length to 200 after several
