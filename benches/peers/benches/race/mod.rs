@@ -197,15 +197,14 @@ fn rows(client: bool, data: &Bytes, out: &Rc<RefCell<Vec<u8>>>) -> Vec<Row> {
 }
 
 /// Races the rows of every send group and prints three tables: every row, the summary of each
-/// group (`summary`), and the slice and header-only forms against their floors. (At 16 B and 1 KiB every row also
-/// pays the same 2-3 ns of the harness, a boxed closure and a `RefCell`, which pulls the ratios
-/// there towards 1; criterion's rows measure those sizes without it.)
+/// group (`summary`), and the slice and header-only forms against their floors. (At 16 B and
+/// 1 KiB every row also pays the same 2-3 ns of the harness, a boxed closure and a `RefCell`,
+/// which pulls the ratios there towards 1; criterion's rows measure those sizes without it.)
 pub fn race() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(41);
     println!("CPU: {}; {rounds} rounds, each row ~2 ms per round, in a random order", cpu_model());
     println!();
-    println!("| workload | row | median ns | ÷ wsmachine, median (quartiles) |");
-    println!("|---|---|---:|---|");
+    println!("{ROWS_HEADER}");
     let (mut forms, mut summaries) = (Vec::new(), Vec::new());
     for client in [false, true] {
         for size in [16, 1024, 64 * 1024, 1024 * 1024] {
@@ -221,40 +220,16 @@ pub fn race() {
             }
             assert_eq!(out.borrow().as_ptr(), at, "the shared Vec never moves");
             let iters = 2_000_000 / (size / 32).max(10); // ~2 ms at ~32 B/ns, 10 ns at least
-            let mut times = vec![Vec::with_capacity(rounds); rows.len()];
-            // A fresh random order every round: a fixed cyclic order (even rotated) keeps the same
-            // neighbours, and a row that always follows one with other buffers always starts cold.
-            let mut rng = common::Rng::new(0x5EED ^ size as u64);
-            let mut order: Vec<usize> = (0..rows.len()).collect();
-            for _ in 0..rounds {
-                for k in (1..order.len()).rev() {
-                    order.swap(k, (rng.next_u64() % (k as u64 + 1)) as usize);
+            let times = run_rounds(rows.len(), rounds, 0x5EED ^ size as u64, |i| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    (rows[i].send)();
                 }
-                for &i in &order {
-                    let t = Instant::now();
-                    for _ in 0..iters {
-                        (rows[i].send)();
-                    }
-                    times[i].push(t.elapsed().as_nanos() as f64 / iters as f64);
-                }
-            }
+                t.elapsed().as_nanos() as f64 / iters as f64
+            });
             let role = if client { "client" } else { "server" };
             let group = format!("send_{role}/binary/{}", common::size_name(size));
-            for (i, row) in rows.iter().enumerate() {
-                let mut ratios: Vec<f64> = (0..rounds).map(|r| times[i][r] / times[0][r]).collect();
-                ratios.sort_by(|a, b| a.total_cmp(b));
-                let mut t = times[i].clone();
-                t.sort_by(|a, b| a.total_cmp(b));
-                let q = |v: &[f64], p: usize| v[(v.len() - 1) * p / 4];
-                println!(
-                    "| {group} | {} | {:.0} | {:.2} ({:.2}-{:.2}) |",
-                    row.name,
-                    q(&t, 2),
-                    q(&ratios, 2),
-                    q(&ratios, 1),
-                    q(&ratios, 3)
-                );
-            }
+            print_rows(&group, &rows.iter().map(|r| r.name).collect::<Vec<_>>(), &times);
             let names: Vec<&str> = rows.iter().map(|r| r.name).collect();
             let is_peer = |n: &str| !(n.starts_with("wsmachine") || n.starts_with("floor") || n == "harness alone");
             summaries.push(summary(&group, &names, &times, is_peer, Some(1)));
@@ -266,19 +241,10 @@ pub fn race() {
                 ("wsmachine_header_only", if client { "floor_header_mask" } else { "floor_header_only" }),
             ] {
                 let (f, o) = (index(form), index(own));
-                let mut to_own: Vec<f64> = (0..rounds).map(|r| times[o][r] / times[f][r]).collect();
-                let mut to_floor: Vec<f64> = (0..rounds).map(|r| times[floor][r] / times[f][r]).collect();
-                to_own.sort_by(|a, b| a.total_cmp(b));
-                to_floor.sort_by(|a, b| a.total_cmp(b));
-                let q = |v: &[f64], p: usize| v[(v.len() - 1) * p / 4];
                 forms.push(format!(
-                    "| {group} | {form} | {:.2} ({:.2}-{:.2}) | {own}: {:.2} ({:.2}-{:.2}) |",
-                    q(&to_floor, 2),
-                    q(&to_floor, 1),
-                    q(&to_floor, 3),
-                    q(&to_own, 2),
-                    q(&to_own, 1),
-                    q(&to_own, 3)
+                    "| {group} | {form} | {} | {own}: {} |",
+                    in_round(&times, floor, f),
+                    in_round(&times, o, f)
                 ));
             }
         }
@@ -294,6 +260,41 @@ pub fn race() {
     for line in forms {
         println!("{line}");
     }
+}
+
+/// Runs `rounds` rounds over `n` rows, each round in a new random order (from `seed`): a fixed
+/// cyclic order, even rotated, keeps each row's neighbours, and a row that always follows one
+/// with other buffers always starts cold. `batch(i)` runs row `i`'s timed batch and returns its
+/// nanoseconds per iteration; the result holds each row's times, one per round.
+fn run_rounds(n: usize, rounds: usize, seed: u64, mut batch: impl FnMut(usize) -> f64) -> Vec<Vec<f64>> {
+    let mut rng = common::Rng::new(seed);
+    let mut times = vec![Vec::with_capacity(rounds); n];
+    let mut order: Vec<usize> = (0..n).collect();
+    for _ in 0..rounds {
+        for k in (1..n).rev() {
+            order.swap(k, (rng.next_u64() % (k as u64 + 1)) as usize);
+        }
+        for &i in &order {
+            times[i].push(batch(i));
+        }
+    }
+    times
+}
+
+/// The header of the per-row table (`print_rows`).
+const ROWS_HEADER: &str = "| workload | row | median time | ÷ wsmachine, median (quartiles) |\n|---|---|---:|---|";
+
+/// One line per row: its median time and its time ÷ wsmachine's (row 0) within each round.
+fn print_rows(group: &str, names: &[&str], times: &[Vec<f64>]) {
+    for (i, name) in names.iter().enumerate() {
+        println!("| {group} | {name} | {} | {} |", fmt_ns(quartiles(&times[i]).0), in_round(times, i, 0));
+    }
+}
+
+/// Row `a`'s time ÷ row `b`'s, taken within each round: "median (first-third quartile)".
+fn in_round(times: &[Vec<f64>], a: usize, b: usize) -> String {
+    let (m, q1, q3) = quartiles(&(0..times[a].len()).map(|r| times[a][r] / times[b][r]).collect::<Vec<_>>());
+    format!("{m:.2} ({q1:.2}-{q3:.2})")
 }
 
 /// The median and quartiles of `v`.
@@ -330,10 +331,7 @@ fn summary(
     is_peer: impl Fn(&str) -> bool,
     floor: Option<usize>,
 ) -> String {
-    let within = |i: usize| {
-        let (m, q1, q3) = quartiles(&(0..times[0].len()).map(|r| times[i][r] / times[0][r]).collect::<Vec<_>>());
-        format!("{m:.2} ({q1:.2}-{q3:.2})")
-    };
+    let within = |i: usize| in_round(times, i, 0);
     let fastest = (0..names.len())
         .filter(|&i| is_peer(names[i]))
         .min_by(|&a, &b| quartiles(&times[a]).0.total_cmp(&quartiles(&times[b]).0))

@@ -8,8 +8,8 @@
 //! ratios are taken within the round; the states stay allocated until the workload is done, so
 //! no round reuses another's pages.
 use super::super::recv::RecvRow;
-use super::super::{common, Kind, Recv, RECV_SIZES};
-use super::{cpu_model, quartiles, summary, SUMMARY_HEADER};
+use super::super::{Kind, Recv, RECV_SIZES};
+use super::{cpu_model, print_rows, run_rounds, summary, ROWS_HEADER, SUMMARY_HEADER};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -22,8 +22,7 @@ pub fn race(rows_for: for<'a> fn(&'a Recv) -> Vec<RecvRow<'a>>) {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(41);
     println!("CPU: {}; {rounds} rounds, each row ~3 ms per round on fresh memory, in a random order", cpu_model());
     println!();
-    println!("| workload | row | median µs per pass | ÷ wsmachine, median (quartiles) |");
-    println!("|---|---|---:|---|");
+    println!("{ROWS_HEADER}");
     let mut summaries = Vec::new();
     for kind in Kind::ALL {
         for size in RECV_SIZES {
@@ -41,32 +40,21 @@ pub fn race(rows_for: for<'a> fn(&'a Recv) -> Vec<RecvRow<'a>>) {
                 })
                 .collect();
             let mut kept = Vec::new();
-            let mut times = vec![Vec::with_capacity(rounds); rows.len()];
-            let mut rng = common::Rng::new(0x5EED ^ size as u64 ^ (kind as u64) << 32);
-            let mut order: Vec<usize> = (0..rows.len()).collect();
-            for _ in 0..rounds {
-                for k in (1..order.len()).rev() {
-                    order.swap(k, (rng.next_u64() % (k as u64 + 1)) as usize);
-                }
-                for &i in &order {
-                    let mut run = (rows[i].1)();
+            let seed = 0x5EED ^ size as u64 ^ (kind as u64) << 32;
+            let times = run_rounds(rows.len(), rounds, seed, |i| {
+                let mut run = (rows[i].1)();
+                black_box(run(false));
+                let t = Instant::now();
+                for _ in 0..iters[i] {
                     black_box(run(false));
-                    let t = Instant::now();
-                    for _ in 0..iters[i] {
-                        black_box(run(false));
-                    }
-                    times[i].push(t.elapsed().as_nanos() as f64 / iters[i] as f64);
-                    kept.push(run);
                 }
-            }
+                let ns = t.elapsed().as_nanos() as f64 / iters[i] as f64;
+                kept.push(run);
+                ns
+            });
             let group = format!("recv/{}", w.id());
-            for (i, (name, _)) in rows.iter().enumerate() {
-                let ratios: Vec<f64> = (0..rounds).map(|r| times[i][r] / times[0][r]).collect();
-                let (median, lo, hi) = quartiles(&ratios);
-                let us = quartiles(&times[i]).0 / 1000.0;
-                println!("| {group} | {name} | {us:.2} | {median:.2} ({lo:.2}-{hi:.2}) |");
-            }
             let names: Vec<&str> = rows.iter().map(|r| r.0).collect();
+            print_rows(&group, &names, &times);
             summaries.push(summary(&group, &names, &times, |n| PEERS.contains(&n), None));
         }
     }
