@@ -186,6 +186,18 @@ impl Assembly {
         self.len = self.bytes.len();
     }
 
+    /// Hands over the assembled bytes (see `Connection::take_message`), leaving the assembly
+    /// empty, as after [`release`](Self::release). The `Vec` holds the message and no more
+    /// (growth by doubling, while inflating, can leave up to twice its size), so that what the
+    /// driver then counts is the message.
+    pub(crate) fn take(&mut self) -> alloc::vec::Vec<u8> {
+        let mut bytes = core::mem::take(&mut self.bytes);
+        bytes.truncate(self.len);
+        bytes.shrink_to_fit();
+        self.release();
+        bytes
+    }
+
     /// Whether the text pushed so far ends at a code point boundary.
     pub(crate) fn utf8_complete(&self) -> bool {
         self.utf8.is_complete()
@@ -229,7 +241,8 @@ impl Assembly {
                 // `push`, which fed it (or saw it to be ASCII after a code point boundary) to
                 // `self.utf8` in order; `utf8` accepted all of them and ends at a boundary, so
                 // `bytes` is valid UTF-8. `bytes`, `len`, `utf8` and `checked` are private to
-                // this file, and `begin`/`release` reset them together.
+                // this file, and `begin`/`release` (and `take`,
+                // through `release`) reset them together.
                 #[allow(unsafe_code)]
                 Some(Message::Text(unsafe { crate::utf8::validated_str(bytes) }))
             }

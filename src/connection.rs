@@ -67,6 +67,12 @@ pub struct Connection<M: Masking = NoMask> {
     /// The same, with stream delivery: a whole frame is one chunk (a second flag, so that the
     /// whole-message path tests one flag and never chooses an event shape per message).
     fast_stream: bool,
+    /// `received` when the general path delivered a message from the caller's `Assembly`
+    /// ([`last_message_assembled`](Self::last_message_assembled)): the next general read
+    /// clears it, and a fast-path delivery moves `received` past it, so the fast path pays
+    /// nothing for it.
+    #[cfg(feature = "alloc")]
+    assembled_at: Option<u64>,
     /// `min(max_frame_payload, max_message_len)`: the fast path's one limit comparison.
     fast_max_len: u64,
     phase: Phase,

@@ -99,7 +99,7 @@
 //! header announcing 16 MiB commits one read), and after a message larger than
 //! `Config::retain_capacity` the memory goes back once the connection is idle: a
 //! `RecvBuffer` then holds at most one read plus twice `retain_capacity` (its buffer and its
-//! assembly). `size_of::<Connection>()` is 480 bytes (server, default features): it holds
+//! assembly). `size_of::<Connection>()` is 496 bytes (server, default features): it holds
 //! state only.
 //!
 //! ## Errors

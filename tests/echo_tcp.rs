@@ -57,6 +57,48 @@ fn echoes_a_16_mib_message() {
 }
 
 #[test]
+fn large_echoes_written_from_the_assembly_keep_their_place_among_other_frames() {
+    // Messages larger than the server keeps between messages (64 KiB) are written out from
+    // where they were assembled, after their header (`Connection::take_message`, vectored
+    // writes); everything sent after them must still come back after them.
+    let server = Server::default();
+    for deflate in [false, true] {
+        let mut c = Client::connect(server.addr, deflate);
+        let big = pattern(300_000, 5);
+        let text: String = std::iter::repeat_n("h\u{e9}llo \u{1F389} ", 20_000).collect();
+        let mut wire = c.encode(MessageKind::Binary, &big);
+        let mut ping = [0u8; wsmachine::frame::MAX_CONTROL_FRAME_LEN];
+        let n = c.conn.ping(b"between", &mut ping).unwrap();
+        wire.extend_from_slice(&ping[..n]);
+        wire.extend(c.encode(MessageKind::Text, b"small"));
+        wire.extend(c.encode(MessageKind::Text, text.as_bytes()));
+        wire.extend(c.encode(MessageKind::Binary, &big[..70_000]));
+        wire.extend(c.encode(MessageKind::Text, b"last"));
+        c.sock.write_all(&wire).unwrap();
+        let expected = [
+            OwnedEvent::Binary(big.clone()),
+            OwnedEvent::Pong(b"between".to_vec()),
+            OwnedEvent::Text("small".into()),
+            OwnedEvent::Text(text.clone()),
+            OwnedEvent::Binary(big[..70_000].to_vec()),
+            OwnedEvent::Text("last".into()),
+        ];
+        for want in expected {
+            let got = c.next();
+            assert!(got.as_ref() == Some(&want), "deflate {deflate}: expected {}", describe(&want));
+        }
+    }
+}
+
+fn describe(event: &OwnedEvent) -> String {
+    match event {
+        OwnedEvent::Binary(b) => format!("{} bytes of binary", b.len()),
+        OwnedEvent::Text(t) => format!("{} bytes of text", t.len()),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
 fn ping_gets_pong_and_close_handshake_completes() {
     let server = Server::default();
     let mut c = Client::connect(server.addr, true);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use wsmachine::CloseCode;
 
-use super::{Client, Options, Phase, Shared, Turn};
+use super::{Client, Options, Phase, Shared, Sink as _, Turn};
 
 /// The default budget: 1 GiB over all connections.
 pub const DEFAULT_BUDGET: usize = 1 << 30;
@@ -87,7 +87,7 @@ impl Client {
         if shared.opts.verbose {
             eprintln!("memory budget: {} B held in all, closing a connection with 1013", shared.budget.total());
         }
-        let _ = ws.conn.close_vec(CloseCode::TRY_AGAIN_LATER, "memory budget", &mut self.out);
+        let _ = ws.conn.close_vec(CloseCode::TRY_AGAIN_LATER, "memory budget", self.out.bytes());
         // Dropping the connection's state (Closing) gives its memory back now.
         self.closing(&shared.opts, now);
         self.recount(&shared.budget);

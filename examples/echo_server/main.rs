@@ -39,12 +39,14 @@ mod budget;
 #[path = "../shared/echo.rs"]
 mod echo;
 mod limits;
+mod output;
 #[path = "../shared/test_page.rs"]
 mod test_page;
 pub mod tls;
 
 use accept::{Acceptor, Pending};
-use echo::echo;
+use echo::{echo, Sink};
+use output::Output;
 use test_page::query_param;
 use tls::Transport;
 
@@ -150,12 +152,9 @@ struct Ws {
 struct Client {
     sock: Transport,
     phase: Phase,
-    out: Vec<u8>,
-    out_pos: usize,
+    out: Output,
     write_shut: bool,
     charge: budget::Charge,
-    /// Output capacity kept once the output is sent (`retain_capacity`, like the assembly).
-    keep: usize,
     /// Bytes the last read that queued any output queued (see `turn`).
     last_queued: usize,
 }
@@ -282,10 +281,9 @@ fn admit(mut sock: TcpStream, poll: &Poll, clients: &mut HashMap<Token, Client>,
         deadline: Instant::now() + opts.head_timeout,
     };
     let charge = budget::Charge::default();
-    let keep = opts.keep_out;
     clients.insert(
         token,
-        Client { sock, phase, out: Vec::new(), out_pos: 0, write_shut: false, charge, keep, last_queued: 0 },
+        Client { sock, phase, out: Output::new(opts.keep_out), write_shut: false, charge, last_queued: 0 },
     );
 }
 
@@ -302,36 +300,13 @@ fn drop_client(poll: &Poll, clients: &mut HashMap<Token, Client>, token: Token) 
 
 impl Client {
     fn backlog(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.backlog()
     }
 
     /// Writes as much output as the socket takes. `Err` means the peer is gone.
     fn flush(&mut self) -> io::Result<()> {
         self.sock.flush()?;
-        while self.out_pos < self.out.len() {
-            match self.sock.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-            // Give back the memory of a large echo once it is sent (a frame header is at most
-            // 14 bytes: an echo of `keep` bytes is kept).
-            if self.out.capacity() > self.keep + 14 {
-                self.out = Vec::new();
-            }
-        } else if self.out_pos > self.out.len() / 2 && self.backlog() <= (self.out_pos / 8).max(64 * 1024) {
-            // Compact only when what is left is small against what was written: moving the
-            // rest of a 64 MiB echo forward each time half of it went out cost a third copy.
-            // Appending stops past `out_limit` (see `turn`), so the buffer stays bounded.
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
-        }
+        self.out.write_to(&mut self.sock)?;
         if matches!(self.phase, Phase::Closing { .. }) && self.backlog() == 0 && !self.write_shut {
             self.write_shut = true;
             // RFC 6455 §7.1.1: the server closes the TCP connection first.
@@ -376,10 +351,10 @@ impl Client {
                     return Turn::Drop;
                 }
             };
-            let before = self.out.len();
+            let before = self.backlog();
             self.on_bytes(n, shared, now);
-            if self.out.len() > before {
-                self.last_queued = self.out.len() - before;
+            if self.backlog() > before {
+                self.last_queued = self.backlog() - before;
             }
         }
         match self.flush() {
@@ -402,7 +377,7 @@ impl Client {
         match &mut self.phase {
             Phase::Head { deadline, .. } if tick && now >= *deadline => {
                 let resp = reject(408, "Request Timeout", &[], b"request head timeout\n");
-                self.out.extend_from_slice(&resp.map(|r| r.response_vec()).unwrap_or_default());
+                self.out.bytes().extend_from_slice(&resp.map(|r| r.response_vec()).unwrap_or_default());
                 self.closing(&shared.opts, now);
             }
             Phase::Ws(ws) if tick => {
@@ -410,7 +385,7 @@ impl Client {
                 // Keepalive pings and the Close of an unfinished message go out; the other
                 // verdicts end the connection below.
                 if conn.handle_timeout(mono).is_some() {
-                    conn.poll_transmit_vec(&mut self.out);
+                    conn.poll_transmit_vec(self.out.bytes());
                 }
                 if conn.should_close_transport() {
                     self.closing(&shared.opts, now);
@@ -418,7 +393,7 @@ impl Client {
             }
             // Answer a gate once the page has reported (or give up at the deadline).
             Phase::Gate { id, deadline } if shared.results.contains_key(id.as_str()) || (tick && now >= *deadline) => {
-                self.out.extend_from_slice(&gif_response());
+                self.out.bytes().extend_from_slice(&gif_response());
                 self.closing(&shared.opts, now);
             }
             Phase::Closing { deadline } if tick && now >= *deadline => return Turn::Drop,
@@ -456,7 +431,7 @@ impl Client {
         match outcome {
             Head::Partial => {}
             Head::Reply(bytes) => {
-                self.out.extend_from_slice(&bytes);
+                self.out.bytes().extend_from_slice(&bytes);
                 self.closing(&shared.opts, now);
             }
             Head::Gate(id) => {
@@ -464,7 +439,7 @@ impl Client {
                 self.phase = Phase::Gate { id, deadline: now + shared.opts.gate_timeout };
             }
             Head::Upgrade { response, mut ws, mut rest } => {
-                self.out.extend_from_slice(&response);
+                self.out.bytes().extend_from_slice(&response);
                 // Bytes after the head already belong to the WebSocket connection.
                 if !rest.is_empty() {
                     echo(&mut ws.conn, &mut ws.assembly, &mut rest, &mut self.out, shared.opts.verbose);

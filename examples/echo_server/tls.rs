@@ -227,6 +227,14 @@ impl Write for Transport {
         }
     }
 
+    /// `writev(2)` on plain TCP; through TLS, the first slice that is not empty.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(sock) => sock.write_vectored(bufs),
+            Transport::Tls(t) => t.write(bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b)),
+        }
+    }
+
     /// Sends the TLS records rustls still holds, as far as the socket takes them.
     fn flush(&mut self) -> io::Result<()> {
         match self {

@@ -76,8 +76,19 @@ pub fn drive<M: Masking>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: u
             loop {
                 let len = buf.len() - start;
                 let state_before = conn.state();
-                let (consumed, had_event) = match conn.read(&mut buf[start..], &mut assembly) {
-                    Ok(r) => (r.consumed, run.event(r.event.as_ref())),
+                let (consumed, had_event, assembled) = match conn.read(&mut buf[start..], &mut assembly) {
+                    Ok(r) => {
+                        // A message put together in the assembly, and only such a message, can
+                        // be taken out of it: exactly its bytes.
+                        let assembled = match (&r.event, conn.last_message_assembled()) {
+                            (Some(Event::Message(m)), true) => Some(m.as_bytes().to_vec()),
+                            (_, assembled) => {
+                                assert!(!assembled, "assembled, but no message");
+                                None
+                            }
+                        };
+                        (r.consumed, run.event(r.event.as_ref()), assembled)
+                    }
                     Err(e) => {
                         run.failed(conn, e);
                         // The rest of this chunk must now be swallowed without an event.
@@ -86,6 +97,15 @@ pub fn drive<M: Masking>(conn: &mut Connection<M>, chunks: &[&[u8]], out_size: u
                         break;
                     }
                 };
+                match assembled {
+                    // Every other one is taken, so that reads go on both after a take and not.
+                    Some(bytes) if bytes.len() % 2 == 0 => {
+                        assert_eq!(conn.take_message(&mut assembly).as_deref(), Some(&bytes[..]));
+                        assert_eq!(assembly.heap_bytes(), 0);
+                    }
+                    Some(_) => {}
+                    None => assert_eq!(conn.take_message(&mut assembly), None),
+                }
                 assert!(consumed <= len, "consumed {consumed} of {len}");
                 if !had_event {
                     assert_eq!(consumed, len, "no event but input left");

@@ -39,6 +39,8 @@ impl<M: Masking> Connection<M> {
             mask,
             fast_ready: config.delivery != Delivery::Stream,
             fast_stream: config.delivery == Delivery::Stream,
+            #[cfg(feature = "alloc")]
+            assembled_at: None,
             fast_max_len: if config.max_frame_payload < config.max_message_len {
                 config.max_frame_payload
             } else {

@@ -37,6 +37,17 @@ impl<M: Masking> Connection<M> {
         self.peer_code
     }
 
+    /// Whether the event the last [`read`](Self::read) returned is a message put together in
+    /// your [`Assembly`](crate::Assembly) (fragmented, not whole in one input, or inflated)
+    /// rather than borrowed from your input: then [`take_message`](Self::take_message) can
+    /// hand it over. Ask while you hold the event; this borrows neither the input nor the
+    /// assembly.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub fn last_message_assembled(&self) -> bool {
+        self.assembled_at.is_some_and(|at| at == self.received)
+    }
+
     /// Whether the receive state lets the fast path take the next frame: between frames with
     /// nothing staged, in no message, and still reading. Cached in `fast_ready`.
     pub(super) fn fast_path_allowed(&self) -> bool {

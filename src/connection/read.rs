@@ -36,6 +36,55 @@ impl<M: Masking> Connection<M> {
         self.read_buffer(input, false, assembly)
     }
 
+    /// Hands over, with no copy, the message the last [`read`](Self::read) put together in
+    /// `assembly` ([`last_message_assembled`](Self::last_message_assembled)): the bytes of the
+    /// [`Message`] you just got (a text message's are UTF-8, already validated), in a `Vec` you
+    /// own. `None` if the last read returned anything else; then the message, if any, is in your
+    /// input, where you can still use it until you overwrite it.
+    ///
+    /// For a driver that writes large messages out (an echo, a proxy, a relay) from its own
+    /// event loop and cannot write them before its next read: keep the `Vec` until the socket
+    /// took all of it, after the header from [`frame_header`](Self::frame_header), while the
+    /// connection reads on. The assembly is left empty ([`Assembly::heap_bytes`] is 0) and
+    /// allocates again for the next message it puts together; the memory you took is yours to
+    /// count.
+    ///
+    /// ```
+    /// use wsmachine::{Assembly, Config, Connection, Event, Message, MessageKind};
+    ///
+    /// let mut server = Connection::server(Config::default());
+    /// let mut assembly = Assembly::new();
+    /// // A binary message in two fragments, "he" and "llo" (masked with all-zero keys).
+    /// let mut input = *b"\x02\x82\0\0\0\0he\x80\x83\0\0\0\0llo";
+    /// let mut start = 0;
+    /// let mut taken = None;
+    /// while let Ok(read) = server.read(&mut input[start..], &mut assembly) {
+    ///     start += read.consumed;
+    ///     match read.event {
+    ///         // Decide while you hold the event; take once you no longer use it.
+    ///         Some(Event::Message(m)) if m.as_bytes().len() > 4 && server.last_message_assembled() => {
+    ///             taken = server.take_message(&mut assembly);
+    ///         }
+    ///         Some(_) => {}
+    ///         None => break,
+    ///     }
+    /// }
+    /// let mut payload = taken.unwrap();
+    /// assert_eq!(payload, b"hello");
+    /// assert_eq!(assembly.heap_bytes(), 0);
+    /// // The echo, for a vectored write: this header, then the payload you own.
+    /// let head = server.frame_header(MessageKind::Binary, &mut payload, true).unwrap();
+    /// assert_eq!(head.as_bytes(), b"\x82\x05");
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn take_message(&mut self, assembly: &mut Assembly) -> Option<alloc::vec::Vec<u8>> {
+        if !self.last_message_assembled() {
+            return None;
+        }
+        self.assembled_at = None;
+        Some(assembly.take())
+    }
+
     /// [`read`](Self::read) for a driver that keeps what a read leaves unused
     /// ([`RecvBuffer`](crate::RecvBuffer)): whole messages then wait in its buffer (see
     /// `Connection::in_place_limit`), and a read may leave a waiting frame unused, saying how
@@ -109,6 +158,11 @@ impl<M: Masking> Connection<M> {
         keeps_unused: bool,
         assembly: &'a mut Assembly,
     ) -> Result<Read<'a>, ProtocolError> {
+        // The assembly is about to move on (see `take_message`).
+        #[cfg(feature = "alloc")]
+        {
+            self.assembled_at = None;
+        }
         if !self.reading() {
             #[cfg(feature = "deflate")]
             self.input_exhausted();
@@ -154,7 +208,10 @@ impl<M: Masking> Connection<M> {
             Found::Chunk(chunk, start, end) => Some(Event::Chunk(chunk.with_data(&input[start..end]))),
             #[cfg(feature = "alloc")]
             Found::Assembled(kind) => match assembly.message(kind) {
-                Some(message) => Some(Event::Message(message)),
+                Some(message) => {
+                    self.assembled_at = Some(self.received);
+                    Some(Event::Message(message))
+                }
                 None => return Err(self.fail(ProtocolError::InvalidUtf8)),
             },
             #[cfg(feature = "deflate")]
