@@ -93,6 +93,37 @@ impl Assembly {
         }
     }
 
+    /// Hands the assembly a buffer to put the next message together in, such as one that
+    /// [`Connection::take_message`](crate::Connection::take_message) gave you and you have
+    /// written out: a connection that forwards large messages then reuses two buffers instead
+    /// of faulting in fresh pages for each message. Adopted (emptied) only if larger than what
+    /// the assembly holds and no byte of a message is in it yet; dropped otherwise. Capacity
+    /// beyond `Config::retain_capacity` still goes back between messages.
+    #[cfg(feature = "alloc")]
+    pub fn recycle(&mut self, mut buf: alloc::vec::Vec<u8>) {
+        if self.len == 0 && buf.capacity() > self.bytes.capacity() {
+            buf.clear();
+            self.bytes = buf;
+        }
+    }
+
+    /// Gives back heap beyond `keep` bytes, or beyond the part of a message it holds, whichever
+    /// is more: for a driver that keeps large buffers while a connection is busy (a high
+    /// `Config::retain_capacity`) and trims them when it goes quiet. Unlike
+    /// [`release`](Self::release), no message in progress is lost.
+    pub fn trim(&mut self, keep: usize) {
+        #[cfg(feature = "alloc")]
+        {
+            let keep = keep.max(self.len);
+            if self.bytes.capacity() > keep {
+                self.bytes.truncate(keep);
+                self.bytes.shrink_to(keep);
+            }
+        }
+        #[cfg(not(feature = "alloc"))]
+        let _ = keep;
+    }
+
     // Control frames --------------------------------------------------------------------------
 
     pub(crate) fn begin_control(&mut self) {
@@ -309,6 +340,56 @@ mod tests {
         assert!(a.push(&[7; 10], None, false));
         assert_eq!(a.message(MessageKind::Binary), Some(Message::Binary(&[7; 10])));
         a.release();
+        assert_eq!(a.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn a_recycled_buffer_is_reused_only_when_nothing_is_assembled() {
+        let mut a = Assembly::new();
+        a.begin(usize::MAX);
+        let mut stale = alloc::vec::Vec::with_capacity(10_000);
+        stale.extend_from_slice(&[0xEE; 6000]); // what the buffer held before: never seen again
+        a.recycle(stale);
+        assert_eq!(a.heap_bytes(), 10_000);
+        let key = [9, 8, 7, 6];
+        let data: alloc::vec::Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+        let mut masked = data.clone();
+        crate::mask::apply_mask(&mut masked, key, 0);
+        assert!(a.push(&masked[..1234], Some(key), false));
+        // Bytes of a message are in it: a buffer handed over now is dropped, whatever its size.
+        a.recycle(alloc::vec::Vec::with_capacity(1 << 20));
+        assert!(a.push(&masked[1234..], Some(crate::mask::rotate(key, 1234)), false));
+        assert_eq!(a.message(MessageKind::Binary), Some(Message::Binary(&data[..])));
+        assert_eq!(a.heap_bytes(), 10_000, "no reallocation: the recycled capacity was enough");
+        let taken = a.take();
+        assert_eq!(taken, data);
+        // A smaller buffer than the one held is dropped; text lands in a recycled one too.
+        a.begin(usize::MAX);
+        a.recycle(taken);
+        a.recycle(alloc::vec::Vec::with_capacity(16));
+        assert_eq!(a.heap_bytes(), 5000);
+        assert!(a.push("déjà vu".as_bytes(), None, true));
+        assert_eq!(a.message(MessageKind::Text), Some(Message::Text("déjà vu")));
+    }
+
+    #[test]
+    fn trim_gives_back_capacity_but_never_the_message_in_progress() {
+        let mut a = Assembly::new();
+        a.begin(usize::MAX);
+        assert!(a.push(&[1; 100_000], None, false));
+        a.begin(usize::MAX); // between messages: the capacity stays
+        assert!(a.heap_bytes() >= 100_000);
+        assert!(a.push(&[2; 3000], None, false));
+        a.trim(1024); // a message of 3000 bytes is in progress
+        assert!((3000..100_000).contains(&a.heap_bytes()), "{}", a.heap_bytes());
+        assert!(a.push(&[3; 10], None, false));
+        let mut want = alloc::vec![2; 3000];
+        want.extend_from_slice(&[3; 10]);
+        assert_eq!(a.message(MessageKind::Binary), Some(Message::Binary(&want[..])));
+        a.begin(usize::MAX);
+        a.trim(1024);
+        assert!(a.heap_bytes() <= 1024);
+        a.trim(0);
         assert_eq!(a.heap_bytes(), 0);
     }
 

@@ -91,7 +91,10 @@
 //! too. Fragmented messages are assembled in the [`Assembly`] ([`Delivery::Assemble`], feature
 //! `alloc`) or streamed as [`Event::Chunk`]s with no allocation at all ([`Delivery::Stream`],
 //! where every data event is a chunk, a whole message being one chunk, first and last).
-//! Limits are checked on frame headers, before any payload byte is accepted.
+//! Limits are checked on frame headers, before any payload byte is accepted. A message put
+//! together in the `Assembly` can be kept past its event with no copy
+//! ([`Connection::take_message`]), for a driver that writes large messages out after its next
+//! read.
 //!
 //! Memory is visible: [`Connection::heap_bytes`], [`RecvBuffer::heap_bytes`] and
 //! [`Assembly::heap_bytes`] say what each holds, so a server can keep a budget across

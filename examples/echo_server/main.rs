@@ -14,7 +14,7 @@
 //!
 //! Resource bounds: one shared read buffer for all connections (so an idle connection holds
 //! no input buffer, only its `Assembly`, empty until a message is not whole in one read and
-//! trimmed back to `retain_capacity` after one), a per-connection output backlog above which
+//! trimmed back to `--retain` a second after the last large one), a per-connection output backlog above which
 //! (what the last read queued aside) the server stops reading from that client until it
 //! drains, a bounded request head (431) that must complete within a deadline (408), and a
 //! linger deadline after the server's half of the close. Out of file descriptors, queued connections wait in the listen queue and are
@@ -50,8 +50,10 @@ use output::Output;
 use test_page::query_param;
 use tls::Transport;
 
-/// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
-/// assembly capacity kept between messages. A peer that stops cooperating cannot hold a
+/// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), whose assembly capacity
+/// is kept between messages while a connection sends large ones (and counted in the memory
+/// budget); the server gives it back to `--retain` (64 KiB) once a second has passed without
+/// one (`Client::on_tick`). A peer that stops cooperating cannot hold a
 /// connection: a message must finish within 60 s (else 1008), a peer that stops reading is
 /// dropped after 30 s with its output over `--out-limit`, and a silent connection gets a ping
 /// after 30 s and is dropped if nothing answers within 10 s.
@@ -60,7 +62,7 @@ use tls::Transport;
 /// (see [`echo`]); the engine still fails the connection with its own Close on a violation.
 pub const CONFIG: Config = Config::new()
     .max_len(64 << 20)
-    .retain_capacity(64 << 10)
+    .retain_capacity(64 << 20)
     .auto_close(false)
     .message_timeout(Some(Duration::from_secs(60)))
     .write_stall_timeout(Some(Duration::from_secs(30)))
@@ -95,8 +97,9 @@ pub struct Options {
     pub memory_budget: usize,
     /// Refuse (1009) a compressed message that inflates beyond this ratio (see `budget.rs`).
     pub max_ratio: Option<u32>,
-    /// Output capacity a connection keeps once its output is sent (`--retain` sets it and the
-    /// engine's `retain_capacity` together).
+    /// Memory a connection keeps once a second has passed without a message larger than this
+    /// (`--retain`): its assembly, and its output buffer once sent. Larger echoes are written
+    /// from where they were assembled (`output.rs`).
     pub keep_out: usize,
     /// Send messages shorter than this uncompressed when no context is taken over
     /// (`DeflateConfig::min_compress_len_no_context`; 0, the engine's default: compress all).
@@ -130,6 +133,9 @@ const READ_BUF: usize = 256 * 1024;
 const READ_BUDGET: usize = 16;
 /// How often deadlines are checked (and accepting is retried while out of file descriptors).
 const TICK: Duration = Duration::from_millis(100);
+
+/// Ticks without a large message after which a connection gives back what they needed.
+const QUIET_TICKS: u32 = 10;
 
 enum Phase {
     /// Reading the request head.
@@ -381,6 +387,9 @@ impl Client {
                 self.closing(&shared.opts, now);
             }
             Phase::Ws(ws) if tick => {
+                if self.out.quiet(QUIET_TICKS) {
+                    ws.assembly.trim(shared.opts.keep_out);
+                }
                 let conn = &mut ws.conn;
                 // Keepalive pings and the Close of an unfinished message go out; the other
                 // verdicts end the connection below.

@@ -4,7 +4,10 @@
 //!
 //! A 64 MiB echo copied into the output cost a 64 MiB copy, and 64 MiB of fresh pages faulted
 //! in for the output buffer, every message: more than the kernel's own work for the socket
-//! (`benches/load/README.md`).
+//! (`benches/load/README.md`). Once written, such a payload's buffer is kept as a spare that
+//! the assembly puts the next large message together in (`Assembly::recycle`), so a stream of
+//! large messages runs on two buffers; after a second without one, the spare is dropped
+//! ([`Output::quiet`]) and the connection trims its assembly.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -22,6 +25,11 @@ pub struct Output {
     /// Bytes of `kept` not written yet, and their capacity.
     kept_left: usize,
     kept_capacity: usize,
+    /// The buffer of a kept payload, written out, for the assembly's next large message.
+    spare: Option<Vec<u8>>,
+    /// A payload was kept since the last tick; ticks since one was.
+    kept_lately: bool,
+    quiet_ticks: u32,
 }
 
 /// A payload written whole after `bytes[..at]`.
@@ -40,11 +48,16 @@ impl super::echo::Sink for Output {
         len > self.retain
     }
 
+    fn spare(&mut self) -> Option<Vec<u8>> {
+        self.spare.take()
+    }
+
     /// Queues `payload` whole after everything queued so far, without copying it.
     fn keep(&mut self, payload: Vec<u8>) {
         if payload.is_empty() {
             return;
         }
+        self.kept_lately = true;
         self.kept_left += payload.len();
         self.kept_capacity += payload.capacity();
         self.kept.push_back(Kept { at: self.bytes.len(), payload, written: 0 });
@@ -57,7 +70,17 @@ const MAX_SLICES: usize = 16;
 impl Output {
     /// An empty output that keeps `retain` bytes of buffer once written.
     pub fn new(retain: usize) -> Output {
-        Output { retain, bytes: Vec::new(), pos: 0, kept: VecDeque::new(), kept_left: 0, kept_capacity: 0 }
+        Output {
+            retain,
+            bytes: Vec::new(),
+            pos: 0,
+            kept: VecDeque::new(),
+            kept_left: 0,
+            kept_capacity: 0,
+            spare: None,
+            kept_lately: false,
+            quiet_ticks: 0,
+        }
     }
 
     /// Bytes queued and not written yet.
@@ -67,7 +90,23 @@ impl Output {
 
     /// Heap bytes held, for the memory budget.
     pub fn capacity(&self) -> usize {
-        self.bytes.capacity() + self.kept_capacity
+        self.bytes.capacity() + self.kept_capacity + self.spare.as_ref().map_or(0, Vec::capacity)
+    }
+
+    /// Called at every tick: true once `ticks` ticks have passed without a large payload kept,
+    /// when the connection should give back what large messages needed (the spare buffer is
+    /// dropped here).
+    pub fn quiet(&mut self, ticks: u32) -> bool {
+        if std::mem::take(&mut self.kept_lately) {
+            self.quiet_ticks = 0;
+            return false;
+        }
+        self.quiet_ticks = self.quiet_ticks.saturating_add(1);
+        if self.quiet_ticks < ticks {
+            return false;
+        }
+        self.spare = None;
+        true
     }
 
     /// Writes as much as `sock` takes (until it would block); `Err` means the peer is gone.
@@ -148,7 +187,10 @@ impl Output {
             n -= k;
             if kept.written == kept.payload.len() {
                 self.kept_capacity -= kept.payload.capacity();
-                self.kept.pop_front();
+                let done = self.kept.pop_front().expect("the front payload").payload;
+                if self.spare.as_ref().is_none_or(|spare| spare.capacity() < done.capacity()) {
+                    self.spare = Some(done);
+                }
             }
         }
     }
@@ -198,6 +240,7 @@ mod tests {
                 let mut out = Output::new(64);
                 let mut expected = Vec::new();
                 let mut sock = Trickle { got: Vec::new(), chunk, calls: 0, block };
+                let mut largest = 0;
                 for round in 0..40u8 {
                     // Frames, a kept payload (some right after another), more frames.
                     let frames = vec![round; (round as usize * 7) % 23];
@@ -206,6 +249,7 @@ mod tests {
                     for _ in 0..round % 3 {
                         let payload: Vec<u8> = (0..(round as usize * 131) % 700).map(|i| i as u8 ^ round).collect();
                         expected.extend_from_slice(&payload);
+                        largest = largest.max(payload.len());
                         out.keep(payload);
                     }
                     assert_eq!(out.backlog(), expected.len() - sock.got.len());
@@ -217,7 +261,12 @@ mod tests {
                     out.write_to(&mut sock).unwrap();
                 }
                 assert_eq!(sock.got, expected, "chunk {chunk}, block {block}");
-                assert_eq!((out.capacity(), out.kept.len()), (out.bytes.capacity(), 0));
+                assert_eq!((out.kept.len(), out.kept_left, out.kept_capacity), (0, 0, 0));
+                // The largest payload written is the spare, until a quiet tick drops it.
+                assert_eq!(out.spare.as_ref().map(Vec::capacity), Some(largest));
+                assert!(!out.quiet(1), "a payload was kept since the last tick");
+                assert!(out.quiet(1));
+                assert_eq!((out.capacity(), out.spare), (out.bytes.capacity(), None));
             }
         }
     }
@@ -230,6 +279,23 @@ mod tests {
         assert_eq!(out.capacity(), 101_000);
         let mut sock = Trickle { got: Vec::new(), chunk: usize::MAX, calls: 0, block: usize::MAX };
         out.write_to(&mut sock).unwrap();
-        assert_eq!((out.backlog(), out.capacity(), sock.got.len()), (0, 0, 101_000));
+        // The frames' buffer went back; the payload's stays as the spare for one more tick.
+        assert_eq!((out.backlog(), out.capacity(), sock.got.len()), (0, 1000, 101_000));
+        assert_eq!(out.spare().map(|spare| spare.capacity()), Some(1000));
+        assert_eq!(out.capacity(), 0);
+    }
+
+    #[test]
+    fn quiet_counts_ticks_since_the_last_kept_payload() {
+        let mut out = Output::new(0);
+        out.keep(vec![1; 10]);
+        assert!(!out.quiet(3));
+        assert!(!out.quiet(3));
+        out.keep(vec![2; 10]);
+        assert!(!out.quiet(3));
+        assert!(!out.quiet(3));
+        assert!(!out.quiet(3));
+        assert!(out.quiet(3));
+        assert!(out.quiet(3), "and every tick after, until a payload is kept again");
     }
 }

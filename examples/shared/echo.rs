@@ -18,6 +18,11 @@ pub trait Sink {
         false
     }
 
+    /// A buffer of an earlier kept payload, written out, for the assembly to reuse.
+    fn spare(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// Queues `payload` after the frames queued so far.
     fn keep(&mut self, payload: Vec<u8>) {
         self.bytes().extend_from_slice(&payload);
@@ -55,6 +60,9 @@ pub fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out
                 // `m` is not used past here, so the assembly can hand its bytes over.
                 let kind = m.kind();
                 let Some(mut payload) = conn.take_message(assembly) else { continue };
+                if let Some(spare) = out.spare() {
+                    assembly.recycle(spare);
+                }
                 conn.frame_header(kind, &mut payload, true).map(|head| {
                     out.bytes().extend_from_slice(head.as_bytes());
                     out.keep(payload);
