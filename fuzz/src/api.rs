@@ -45,6 +45,12 @@ enum Op {
     /// This side's driver reports its output backed up (the peer does not read), or drained.
     OutputBlocked(Side),
     OutputDrained(Side),
+    /// This side's driver gives back assembly capacity beyond this many bytes
+    /// (`Assembly::trim`), message in progress or not.
+    Trim(Side, u16),
+    /// This side's driver hands the last message it took (`Connection::take_message`) back to
+    /// its assembly (`Assembly::recycle`).
+    Recycle(Side),
 }
 
 /// One step of the diagram in `src/connection.rs`.
@@ -86,6 +92,8 @@ struct End<M: Masking> {
     /// What this end received, messages joined from chunks.
     received: Vec<OwnedEvent>,
     receiving: Option<(MessageKind, Vec<u8>)>,
+    /// The last message taken out of the assembly, for `Op::Recycle`.
+    taken: Option<Vec<u8>>,
     failed: bool,
     eof: bool,
     state: State,
@@ -103,6 +111,7 @@ impl<M: Masking> End<M> {
             sending: None,
             received: Vec::new(),
             receiving: None,
+            taken: None,
             failed: false,
             eof: false,
             state: State::Open,
@@ -132,7 +141,7 @@ impl<M: Masking> End<M> {
         if self.eof {
             return;
         }
-        let End { conn, assembly, buffer, wire, written, received, receiving, failed, .. } = self;
+        let End { conn, assembly, buffer, wire, written, received, receiving, taken, failed, .. } = self;
         let mut flush = |conn: &mut Connection<M>| {
             let from = wire.len();
             conn.poll_transmit_vec(wire);
@@ -174,6 +183,20 @@ impl<M: Masking> End<M> {
                             // The event borrows `input` and the assembly, never the connection.
                             let Some(event) = read.event else { break };
                             record(received, receiving, &event);
+                            // A message put together in the assembly is taken out of it, as a
+                            // driver that writes it out later does: exactly its bytes.
+                            if conn.last_message_assembled() {
+                                let bytes = match event {
+                                    Event::Message(m) => m.as_bytes().to_vec(),
+                                    _ => panic!("assembled, but not a message"),
+                                };
+                                let got = conn.take_message(assembly).expect("the message said assembled");
+                                assert_eq!(got, bytes);
+                                assert_eq!(assembly.heap_bytes(), 0);
+                                *taken = Some(got);
+                            } else {
+                                assert_eq!(conn.take_message(assembly), None);
+                            }
                         }
                         Err(_) => {
                             *failed = true;
@@ -297,6 +320,10 @@ pub fn run(data: &[u8]) {
             Op::OutputBlocked(Side::Server) => output(&mut s, true),
             Op::OutputDrained(Side::Client) => output(&mut c, false),
             Op::OutputDrained(Side::Server) => output(&mut s, false),
+            Op::Trim(Side::Client, keep) => c.assembly.trim(keep as usize),
+            Op::Trim(Side::Server, keep) => s.assembly.trim(keep as usize),
+            Op::Recycle(Side::Client) => recycle(&mut c),
+            Op::Recycle(Side::Server) => recycle(&mut s),
             op => match side_of(&op) {
                 Side::Client => command(&mut c, op),
                 Side::Server => command(&mut s, op),
@@ -323,6 +350,7 @@ fn side_of(op: &Op) -> Side {
         | Op::Pong(s, _)
         | Op::Close(s, ..) => s,
         Op::Deliver(s, _) | Op::Timers(s) | Op::Eof(s) | Op::OutputBlocked(s) | Op::OutputDrained(s) => s,
+        Op::Trim(s, _) | Op::Recycle(s) => s,
         Op::Wait(_) => Side::Client,
     }
 }
@@ -404,6 +432,12 @@ fn eof<M: Masking>(end: &mut End<M>) {
         end.eof = true;
         let _ = end.conn.read_eof();
         end.check_state();
+    }
+}
+
+fn recycle<M: Masking>(end: &mut End<M>) {
+    if let Some(buf) = end.taken.take() {
+        end.assembly.recycle(buf);
     }
 }
 
