@@ -15,6 +15,7 @@ unset WSMACHINE_REQUIRE_AVX512
 # moved to the front with the buffer, and with two connections sharing one buffer.
 # `mask::tests::dispatched_`/`ascii_reporting_` and `mask::avx2`: the masking loops behind the AVX2 dispatch;
 # `mask::append`: the masked append into a `Vec`'s spare capacity and its `set_len`.
+# `assembly::tests::a_recycled`: a buffer handed back and text delivered from it as `&str`.
 PROPTEST_CASES=16 MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --lib -- \
   utf8 mask::tests::dispatched_masking_agrees_with_bytewise mask::tests::ascii_reporting_masking_sees_every_high_bit \
-  mask::avx2 mask::append recv_buffer::tests::a_ assembly::tests::binary_pieces
+  mask::avx2 mask::append recv_buffer::tests::a_ assembly::tests::binary_pieces assembly::tests::a_recycled
