@@ -272,8 +272,9 @@ impl Assembly {
                 // `push`, which fed it (or saw it to be ASCII after a code point boundary) to
                 // `self.utf8` in order; `utf8` accepted all of them and ends at a boundary, so
                 // `bytes` is valid UTF-8. `bytes`, `len`, `utf8` and `checked` are private to
-                // this file, and `begin`/`release` (and `take`,
-                // through `release`) reset them together.
+                // this file, and `begin`, `release` and `take` (through `release`) reset them
+                // together; `recycle` replaces `bytes` only while `len` is 0, and `trim` keeps
+                // `bytes[..len]`.
                 #[allow(unsafe_code)]
                 Some(Message::Text(unsafe { crate::utf8::validated_str(bytes) }))
             }
