@@ -3,7 +3,7 @@
 //! every message is sent back from where it was received, with no copy and no second UTF-8
 //! validation. An output that can write a payload it owns after its frames (`echo_server`'s,
 //! with vectored writes) takes large messages out of the assembly (`Connection::take_message`)
-//! instead of copying them.
+//! instead of copying them, on connections without permessage-deflate.
 
 use wsmachine::{Assembly, CloseCode, Connection, Event, Message};
 
@@ -56,7 +56,12 @@ pub fn echo(conn: &mut Connection, assembly: &mut Assembly, data: &mut [u8], out
         conn.poll_transmit_vec(out.bytes());
         let sent = match read.event {
             None => break,
-            Some(Event::Message(m)) if out.keeps(m.as_bytes().len()) && conn.last_message_assembled() => {
+            // Only without permessage-deflate: a compressed connection's echoes are compressed
+            // (RFC 7692 §6 would allow them plain, but kosoku, the Autobahn runner, mishandles
+            // plain messages on a compressed connection).
+            Some(Event::Message(m))
+                if out.keeps(m.as_bytes().len()) && !conn.deflate_enabled() && conn.last_message_assembled() =>
+            {
                 // `m` is not used past here, so the assembly can hand its bytes over.
                 let kind = m.kind();
                 let Some(mut payload) = conn.take_message(assembly) else { continue };
