@@ -133,9 +133,11 @@ pub fn option(arg: &str, args: &mut impl Iterator<Item = String>, opts: &mut Opt
         "--write-stall" => secs(&value).map(|d| opts.config = c.write_stall_timeout(Some(d))),
         "--keepalive" => secs(&value).map(|d| opts.config = c.keepalive(Some(d), c.pong_timeout)),
         "--head-timeout" => secs(&value).map(|d| opts.head_timeout = d),
-        // Memory a quiet connection keeps (its assembly and output buffer); larger echoes are
-        // written from where they were assembled.
-        "--retain" => value.as_deref().and_then(parse_bytes).map(|b| opts.keep_out = b),
+        // Memory kept between messages (the assembly and the output buffer); on a connection
+        // without permessage-deflate, a second after its last echo larger than this.
+        "--retain" => {
+            value.as_deref().and_then(parse_bytes).map(|b| (opts.config, opts.keep_out) = (c.retain_capacity(b), b))
+        }
         _ => return false,
     };
     if set.is_none() {

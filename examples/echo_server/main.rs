@@ -14,7 +14,7 @@
 //!
 //! Resource bounds: one shared read buffer for all connections (so an idle connection holds
 //! no input buffer, only its `Assembly`, empty until a message is not whole in one read and
-//! trimmed back to `--retain` a second after the last large one), a per-connection output backlog above which
+//! trimmed back to `--retain` after one, or a second after the last large echo written from it), a per-connection output backlog above which
 //! (what the last read queued aside) the server stops reading from that client until it
 //! drains, a bounded request head (431) that must complete within a deadline (408), and a
 //! linger deadline after the server's half of the close. Out of file descriptors, queued connections wait in the listen queue and are
@@ -50,10 +50,11 @@ use output::Output;
 use test_page::query_param;
 use tls::Transport;
 
-/// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), whose assembly capacity
-/// is kept between messages while a connection sends large ones (and counted in the memory
-/// budget); the server gives it back to `--retain` (64 KiB) once a second has passed without
-/// one (`Client::on_tick`). A peer that stops cooperating cannot hold a
+/// The engine settings: 64 MiB messages (Autobahn 9.* sends 16 MiB), and at most 64 KiB of
+/// assembly capacity kept between messages (`--retain`), except on connections without
+/// permessage-deflate, whose large echoes are written from the assembly and its buffers reused
+/// (`output.rs`): those keep what their messages need, counted in the memory budget, until a
+/// second passes without a large one (`Client::on_tick`). A peer that stops cooperating cannot hold a
 /// connection: a message must finish within 60 s (else 1008), a peer that stops reading is
 /// dropped after 30 s with its output over `--out-limit`, and a silent connection gets a ping
 /// after 30 s and is dropped if nothing answers within 10 s.
@@ -62,7 +63,7 @@ use tls::Transport;
 /// (see [`echo`]); the engine still fails the connection with its own Close on a violation.
 pub const CONFIG: Config = Config::new()
     .max_len(64 << 20)
-    .retain_capacity(64 << 20)
+    .retain_capacity(64 << 10)
     .auto_close(false)
     .message_timeout(Some(Duration::from_secs(60)))
     .write_stall_timeout(Some(Duration::from_secs(30)))
@@ -97,9 +98,10 @@ pub struct Options {
     pub memory_budget: usize,
     /// Refuse (1009) a compressed message that inflates beyond this ratio (see `budget.rs`).
     pub max_ratio: Option<u32>,
-    /// Memory a connection keeps once a second has passed without a message larger than this
-    /// (`--retain`): its assembly, and its output buffer once sent. Larger echoes are written
-    /// from where they were assembled (`output.rs`).
+    /// Memory a connection keeps between messages (`--retain` sets it and the engine's
+    /// `retain_capacity` together): its assembly, and its output buffer once sent. Larger
+    /// echoes on a connection without permessage-deflate are written from where they were
+    /// assembled (`output.rs`), and it keeps more until a second passes without one.
     pub keep_out: usize,
     /// Send messages shorter than this uncompressed when no context is taken over
     /// (`DeflateConfig::min_compress_len_no_context`; 0, the engine's default: compress all).
@@ -508,10 +510,13 @@ fn handshake(parser: &mut RequestParser, buf: &[u8], shared: &mut Shared) -> Hea
         Ok(accept) => accept.response_vec(),
         Err(e) => return Head::Reply(simple(500, "text/plain", format!("{e}\n").as_bytes())),
     };
-    let mut conn = Connection::server(shared.opts.config);
-    if let Some(p) = &params {
-        conn = conn.with_deflate(p);
-    }
+    let config = shared.opts.config;
+    let conn = match &params {
+        Some(p) => Connection::server(config).with_deflate(p),
+        // Large echoes are written from the assembly and its buffers reused (`output.rs`): the
+        // engine keeps what they need between messages; the server trims it when quiet.
+        None => Connection::server(config.retain_capacity(config.max_message_len as usize)),
+    };
     let rest = buf[incoming.head_len()..].to_vec();
     Head::Upgrade { response, ws: Box::new(Ws { conn, assembly: Assembly::new() }), rest }
 }
