@@ -14,10 +14,11 @@
 //!
 //! Resource bounds: one shared read buffer for all connections (so an idle connection holds
 //! no input buffer, only its `Assembly`, empty until a message is not whole in one read and
-//! trimmed back to `--retain` after one, or a second after the last large echo written from it), a per-connection output backlog above which
-//! (what the last read queued aside) the server stops reading from that client until it
-//! drains, a bounded request head (431) that must complete within a deadline (408), and a
-//! linger deadline after the server's half of the close. Out of file descriptors, queued connections wait in the listen queue and are
+//! trimmed back to `--retain` after one, or a second after the last large echo written from
+//! it), a per-connection output backlog above which (what the last read queued aside) the
+//! server stops reading from that client until it drains, a bounded request head (431) that
+//! must complete within a deadline (408), and a linger deadline after the server's half of the
+//! close. Out of file descriptors, queued connections wait in the listen queue and are
 //! accepted as soon as a connection closes (see `accept.rs`). `--tls` serves https and wss://
 //! instead, on the same loop (see `tls.rs`).
 
@@ -54,10 +55,10 @@ use tls::Transport;
 /// assembly capacity kept between messages (`--retain`), except on connections without
 /// permessage-deflate, whose large echoes are written from the assembly and its buffers reused
 /// (`output.rs`): those keep what their messages need, counted in the memory budget, until a
-/// second passes without a large one (`Client::on_tick`). A peer that stops cooperating cannot hold a
-/// connection: a message must finish within 60 s (else 1008), a peer that stops reading is
-/// dropped after 30 s with its output over `--out-limit`, and a silent connection gets a ping
-/// after 30 s and is dropped if nothing answers within 10 s.
+/// second passes without a large one (`Client::on_tick`). A peer that stops cooperating
+/// cannot hold a connection: a message must finish within 60 s (else 1008), a peer that stops
+/// reading is dropped after 30 s with its output over `--out-limit`, and a silent connection
+/// gets a ping after 30 s and is dropped if nothing answers within 10 s.
 ///
 /// `auto_close` is off so that the server can echo the peer's close reason as well as its code
 /// (see [`echo`]); the engine still fails the connection with its own Close on a violation.
