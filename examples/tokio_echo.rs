@@ -1,13 +1,22 @@
-//! The same engine under tokio: one task per connection, reading into a buffer and writing
-//! whatever the engine produces.
+//! The same engine under tokio: one task per connection, echoing every message from where it
+//! was received.
 //!
 //! ```text
 //! cargo run --release --example tokio_echo [ADDR]      # default 127.0.0.1:9002
 //! ```
+//!
+//! Memory: the tasks of a runtime thread share one read buffer (`readable`, then `try_read`,
+//! and the bytes are handed to the engine before the task waits again; what a frame still
+//! misses waits in the connection's `Assembly`), so an idle connection holds its state and no
+//! read buffer. Echoes larger than [`RETAIN`] are written from where the engine assembled them
+//! (`Connection::take_message`, vectored writes after their header), as `echo_server` does, and
+//! the buffers they needed go back a second or two after the last one.
 
-use std::io;
+use std::cell::RefCell;
+use std::io::{self, IoSlice, Write};
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, Request, RequestParser};
@@ -15,23 +24,90 @@ use wsmachine::{Assembly, Config, Connection};
 
 #[path = "shared/echo.rs"]
 mod echo;
+#[path = "echo_server/output.rs"]
+mod output;
 use echo::echo;
+use output::Output;
 
-const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(64 << 10).auto_close(false);
+/// Buffer capacity a connection keeps between messages, in its assembly and its output.
+pub const RETAIN: usize = 64 << 10;
 
-async fn serve(mut sock: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
+const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(RETAIN).auto_close(false);
+
+/// How long a connection may go without input before it gives back the buffers of large
+/// messages (after one more such wait if it echoed one since the last).
+const QUIET: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// The read buffer of every connection served on this thread.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; 64 << 10].into_boxed_slice());
+}
+
+/// What [`read_with`] got.
+enum Input<T> {
+    /// Bytes, and what the closure made of them.
+    Handled(T),
+    /// End of stream.
+    End,
+    /// No byte came before the deadline.
+    Quiet,
+}
+
+/// Waits for bytes from `sock` (until `deadline`, if any), reads them into this thread's buffer
+/// and returns what `f` made of them.
+async fn read_with<T>(
+    sock: &TcpStream,
+    deadline: Option<tokio::time::Instant>,
+    mut f: impl FnMut(&mut [u8]) -> T,
+) -> io::Result<Input<T>> {
+    loop {
+        match deadline {
+            Some(at) => match tokio::time::timeout_at(at, sock.readable()).await {
+                Ok(ready) => ready?,
+                Err(_) => return Ok(Input::Quiet),
+            },
+            None => sock.readable().await?,
+        }
+        let read = READ_BUF.with_borrow_mut(|buf| -> io::Result<_> {
+            Ok(match sock.try_read(buf)? {
+                0 => Input::End,
+                n => Input::Handled(f(&mut buf[..n])),
+            })
+        });
+        match read {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            read => return read,
+        }
+    }
+}
+
+/// `Write` for [`Output::write_to`]: tokio's non-blocking writes, `WouldBlock` once the socket
+/// takes no more.
+struct NonBlocking<'a>(&'a TcpStream);
+
+impl Write for NonBlocking<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The opening handshake: the connection and the bytes that came after the request head, or
+/// `None` when the request got an HTTP answer or the peer left.
+async fn handshake(sock: &mut TcpStream) -> io::Result<Option<(Connection, Vec<u8>)>> {
     let mut head = Vec::new();
     let mut parser = RequestParser::with_max_head_len(8 * 1024);
-    // The opening handshake. (A server facing the internet would also put a deadline on the
-    // head, e.g. `tokio::time::timeout`, which needs tokio's `time` feature; the head size
-    // is bounded by the parser.)
-    let (response, mut conn, mut rest) = loop {
-        let n = sock.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
+    // (A server facing the internet would also put a deadline on the head, e.g. with
+    // `tokio::time::timeout`; its size is bounded by the parser.)
+    loop {
+        if let Input::End = read_with(sock, None, |data| head.extend_from_slice(data)).await? {
+            return Ok(None);
         }
-        head.extend_from_slice(&buf[..n]);
         let incoming = match parser.parse(&head) {
             Ok(Request::Partial) => continue,
             Ok(Request::Upgrade(incoming)) => incoming,
@@ -39,11 +115,11 @@ async fn serve(mut sock: TcpStream) -> io::Result<()> {
                 let body: &[u8] = b"this is a WebSocket echo server\n";
                 let resp = reject(404, "", &[("Content-Type", "text/plain")], body).map(|r| r.response_vec());
                 sock.write_all(&resp.unwrap_or_default()).await?;
-                return Ok(());
+                return Ok(None);
             }
             Err(rejection) => {
                 sock.write_all(&rejection.response_vec()).await?;
-                return Ok(());
+                return Ok(None);
             }
         };
         let deflate = DeflateConfig::new();
@@ -57,36 +133,51 @@ async fn serve(mut sock: TcpStream) -> io::Result<()> {
             opts = opts.with_extensions(e);
         }
         let response = incoming.accept(&opts).map_err(|e| io::Error::other(e.to_string()))?.response_vec();
-        let mut conn = Connection::server(CONFIG);
-        if let Some(p) = &params {
-            conn = conn.with_deflate(p);
-        }
-        break (response, conn, head[incoming.head_len()..].to_vec());
-    };
-    sock.write_all(&response).await?;
+        let conn = match &params {
+            Some(p) => Connection::server(CONFIG).with_deflate(p),
+            // Large echoes are taken out of the assembly and their buffers reused: the engine
+            // keeps what they need between messages, and `serve` trims it when quiet.
+            None => Connection::server(CONFIG.retain_capacity(CONFIG.max_message_len as usize)),
+        };
+        let rest = head[incoming.head_len()..].to_vec();
+        sock.write_all(&response).await?;
+        return Ok(Some((conn, rest)));
+    }
+}
 
+/// Serves one connection until it closes.
+pub async fn serve(mut sock: TcpStream) -> io::Result<()> {
+    let Some((mut conn, mut rest)) = handshake(&mut sock).await? else { return Ok(()) };
     // One `Assembly` per connection, beside it: events borrow it and the input, never the
     // connection, so every message is echoed from where it was received.
     let mut assembly = Assembly::new();
-    let mut out = Vec::new();
-    // Bytes that came with the handshake first, then each read in place in `buf`.
-    let mut data: &mut [u8] = &mut rest;
+    let mut out = Output::new(RETAIN);
+    echo(&mut conn, &mut assembly, &mut rest, &mut out, false);
+    drop(rest);
     loop {
-        echo(&mut conn, &mut assembly, data, &mut out, false);
-        if !out.is_empty() {
-            sock.write_all(&out).await?;
-            out.clear();
+        while out.backlog() > 0 {
+            sock.writable().await?;
+            out.write_to(&mut NonBlocking(&sock))?;
         }
         if conn.should_close_transport() {
             let _ = sock.shutdown().await;
             return Ok(());
         }
-        let n = sock.read(&mut buf).await?;
-        if n == 0 {
-            let _ = conn.read_eof();
-            return Ok(());
+        // While buffers of large messages are held, give them back once the peer goes quiet.
+        let large = assembly.heap_bytes() > RETAIN || out.capacity() > RETAIN;
+        let deadline = large.then(|| tokio::time::Instant::now() + QUIET);
+        match read_with(&sock, deadline, |data| echo(&mut conn, &mut assembly, data, &mut out, false)).await? {
+            Input::Handled(()) => {}
+            Input::End => {
+                let _ = conn.read_eof();
+                return Ok(());
+            }
+            Input::Quiet => {
+                if out.quiet(1) {
+                    assembly.trim(RETAIN);
+                }
+            }
         }
-        data = &mut buf[..n];
     }
 }
 

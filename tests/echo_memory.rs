@@ -7,57 +7,18 @@
 #[allow(dead_code)] // each test file uses a part of it
 mod echo_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicIsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use wsmachine::deflate::DeflateConfig;
 use wsmachine::{CloseCode, MessageKind, OwnedEvent};
 
-/// Counts the live heap of threads that set `IN_SERVER` (the server loop's thread).
-struct Counting;
-
-thread_local! {
-    static IN_SERVER: Cell<bool> = const { Cell::new(false) };
-}
-static SERVER_LIVE: AtomicIsize = AtomicIsize::new(0);
-
-fn count(bytes: isize) {
-    if IN_SERVER.try_with(Cell::get).unwrap_or(false) {
-        SERVER_LIVE.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// One server at a time: the counter is global.
-static SERIAL: Mutex<()> = Mutex::new(());
-
+use echo_support::counting::{mark_server_thread, server_live, settle, steady, Counting, SERIAL};
 use echo_support::{echo_server, Client, Server};
-
-fn mark_server_thread() {
-    IN_SERVER.with(|f| f.set(true));
-}
 
 /// A client with permessage-deflate at compression `level` (`None`: no offer) that the server
 /// may drop (a reset is an end of stream).
@@ -65,32 +26,6 @@ fn peer(addr: SocketAddr, level: Option<u32>) -> Client {
     let mut c = Client::connect_with(addr, level.map(|l| DeflateConfig::new().level(l)), &[]);
     c.strict_eof = false;
     c
-}
-
-/// Waits (bounded) until the server thread's live heap is at most `limit`; returns it.
-fn settle(limit: isize) -> isize {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let live = SERVER_LIVE.load(Ordering::Relaxed);
-        if live <= limit || Instant::now() > deadline {
-            return live;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The server thread's live heap once it stopped changing for 100 ms (bounded wait).
-fn steady() -> isize {
-    let mut last = SERVER_LIVE.load(Ordering::Relaxed);
-    for _ in 0..30 {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = SERVER_LIVE.load(Ordering::Relaxed);
-        if now == last {
-            break;
-        }
-        last = now;
-    }
-    last
 }
 
 #[test]
@@ -172,14 +107,14 @@ fn heap_comes_back(cases: &[(&str, Option<u32>, bool, usize)]) {
         p.echo(&payload(1 << 20, compressible));
         let idle = steady();
         p.echo(&payload(len, compressible));
-        let after = settle(idle + 1024);
+        let after = settle(idle + 1024, Duration::from_secs(3));
         println!("{} MiB {name}: server heap {idle} B idle before, {after} B after", len >> 20);
         assert!(after <= idle + 1024, "{name}: the server holds {after} B after the echo, {idle} B before");
         p.echo(b"and small messages still work");
         drop(p);
     }
     // Once every connection is gone, the server is back to what it holds with none.
-    let empty = settle(300 * 1024);
+    let empty = settle(300 * 1024, Duration::from_secs(3));
     println!("no connections: {empty} B");
     assert!(empty <= 300 * 1024, "{empty} B with no connection (the 256 KiB read buffer and tables)");
 }
@@ -218,7 +153,7 @@ fn after_a_storm_of_resets_mid_message_the_servers_heap_is_back_to_idle() {
             wave.push(p);
         }
         std::thread::sleep(Duration::from_millis(200));
-        let held = SERVER_LIVE.load(Ordering::Relaxed);
+        let held = server_live();
         assert!(held > 30 * 47_552, "the peers' inflaters and assemblies are held: {held} B");
         for p in wave {
             let s = socket2::Socket::from(p.sock);
@@ -228,7 +163,7 @@ fn after_a_storm_of_resets_mid_message_the_servers_heap_is_back_to_idle() {
             idle = steady();
         }
     }
-    let after = settle(idle);
+    let after = settle(idle, Duration::from_secs(3));
     println!("reset storm: server heap {idle} B idle before, {after} B after");
     assert_eq!(after, idle, "the server's heap after 90 more resets mid-message");
     first.echo(b"still served");

@@ -1,9 +1,11 @@
 //! The `echo_server` example in-process, and a blocking client made of the crate's own
 //! handshake client and `Connection`: shared by `tests/echo_tcp.rs` and `tests/echo_memory.rs`.
 
+pub mod counting;
 #[allow(dead_code)]
 #[path = "../../examples/echo_server/main.rs"]
 pub mod echo_server;
+pub mod scenarios;
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
