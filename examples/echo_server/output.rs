@@ -1,6 +1,7 @@
 //! A connection's output: encoded frames in one buffer, and large echoes kept whole where the
 //! engine assembled them (`Connection::take_message`), written out with vectored writes after
-//! their frame headers instead of being copied into the buffer.
+//! their frame headers instead of being copied into the buffer. `tokio_echo` includes this file
+//! too: [`Output::write_to`] takes any non-blocking `Write`.
 //!
 //! A 64 MiB echo copied into the output cost a 64 MiB copy, and 64 MiB of fresh pages faulted
 //! in for the output buffer, every message: more than the kernel's own work for the socket

@@ -1,9 +1,10 @@
 //! The echo of the README's drive loop, shared by `echo_server`, `tokio_echo` and `hyper_server`
 //! (included with `#[path]`): events borrow the input and the assembly, never the connection, so
 //! every message is sent back from where it was received, with no copy and no second UTF-8
-//! validation. An output that can write a payload it owns after its frames (`echo_server`'s,
-//! with vectored writes) takes large messages out of the assembly (`Connection::take_message`)
-//! instead of copying them, on connections without permessage-deflate.
+//! validation. An output that can write a payload it owns after its frames (the `Output` of
+//! `echo_server/output.rs`, with vectored writes, which `tokio_echo` uses too) takes large
+//! messages out of the assembly (`Connection::take_message`) instead of copying them, on
+//! connections without permessage-deflate.
 
 use wsmachine::{Assembly, CloseCode, Connection, Event, Message};
 
