@@ -1,40 +1,26 @@
 //! Zero heap allocations per message in the steady state, counted by a global allocator.
 #![cfg(feature = "std")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use wsmachine::*;
 
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::CountingAlloc;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
 }
 
-fn count(bytes: isize) {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + (bytes > 0) as usize));
+/// Counts this thread's allocations (a reallocation is one) and live bytes.
+fn count(bytes: isize, handed_out: bool) {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + handed_out as usize));
     let _ = LIVE_BYTES.try_with(|n| n.set(n.get() + bytes));
 }
 
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + (new_size <= layout.size()) as usize));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc { on_change: count };
 
 fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)

@@ -15,9 +15,9 @@ use wsmachine::deflate::DeflateConfig;
 use wsmachine::{CloseCode, MessageKind, OwnedEvent};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = COUNTING;
 
-use echo_support::counting::{mark_server_thread, server_live, settle, steady, Counting, SERIAL};
+use echo_support::counting::{mark_server_thread, server_live, settle, steady, CountingAlloc, COUNTING, SERIAL};
 use echo_support::{echo_server, Client, Server};
 
 /// A client with permessage-deflate at compression `level` (`None`: no offer) that the server

@@ -18,12 +18,12 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use echo_support::counting::{mark_server_thread, server_live, settle, steady, Counting, SERIAL};
+use echo_support::counting::{mark_server_thread, server_live, settle, steady, CountingAlloc, COUNTING, SERIAL};
 use echo_support::scenarios::{self, pattern};
 use echo_support::Client;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = COUNTING;
 
 /// One server for every test of this file, on a free loopback port.
 fn server() -> SocketAddr {

@@ -1,16 +1,19 @@
 //! A global allocator that counts the live heap of the threads marked as the server's, for
 //! tests that run a server in-process and check what it holds. A test binary installs it with
-//! `#[global_allocator] static GLOBAL: Counting = Counting;` and serialises its measurements
-//! with [`SERIAL`] (the counter is global).
+//! `#[global_allocator] static GLOBAL: CountingAlloc = COUNTING;` and serialises its
+//! measurements with [`SERIAL`] (the counter is global).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts the live heap of threads that called [`mark_server_thread`].
-pub struct Counting;
+#[path = "../common/counting_alloc.rs"]
+mod counting_alloc;
+pub use counting_alloc::CountingAlloc;
+
+/// The allocator that counts the live heap of threads that called [`mark_server_thread`].
+pub const COUNTING: CountingAlloc = CountingAlloc { on_change: count };
 
 thread_local! {
     static IN_SERVER: Cell<bool> = const { Cell::new(false) };
@@ -20,24 +23,9 @@ static SERVER_LIVE: AtomicIsize = AtomicIsize::new(0);
 /// One measurement at a time.
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
-fn count(bytes: isize) {
+fn count(bytes: isize, _handed_out: bool) {
     if IN_SERVER.try_with(Cell::get).unwrap_or(false) {
         SERVER_LIVE.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
