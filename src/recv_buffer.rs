@@ -39,8 +39,9 @@ use crate::{Assembly, Connection, Event, Message, ProtocolError};
 /// plus one read. After a message larger than `Config::retain_capacity`, memory beyond it goes
 /// back when the buffer is empty and the next read is prepared ([`spare`](Self::spare) or
 /// [`read_from`](Self::read_from), where a driver waits), so an idle connection holds at most
-/// `read_size` plus twice `retain_capacity` (the buffer and its [`Assembly`]). No allocation
-/// happens once it has reached the size the traffic needs.
+/// `read_size` plus twice `retain_capacity` (the buffer and its [`Assembly`]), and nothing after
+/// [`release`](Self::release). No allocation happens once it has reached the size the traffic
+/// needs.
 ///
 /// ```
 /// use wsmachine::{Config, Connection, Event, Message, RecvBuffer};
@@ -319,6 +320,36 @@ impl RecvBuffer {
         let n = reader.read(self.spare(conn))?;
         self.filled(n);
         Ok(n)
+    }
+
+    /// Gives back all the memory of a connection gone quiet, for a server that holds many idle
+    /// connections (call it when one has had nothing to read for a while, not at every wait:
+    /// the next [`spare`](Self::spare) allocates a read again). Returns false, and keeps
+    /// everything, while received bytes wait in the buffer (a frame not whole yet); otherwise
+    /// the read buffer goes back, and so does the [`Assembly`] unless it holds part of a
+    /// fragmented message, which is kept for its next fragment.
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, RecvBuffer};
+    ///
+    /// let conn = Connection::server(Config::default());
+    /// let mut buf = RecvBuffer::new();
+    /// let _room = buf.spare(&conn); // a read prepared, and nothing came
+    /// assert_eq!(buf.heap_bytes(), RecvBuffer::DEFAULT_READ_SIZE);
+    /// assert!(buf.release(&conn));
+    /// assert_eq!(buf.heap_bytes(), 0);
+    /// ```
+    pub fn release<M: Masking>(&mut self, conn: &Connection<M>) -> bool {
+        // (A text note speaks of bytes still in the buffer: kept with them.)
+        if self.start != self.end || self.text.is_some() {
+            return false;
+        }
+        (self.start, self.end, self.offered) = (0, 0, 0);
+        self.buf = Vec::new();
+        if conn.between_messages() {
+            self.assembly.shrink_to(0);
+        }
+        true
     }
 
     /// Gives back memory beyond the unused bytes and one read (after a burst of large frames).

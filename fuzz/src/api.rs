@@ -51,6 +51,9 @@ enum Op {
     /// This side's driver hands the last message it took (`Connection::take_message`) back to
     /// its assembly (`Assembly::recycle`).
     Recycle(Side),
+    /// This side's driver gives its `RecvBuffer`'s memory back (`RecvBuffer::release`), as
+    /// for a connection gone quiet; refused while bytes wait in it.
+    Release(Side),
 }
 
 /// One step of the diagram in `src/connection.rs`.
@@ -324,6 +327,8 @@ pub fn run(data: &[u8]) {
             Op::Trim(Side::Server, keep) => s.assembly.trim(keep as usize),
             Op::Recycle(Side::Client) => recycle(&mut c),
             Op::Recycle(Side::Server) => recycle(&mut s),
+            Op::Release(Side::Client) => release(&mut c),
+            Op::Release(Side::Server) => release(&mut s),
             op => match side_of(&op) {
                 Side::Client => command(&mut c, op),
                 Side::Server => command(&mut s, op),
@@ -350,7 +355,7 @@ fn side_of(op: &Op) -> Side {
         | Op::Pong(s, _)
         | Op::Close(s, ..) => s,
         Op::Deliver(s, _) | Op::Timers(s) | Op::Eof(s) | Op::OutputBlocked(s) | Op::OutputDrained(s) => s,
-        Op::Trim(s, _) | Op::Recycle(s) => s,
+        Op::Trim(s, _) | Op::Recycle(s) | Op::Release(s) => s,
         Op::Wait(_) => Side::Client,
     }
 }
@@ -438,6 +443,17 @@ fn eof<M: Masking>(end: &mut End<M>) {
 fn recycle<M: Masking>(end: &mut End<M>) {
     if let Some(buf) = end.taken.take() {
         end.assembly.recycle(buf);
+    }
+}
+
+fn release<M: Masking>(end: &mut End<M>) {
+    if let Some(buf) = &mut end.buffer {
+        let waiting = !buf.unused().is_empty();
+        let released = buf.release(&end.conn);
+        assert_eq!(released, !waiting, "release refused exactly while bytes wait");
+        if released {
+            assert!(buf.unused().is_empty() && buf.capacity() == 0, "a released buffer holds nothing");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `RecvBuffer`: in-place delivery, bounded growth, and the text note's checks.
 
 use super::*;
-use crate::{Config, Message};
+use crate::{Config, Message, MessageKind};
 
 fn client_wire(sizes: &[usize]) -> Vec<u8> {
     let mut client = Connection::client_with_test_masks(Config::default(), || [9, 8, 7, 6]);
@@ -368,4 +368,100 @@ fn read_from_a_reader_until_end_of_stream() {
     }
     assert_eq!(sizes, [3, 70_000, 0]);
     assert!(buf.unused().is_empty());
+}
+
+/// Copies `bytes` into `buf` through `spare`/`filled`, in as many reads as the room offered takes.
+fn feed(buf: &mut RecvBuffer, conn: &Connection, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        let space = buf.spare(conn);
+        let n = space.len().min(bytes.len());
+        space[..n].copy_from_slice(&bytes[..n]);
+        buf.filled(n);
+        bytes = &bytes[n..];
+    }
+}
+
+fn next_binary(buf: &mut RecvBuffer, conn: &mut Connection) -> Option<Vec<u8>> {
+    match buf.next(conn).unwrap() {
+        Some(Event::Message(Message::Binary(data))) => Some(data.to_vec()),
+        None => None,
+        Some(other) => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn release_gives_everything_back_between_messages_and_reading_goes_on() {
+    let mut conn = Connection::server(Config::default());
+    let mut buf = RecvBuffer::with_read_size(4096);
+    let wire = client_wire(&[10, 20]);
+    feed(&mut buf, &conn, &wire[..16]); // the first message (6 + 10 bytes)
+    assert_eq!(next_binary(&mut buf, &mut conn), Some(alloc::vec![0; 10]));
+    assert_eq!(next_binary(&mut buf, &mut conn), None);
+    assert_eq!(buf.heap_bytes(), 4096);
+    assert!(buf.release(&conn));
+    assert_eq!(buf.heap_bytes(), 0);
+    assert!(buf.release(&conn), "releasing an empty buffer again is harmless");
+    feed(&mut buf, &conn, &wire[16..]);
+    assert_eq!(next_binary(&mut buf, &mut conn), Some(alloc::vec![1; 20]));
+}
+
+/// One frame of a client's message, masked.
+fn fragment<M: Masking>(kind: MessageKind, data: &[u8], fin: bool, client: &mut Connection<M>) -> Vec<u8> {
+    let mut out = alloc::vec![0; data.len() + 14];
+    let n = client.send_fragment(kind, data, fin, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn release_keeps_a_frame_that_is_not_whole_yet() {
+    for kind in [MessageKind::Binary, MessageKind::Text] {
+        let mut client = Connection::client_with_test_masks(Config::default(), || [9, 8, 7, 6]);
+        let wire = fragment(kind, b"all of it", true, &mut client);
+        // A header alone, then a header and part of the payload.
+        for cut in [1, 9] {
+            let mut conn = Connection::server(Config::default());
+            let mut buf = RecvBuffer::with_read_size(4096);
+            feed(&mut buf, &conn, &wire[..cut]);
+            assert!(buf.next(&mut conn).unwrap().is_none());
+            assert!(!buf.release(&conn), "{kind:?}: {cut} bytes wait");
+            assert_eq!(buf.unused(), &wire[..cut]);
+            feed(&mut buf, &conn, &wire[cut..]);
+            match buf.next(&mut conn).unwrap() {
+                Some(Event::Message(m)) => assert_eq!(m.as_bytes(), b"all of it", "{kind:?} cut at {cut}"),
+                other => panic!("{kind:?} cut at {cut}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn release_keeps_the_part_of_a_fragmented_message_already_assembled() {
+    let mut client = Connection::client_with_test_masks(Config::default(), || [9, 8, 7, 6]);
+    let first = fragment(MessageKind::Binary, &[1; 3000], false, &mut client);
+    let rest = fragment(MessageKind::Binary, &[2; 5], true, &mut client);
+    let mut conn = Connection::server(Config::default());
+    let mut buf = RecvBuffer::with_read_size(4096);
+    feed(&mut buf, &conn, &first);
+    assert_eq!(next_binary(&mut buf, &mut conn), None);
+    assert!(buf.release(&conn), "no byte waits in the buffer");
+    assert!(buf.heap_bytes() >= 3000, "the assembly keeps the first fragment: {}", buf.heap_bytes());
+    feed(&mut buf, &conn, &rest);
+    let mut whole = alloc::vec![1; 3000];
+    whole.extend_from_slice(&[2; 5]);
+    assert_eq!(next_binary(&mut buf, &mut conn), Some(whole));
+    // Between messages the assembly goes back too.
+    assert_eq!(next_binary(&mut buf, &mut conn), None);
+    assert!(buf.release(&conn));
+    assert_eq!(buf.heap_bytes(), 0);
+}
+
+#[test]
+#[should_panic(expected = "beyond the 0 bytes spare offered")]
+fn bytes_reported_after_a_release_are_refused() {
+    let conn = Connection::server(Config::default());
+    let mut buf = RecvBuffer::with_read_size(64);
+    let _ = buf.spare(&conn);
+    assert!(buf.release(&conn));
+    buf.filled(1);
 }
