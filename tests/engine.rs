@@ -571,3 +571,17 @@ fn vec_sends_equal_slice_sends_byte_for_byte() {
     assert_eq!(s.send_binary_vec(b"x", &mut out), Ok(3));
     assert_eq!(out, b"kept\x82\x01x");
 }
+
+/// With stream delivery every data event is a chunk, also for a frame found whole after its
+/// header came in pieces (the general read path rather than the fast one).
+#[test]
+fn stream_delivery_gives_chunks_for_whole_frames_on_every_path() {
+    let frame = masked(0x82, 5, b"hello");
+    for cut in 0..frame.len() {
+        let mut s = Connection::server(Config::default().delivery(Delivery::Stream));
+        let out = feed(&mut s, &frame, &[cut]);
+        assert_eq!(out.error, None);
+        assert!(out.events.iter().all(|e| matches!(e, OwnedEvent::Chunk { .. })), "cut {cut}: {:?}", out.events);
+        assert_eq!(normalise(&out.events), [OwnedEvent::Binary(b"hello".to_vec())], "cut {cut}");
+    }
+}

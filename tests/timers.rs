@@ -105,6 +105,47 @@ fn a_frame_waiting_in_a_recv_buffer_counts_as_traffic() {
     }
 }
 
+/// The read that leaves bytes waiting may first use a frame before them (here a fragment, put
+/// in the assembly, then the first byte of the next fragment's header): only the waiting bytes
+/// are counted as seen, so the next byte is traffic.
+#[test]
+fn bytes_waiting_after_a_read_that_used_a_frame_before_them_count_as_traffic() {
+    let cfg = Config::default().keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
+    let mut client = Connection::client_with_test_masks(Config::default(), counter_mask());
+    let mut wire = vec![0; 200];
+    let n = client.send_fragment(MessageKind::Binary, &[1; 100], false, &mut wire).unwrap();
+    wire.truncate(n);
+    let mut last = vec![0; 10_100];
+    let n = client.send_fragment(MessageKind::Binary, &[2; 10_000], true, &mut last).unwrap();
+    wire.extend_from_slice(&last[..n]);
+    let mut s = Connection::server(cfg);
+    let mut buf = RecvBuffer::new();
+    // At 1 s: the first fragment and a byte of the second's 8-byte header; at 25 s: one more
+    // byte; the rest at 40 s.
+    let mut fed = 0;
+    for (t, end, waiting) in [(1, 106 + 1, 1), (25, 106 + 2, 2), (40, wire.len(), 0)] {
+        let now = Duration::from_secs(t);
+        assert_eq!(s.handle_timeout(now), None, "t = {t} s: the last traffic was at most 24 s ago");
+        while fed < end {
+            let space = buf.spare(&s);
+            let n = space.len().min(end - fed);
+            space[..n].copy_from_slice(&wire[fed..fed + n]);
+            buf.filled(n);
+            fed += n;
+        }
+        let event = buf.next(&mut s).unwrap().map(|e| e.into_owned());
+        s.poll_timeout(now);
+        assert_eq!(buf.unused().len(), waiting, "t = {t} s");
+        if t == 40 {
+            let mut whole = vec![1; 100];
+            whole.extend_from_slice(&[2; 10_000]);
+            assert_eq!(event, Some(OwnedEvent::Binary(whole)));
+        } else {
+            assert_eq!(event, None, "t = {t} s");
+        }
+    }
+}
+
 /// `Duration::MAX` reads as "never": deadlines saturate instead of overflowing.
 #[test]
 fn timers_of_duration_max_never_fire_and_never_overflow() {
