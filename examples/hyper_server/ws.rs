@@ -9,8 +9,12 @@
 //! After the bootstrap both are the same: a server-role [`Connection`] over an
 //! `AsyncRead + AsyncWrite`, with permessage-deflate when the client offered it.
 
+use std::cell::RefCell;
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +22,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{timeout, timeout_at, Instant};
 use wsmachine::deflate::{DeflateConfig, DeflateParams, EXTENSION_NAME};
 use wsmachine::handshake::server::AcceptOptions;
@@ -196,6 +200,31 @@ fn finish(via: &str, peer: SocketAddr, r: io::Result<(State, Option<CloseCode>)>
     }
 }
 
+thread_local! {
+    /// The read buffer of every WebSocket served on this runtime thread.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; 64 << 10].into_boxed_slice());
+}
+
+/// Reads once from `io` into this thread's buffer and returns what `f` made of the bytes, all
+/// within one poll, so that no task holds a read buffer while it waits: an idle connection
+/// keeps its state only. `None` at end of stream.
+async fn read_with<IO: AsyncRead + Unpin, T>(io: &mut IO, mut f: impl FnMut(&mut [u8]) -> T) -> io::Result<Option<T>> {
+    poll_fn(|cx| {
+        READ_BUF.with_borrow_mut(|buf| {
+            let mut room = ReadBuf::new(buf);
+            match Pin::new(&mut *io).poll_read(cx, &mut room) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    let n = room.filled().len();
+                    Poll::Ready(Ok((n > 0).then(|| f(&mut buf[..n]))))
+                }
+            }
+        })
+    })
+    .await
+}
+
 /// Echoes every message until the close handshake is done (then shuts the IO down: TCP FIN
 /// or TLS close_notify over HTTP/1.1, END_STREAM over HTTP/2) or the peer goes away.
 /// Returns the final state and the close code the peer sent, if it sent one.
@@ -204,7 +233,6 @@ async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
     mut conn: Connection,
 ) -> io::Result<(State, Option<CloseCode>)> {
     let start = Instant::now();
-    let mut buf = vec![0u8; 64 * 1024];
     let mut assembly = Assembly::new();
     let mut out = Vec::new();
     loop {
@@ -220,23 +248,24 @@ async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
             let _ = timeout(WRITE_STALL, io.shutdown()).await;
             return Ok((conn.state(), conn.peer_close_code()));
         }
-        let read = io.read(&mut buf);
-        let n = match conn.poll_timeout(start.elapsed()) {
-            Some(due) => match timeout_at(start + due, read).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    // Keepalive ping, or a deadline's verdict (see `Connection::handle_timeout`).
-                    conn.handle_timeout(start.elapsed());
-                    conn.poll_transmit_vec(&mut out);
-                    continue;
-                }
-            },
-            None => read.await?,
+        let due = conn.poll_timeout(start.elapsed());
+        let read = read_with(&mut io, |data| echo(&mut conn, &mut assembly, data, &mut out, false));
+        let read = match due {
+            Some(due) => timeout_at(start + due, read).await,
+            None => Ok(read.await),
         };
-        if n == 0 {
-            let _ = conn.read_eof();
-            return Ok((conn.state(), conn.peer_close_code()));
+        match read {
+            Ok(Ok(Some(()))) => {}
+            Ok(Ok(None)) => {
+                let _ = conn.read_eof();
+                return Ok((conn.state(), conn.peer_close_code()));
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                // Keepalive ping, or a deadline's verdict (see `Connection::handle_timeout`).
+                conn.handle_timeout(start.elapsed());
+                conn.poll_transmit_vec(&mut out);
+            }
         }
-        echo(&mut conn, &mut assembly, &mut buf[..n], &mut out, false);
     }
 }
