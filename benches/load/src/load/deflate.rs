@@ -78,6 +78,18 @@ pub fn read_one(sock: &mut TcpStream, data: &[u8]) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
+/// Checks that `frame`, a whole server frame, is a compressed message holding `data`.
+pub fn check_echo(frame: &[u8], data: &[u8]) -> Result<(), String> {
+    let (_, start, _) = crate::wire::parse(frame).ok_or("not a whole frame")?;
+    if frame[0] & 0xC0 != 0xC0 {
+        return Err("a differing echo that is not one compressed frame".into());
+    }
+    if inflate(&frame[start..], data.len())? != data {
+        return Err("inflates to another message".into());
+    }
+    Ok(())
+}
+
 /// Raw DEFLATE with the 00 00 FF FF tail put back (RFC 7692 §7.2.2).
 fn inflate(payload: &[u8], expect: usize) -> Result<Vec<u8>, String> {
     let mut input = payload.to_vec();

@@ -116,6 +116,9 @@ pub struct Conn {
     times: VecDeque<Instant>,
     /// Latencies of messages scheduled before this are not recorded (the warm-up).
     record_from: Option<Instant>,
+    /// A compressed echo whose bytes differ from the learned one, from its first byte, until it
+    /// is whole (see [`Conn::resync`]).
+    odd: Vec<u8>,
 }
 
 /// Opens `n` connections from spread source addresses and upgrades them (blocking, bounded by
@@ -160,6 +163,7 @@ fn into_conns(socks: Vec<std::net::TcpStream>) -> Result<Vec<Conn>, String> {
             allowed: 0,
             times: VecDeque::new(),
             record_from: None,
+            odd: Vec::new(),
         });
     }
     Ok(conns)
@@ -193,6 +197,55 @@ fn matches(expect: &[u8], at: u64, data: &[u8]) -> bool {
     true
 }
 
+/// Takes `data` read from a connection whose echoes were checked up to byte `rx` of the learned
+/// stream: bytes that continue it byte for byte advance `rx` (the common case, kept cheap);
+/// anything else goes to [`resync`].
+fn take(rx: &mut u64, odd: &mut Vec<u8>, p: &Pattern, data: &[u8]) -> Result<(), String> {
+    if odd.is_empty() && matches(&p.expect, *rx, data) {
+        *rx += data.len() as u64;
+        return Ok(());
+    }
+    resync(rx, odd, p, data)
+}
+
+/// Takes bytes that do not continue the learned echoes byte for byte. Uncompressed, that is
+/// a wrong echo. Compressed, a server may encode the same message otherwise from one echo
+/// to the next (Node's ws does, once per connection: `node/deflate_probe.py`; RFC 7692
+/// allows any DEFLATE encoding): such a frame is held from its first byte until it is
+/// whole, then inflated and checked against the message, and counts as one learned echo
+/// (`rx` moves to where that echo would have ended); the bytes after it are taken anew.
+fn resync(rx: &mut u64, odd: &mut Vec<u8>, p: &Pattern, data: &[u8]) -> Result<(), String> {
+    let mut data = data;
+    let mut rest;
+    while !data.is_empty() {
+        let off = (*rx % p.sf()) as usize;
+        if odd.is_empty() {
+            // What still matches the learned echo: up to its end or the first difference.
+            let n = data.len().min(p.expect.len() - off);
+            let same = data[..n].iter().zip(&p.expect[off..]).take_while(|(a, b)| a == b).count();
+            *rx += same as u64;
+            data = &data[same..];
+            if same == n {
+                continue;
+            }
+            if p.expect[0] & 0x40 == 0 {
+                return Err(format!("echo differs at byte {} of the stream", *rx));
+            }
+            // The frame's bytes before the difference were the learned echo's.
+            odd.extend_from_slice(&p.expect[..off + same]);
+        }
+        odd.extend_from_slice(data);
+        let Some((_, start, len)) = wire::parse(odd) else { return Ok(()) };
+        crate::deflate::check_echo(&odd[..start + len], &p.data)
+            .map_err(|e| format!("echo at byte {} of the stream: {e}", *rx - (*rx % p.sf())))?;
+        rest = odd.split_off(start + len);
+        odd.clear();
+        *rx += p.sf() - (*rx % p.sf());
+        data = &rest;
+    }
+    Ok(())
+}
+
 impl Conn {
     /// Reads what has arrived (checking it); returns whether reads are left for the next turn.
     fn read(&mut self, p: &Pattern, buf: &mut [u8], now: Instant, lat: &mut Vec<u32>) -> Result<bool, String> {
@@ -200,11 +253,8 @@ impl Conn {
             match self.sock.read(buf) {
                 Ok(0) => return Err("the server closed the connection".into()),
                 Ok(n) => {
-                    if !matches(&p.expect, self.rx, &buf[..n]) {
-                        return Err(format!("echo differs at byte {} of the stream", self.rx));
-                    }
                     let before = self.rx / p.sf();
-                    self.rx += n as u64;
+                    take(&mut self.rx, &mut self.odd, p, &buf[..n])?;
                     for _ in before..self.rx / p.sf() {
                         if let Some(t) = self.times.pop_front().filter(|&t| self.record_from.is_none_or(|f| t >= f)) {
                             lat.push(now.duration_since(t).as_micros().min(u32::MAX as u128) as u32);
@@ -488,4 +538,53 @@ pub fn fanout(srv: &Server, p: &mut Pattern, deflate: bool, subs: usize, warm: f
         return Err("nothing delivered".into());
     }
     Ok(Rate { per_sec: (delivered - before) as f64 / cpu.wall, cpu })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server's compressed frame of `data`, deflated at `level`.
+    fn compressed(data: &[u8], level: u32) -> Vec<u8> {
+        let mut frame = server_frame(2, &wire::deflate(data, level));
+        frame[0] |= 0x40;
+        frame
+    }
+
+    /// Feeds `stream` in reads of `read` bytes, as `Conn::read` does; returns `rx`.
+    fn feed(p: &Pattern, stream: &[u8], read: usize) -> Result<u64, String> {
+        let (mut rx, mut odd) = (0, Vec::new());
+        for piece in stream.chunks(read) {
+            take(&mut rx, &mut odd, p, piece)?;
+        }
+        assert!(odd.is_empty(), "a frame left half read");
+        Ok(rx)
+    }
+
+    #[test]
+    fn a_compressed_echo_with_other_bytes_counts_as_one_echo_if_it_inflates_to_the_message() {
+        let mut p = Pattern::deflated(2, 16384, 1);
+        p.expect = compressed(&p.data, 6);
+        let other = compressed(&p.data, 1);
+        assert_ne!(other, p.expect);
+        let stream = [&p.expect[..], &other, &p.expect, &other, &other, &p.expect].concat();
+        for read in [1, 7, 1000, 5000, stream.len()] {
+            assert_eq!(feed(&p, &stream, read), Ok(6 * p.sf()), "reads of {read}");
+        }
+        // An echo of another message fails, whatever encodes it.
+        let wrong = compressed(&p.data[..16000], 6);
+        let stream = [&p.expect[..], &wrong].concat();
+        let err = feed(&p, &stream, 1000).unwrap_err();
+        assert!(err.contains(&format!("byte {} ", p.sf())) && err.contains("another message"), "{err}");
+    }
+
+    #[test]
+    fn an_uncompressed_echo_must_be_the_same_bytes() {
+        let p = Pattern::new(2, 1000, 1, false);
+        let mut stream = [&p.expect[..], &p.expect].concat();
+        assert_eq!(feed(&p, &stream, 300), Ok(2 * p.sf()));
+        let at = p.expect.len() + 500;
+        stream[at] ^= 1;
+        assert_eq!(feed(&p, &stream, 300), Err(format!("echo differs at byte {at} of the stream")));
+    }
 }
