@@ -11,13 +11,19 @@
 //! read buffer. Echoes larger than [`RETAIN`] are written from where the engine assembled them
 //! (`Connection::take_message`, vectored writes after their header), as `echo_server` does, and
 //! the buffers they needed go back a second or two after the last one.
+//!
+//! Nothing holds a task for ever: the request head must come within 10 s, a message within 60 s
+//! of its first byte (else 1008), an idle connection is pinged after 30 s and dropped 10 s later
+//! without a pong, and output that cannot be written for 30 s ends the connection.
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice, Write};
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{sleep_until, timeout, Instant, Sleep};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, Request, RequestParser};
 use wsmachine::{Assembly, Config, Connection};
@@ -26,13 +32,31 @@ use wsmachine::{Assembly, Config, Connection};
 mod echo;
 #[path = "echo_server/output.rs"]
 mod output;
-use echo::echo;
+use echo::{echo, Sink};
 use output::Output;
 
 /// Buffer capacity a connection keeps between messages, in its assembly and its output.
 pub const RETAIN: usize = 64 << 10;
 
-const CONFIG: Config = Config::new().max_len(64 << 20).retain_capacity(RETAIN).auto_close(false);
+/// 64 MiB messages, and the deadlines that keep a silent or stuck peer from holding a task: a
+/// message must finish within 60 s (else 1008), an idle connection is pinged after 30 s and
+/// dropped 10 s later without a pong. `auto_close` is off so that the echo returns the peer's
+/// close reason too.
+pub const CONFIG: Config = Config::new()
+    .max_len(64 << 20)
+    .retain_capacity(RETAIN)
+    .auto_close(false)
+    .message_timeout(Some(Duration::from_secs(60)))
+    .keepalive(Some(Duration::from_secs(30)), Duration::from_secs(10));
+
+/// The request head must arrive within this (a slowloris client cannot hold a task).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A round of output that cannot be written within this ends the connection: a peer that stops
+/// reading cannot hold the task. (The writes are awaited, so this is a plain timeout around
+/// them; the engine's own write-stall timer is for drivers that queue output and report
+/// `output_blocked`.)
+const WRITE_STALL: Duration = Duration::from_secs(30);
 
 /// How long a connection may go without input before it gives back the buffers of large
 /// messages (after one more such wait if it echoed one since the last).
@@ -50,21 +74,22 @@ enum Input<T> {
     /// End of stream.
     End,
     /// No byte came before the deadline.
-    Quiet,
+    Deadline,
 }
 
-/// Waits for bytes from `sock` (until `deadline`, if any), reads them into this thread's buffer
+/// Waits for bytes from `sock` (or for `timer`, if given), reads them into this thread's buffer
 /// and returns what `f` made of them.
 async fn read_with<T>(
     sock: &TcpStream,
-    deadline: Option<tokio::time::Instant>,
+    mut timer: Option<Pin<&mut Sleep>>,
     mut f: impl FnMut(&mut [u8]) -> T,
 ) -> io::Result<Input<T>> {
     loop {
-        match deadline {
-            Some(at) => match tokio::time::timeout_at(at, sock.readable()).await {
-                Ok(ready) => ready?,
-                Err(_) => return Ok(Input::Quiet),
+        match timer.as_mut() {
+            Some(timer) => tokio::select! {
+                biased;
+                ready = sock.readable() => ready?,
+                () = timer.as_mut() => return Ok(Input::Deadline),
             },
             None => sock.readable().await?,
         }
@@ -99,11 +124,9 @@ impl Write for NonBlocking<'_> {
 
 /// The opening handshake: the connection and the bytes that came after the request head, or
 /// `None` when the request got an HTTP answer or the peer left.
-async fn handshake(sock: &mut TcpStream) -> io::Result<Option<(Connection, Vec<u8>)>> {
+async fn handshake(sock: &mut TcpStream, config: Config) -> io::Result<Option<(Connection, Vec<u8>)>> {
     let mut head = Vec::new();
     let mut parser = RequestParser::with_max_head_len(8 * 1024);
-    // (A server facing the internet would also put a deadline on the head, e.g. with
-    // `tokio::time::timeout`; its size is bounded by the parser.)
     loop {
         if let Input::End = read_with(sock, None, |data| head.extend_from_slice(data)).await? {
             return Ok(None);
@@ -134,10 +157,10 @@ async fn handshake(sock: &mut TcpStream) -> io::Result<Option<(Connection, Vec<u
         }
         let response = incoming.accept(&opts).map_err(|e| io::Error::other(e.to_string()))?.response_vec();
         let conn = match &params {
-            Some(p) => Connection::server(CONFIG).with_deflate(p),
+            Some(p) => Connection::server(config).with_deflate(p),
             // Large echoes are taken out of the assembly and their buffers reused: the engine
             // keeps what they need between messages, and `serve` trims it when quiet.
-            None => Connection::server(CONFIG.retain_capacity(CONFIG.max_message_len as usize)),
+            None => Connection::server(config.retain_capacity(config.max_message_len as usize)),
         };
         let rest = head[incoming.head_len()..].to_vec();
         sock.write_all(&response).await?;
@@ -145,35 +168,72 @@ async fn handshake(sock: &mut TcpStream) -> io::Result<Option<(Connection, Vec<u
     }
 }
 
+/// Serves one connection until it closes, with [`CONFIG`].
+pub async fn serve(sock: TcpStream) -> io::Result<()> {
+    serve_with(sock, CONFIG).await
+}
+
 /// Serves one connection until it closes.
-pub async fn serve(mut sock: TcpStream) -> io::Result<()> {
-    let Some((mut conn, mut rest)) = handshake(&mut sock).await? else { return Ok(()) };
+pub async fn serve_with(mut sock: TcpStream, config: Config) -> io::Result<()> {
+    let start = Instant::now();
+    let Ok(head) = timeout(HEAD_TIMEOUT, handshake(&mut sock, config)).await else { return Ok(()) };
+    let Some((mut conn, mut rest)) = head? else { return Ok(()) };
     // One `Assembly` per connection, beside it: events borrow it and the input, never the
     // connection, so every message is echoed from where it was received.
     let mut assembly = Assembly::new();
     let mut out = Output::new(RETAIN);
     echo(&mut conn, &mut assembly, &mut rest, &mut out, false);
     drop(rest);
+    // One timer for the connection, and the deadline it is armed for.
+    let mut timer = Box::pin(sleep_until(start));
+    let mut armed: Option<Instant> = None;
     loop {
-        while out.backlog() > 0 {
-            sock.writable().await?;
-            out.write_to(&mut NonBlocking(&sock))?;
+        if out.backlog() > 0 {
+            let write = async {
+                while out.backlog() > 0 {
+                    sock.writable().await?;
+                    out.write_to(&mut NonBlocking(&sock))?;
+                }
+                io::Result::Ok(())
+            };
+            timeout(WRITE_STALL, write).await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
         }
         if conn.should_close_transport() {
-            let _ = sock.shutdown().await;
+            let _ = timeout(WRITE_STALL, sock.shutdown()).await;
             return Ok(());
         }
-        // While buffers of large messages are held, give them back once the peer goes quiet.
+        // The engine's next timer (keepalive, message and close deadlines), and while buffers
+        // of large messages are held, the moment to give them back if the peer stays quiet.
+        let due = conn.poll_timeout(start.elapsed()).map(|d| start + d);
         let large = assembly.heap_bytes() > RETAIN || out.capacity() > RETAIN;
-        let deadline = large.then(|| tokio::time::Instant::now() + QUIET);
-        match read_with(&sock, deadline, |data| echo(&mut conn, &mut assembly, data, &mut out, false)).await? {
+        let quiet = large.then(|| Instant::now() + QUIET);
+        let deadline = match (due, quiet) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // The timer is moved only to an earlier deadline: most reads push the keepalive
+        // deadline later, and a wakeup before anything is due costs one look, whereas moving
+        // the timer at every read costs a timer registration per read.
+        if let Some(deadline) = deadline.filter(|&d| armed.is_none_or(|a| d < a)) {
+            timer.as_mut().reset(deadline);
+            armed = Some(deadline);
+        }
+        let timer = armed.is_some().then_some(timer.as_mut());
+        match read_with(&sock, timer, |data| echo(&mut conn, &mut assembly, data, &mut out, false)).await? {
             Input::Handled(()) => {}
             Input::End => {
                 let _ = conn.read_eof();
                 return Ok(());
             }
-            Input::Quiet => {
-                if out.quiet(1) {
+            Input::Deadline => {
+                armed = None;
+                let now = Instant::now();
+                if due.is_some_and(|due| now >= due) {
+                    // Keepalive ping, or a deadline's verdict (see `Connection::handle_timeout`).
+                    conn.handle_timeout(now - start);
+                    conn.poll_transmit_vec(out.bytes());
+                }
+                if quiet.is_some_and(|quiet| now >= quiet) && out.quiet(1) {
                     assembly.trim(RETAIN);
                 }
             }

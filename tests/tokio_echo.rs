@@ -28,23 +28,38 @@ static GLOBAL: CountingAlloc = COUNTING;
 /// One server for every test of this file, on a free loopback port.
 fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
+    *ADDR.get_or_init(|| start(tokio_echo::CONFIG, true))
+}
+
+/// A server whose timers run in seconds: messages must finish within 1 s, a connection idle for
+/// 1 s is pinged and dropped 1 s later without a pong.
+fn impatient_server() -> SocketAddr {
+    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+    let secs = Duration::from_secs;
+    let config = tokio_echo::CONFIG.message_timeout(Some(secs(1))).keepalive(Some(secs(1)), secs(1));
+    *ADDR.get_or_init(|| start(config, false))
+}
+
+/// `serve_with(config)` on a current_thread runtime of its own thread; `counted`: that thread's
+/// heap is the one the memory tests measure.
+fn start(config: wsmachine::Config, counted: bool) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if counted {
             mark_server_thread();
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let (sock, _) = listener.accept().await.unwrap();
-                    tokio::spawn(tokio_echo::serve(sock));
-                }
-            })
-        });
-        addr
-    })
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (sock, _) = listener.accept().await.unwrap();
+                tokio::spawn(tokio_echo::serve_with(sock, config));
+            }
+        })
+    });
+    addr
 }
 
 #[test]
@@ -70,9 +85,9 @@ fn an_idle_connection_holds_no_read_buffer() {
     }
     let per_conn = (steady() - before) / 100;
     println!("server heap per idle connection: {per_conn} B");
-    // The connection, its task, its socket's registration and an empty output: about 2 KiB.
-    // A read buffer per connection (64 KiB) would be far over.
-    assert!(per_conn <= 4096, "{per_conn} B of heap per idle connection");
+    // The connection, its task with its timer, its socket's registration and an empty output:
+    // under 4 KiB. A read buffer per connection (64 KiB) would be far over.
+    assert!(per_conn <= 8192, "{per_conn} B of heap per idle connection");
     drop(clients);
 }
 
@@ -115,4 +130,32 @@ fn the_buffers_of_a_large_message_go_back_once_the_connection_is_quiet() {
             other => panic!("expected the 4 MiB echo, got {:?}", other.map(|_| "another event")),
         }
     }
+}
+
+#[test]
+fn a_message_that_stops_halfway_is_closed_with_1008() {
+    let mut c = Client::connect(impatient_server(), false);
+    c.strict_eof = false;
+    let frames = c.encode(wsmachine::MessageKind::Binary, &pattern(10_000, 4));
+    std::io::Write::write_all(&mut c.sock, &frames[..5000]).unwrap();
+    let start = Instant::now();
+    match c.next() {
+        Some(wsmachine::OwnedEvent::Close(Some((code, _)))) => assert_eq!(code, wsmachine::CloseCode::POLICY_VIOLATION),
+        other => panic!("expected Close 1008, got {other:?}"),
+    }
+    assert_eq!(c.next(), None, "then the server closes TCP");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn a_silent_peer_is_pinged_then_dropped() {
+    let c = Client::connect(impatient_server(), false);
+    let start = Instant::now();
+    // Read the socket itself: the client's `next` would answer the ping.
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut &c.sock, &mut got).unwrap();
+    assert_eq!(got, [0x89, 0x00], "one empty ping (RFC 6455 §5.5.2), then the end of the stream");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(1900) && took < Duration::from_secs(6), "{took:?}");
 }
