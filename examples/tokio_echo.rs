@@ -5,10 +5,8 @@
 //! cargo run --release --example tokio_echo [ADDR]      # default 127.0.0.1:9002
 //! ```
 //!
-//! Memory: the tasks of a runtime thread share one read buffer (`readable`, then `try_read`,
-//! and the bytes are handed to the engine before the task waits again; what a frame still
-//! misses waits in the connection's `Assembly`), so an idle connection holds its state and no
-//! read buffer. Echoes larger than [`RETAIN`] are written from where the engine assembled them
+//! Memory: the tasks of a runtime thread share one read buffer (`shared/thread_read.rs`), so an
+//! idle connection holds its state and no read buffer. Echoes larger than [`RETAIN`] are written from where the engine assembled them
 //! (`Connection::take_message`, vectored writes after their header), as `echo_server` does, and
 //! the buffers they needed go back a second or two after the last one.
 //!
@@ -16,14 +14,12 @@
 //! of its first byte (else 1008), an idle connection is pinged after 30 s and dropped 10 s later
 //! without a pong, and output that cannot be written for 30 s ends the connection.
 
-use std::cell::RefCell;
 use std::io::{self, IoSlice, Write};
-use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::{sleep_until, timeout, Instant, Sleep};
+use tokio::time::{sleep_until, timeout, Instant};
 use wsmachine::deflate::{DeflateConfig, EXTENSION_NAME};
 use wsmachine::handshake::server::{reject, AcceptOptions, Request, RequestParser};
 use wsmachine::{Assembly, Config, Connection};
@@ -32,8 +28,11 @@ use wsmachine::{Assembly, Config, Connection};
 mod echo;
 #[path = "echo_server/output.rs"]
 mod output;
+#[path = "shared/thread_read.rs"]
+mod thread_read;
 use echo::{echo, Sink};
 use output::Output;
+use thread_read::read_with;
 
 /// Buffer capacity a connection keeps between messages, in its assembly and its output.
 pub const RETAIN: usize = 64 << 10;
@@ -62,50 +61,6 @@ const WRITE_STALL: Duration = Duration::from_secs(30);
 /// messages (after one more such wait if it echoed one since the last).
 const QUIET: Duration = Duration::from_secs(1);
 
-thread_local! {
-    /// The read buffer of every connection served on this thread.
-    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; 64 << 10].into_boxed_slice());
-}
-
-/// What [`read_with`] got.
-enum Input<T> {
-    /// Bytes, and what the closure made of them.
-    Handled(T),
-    /// End of stream.
-    End,
-    /// No byte came before the deadline.
-    Deadline,
-}
-
-/// Waits for bytes from `sock` (or for `timer`, if given), reads them into this thread's buffer
-/// and returns what `f` made of them.
-async fn read_with<T>(
-    sock: &TcpStream,
-    mut timer: Option<Pin<&mut Sleep>>,
-    mut f: impl FnMut(&mut [u8]) -> T,
-) -> io::Result<Input<T>> {
-    loop {
-        match timer.as_mut() {
-            Some(timer) => tokio::select! {
-                biased;
-                ready = sock.readable() => ready?,
-                () = timer.as_mut() => return Ok(Input::Deadline),
-            },
-            None => sock.readable().await?,
-        }
-        let read = READ_BUF.with_borrow_mut(|buf| -> io::Result<_> {
-            Ok(match sock.try_read(buf)? {
-                0 => Input::End,
-                n => Input::Handled(f(&mut buf[..n])),
-            })
-        });
-        match read {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            read => return read,
-        }
-    }
-}
-
 /// `Write` for [`Output::write_to`]: tokio's non-blocking writes, `WouldBlock` once the socket
 /// takes no more.
 struct NonBlocking<'a>(&'a TcpStream);
@@ -128,7 +83,7 @@ async fn handshake(sock: &mut TcpStream, config: Config) -> io::Result<Option<(C
     let mut head = Vec::new();
     let mut parser = RequestParser::with_max_head_len(8 * 1024);
     loop {
-        if let Input::End = read_with(sock, None, |data| head.extend_from_slice(data)).await? {
+        if read_with(sock, |data| head.extend_from_slice(data)).await?.is_none() {
             return Ok(None);
         }
         let incoming = match parser.parse(&head) {
@@ -218,14 +173,23 @@ pub async fn serve_with(mut sock: TcpStream, config: Config) -> io::Result<()> {
             timer.as_mut().reset(deadline);
             armed = Some(deadline);
         }
-        let timer = armed.is_some().then_some(timer.as_mut());
-        match read_with(&sock, timer, |data| echo(&mut conn, &mut assembly, data, &mut out, false)).await? {
-            Input::Handled(()) => {}
-            Input::End => {
+        let read = read_with(&mut sock, |data| echo(&mut conn, &mut assembly, data, &mut out, false));
+        let read = match armed {
+            Some(_) => tokio::select! {
+                biased;
+                read = read => Some(read?),
+                () = timer.as_mut() => None,
+            },
+            None => Some(read.await?),
+        };
+        match read {
+            Some(Some(())) => {}
+            Some(None) => {
                 let _ = conn.read_eof();
                 return Ok(());
             }
-            Input::Deadline => {
+            // The timer: no byte came before it.
+            None => {
                 armed = None;
                 let now = Instant::now();
                 if due.is_some_and(|due| now >= due) {

@@ -41,6 +41,8 @@ use tokio_rustls::TlsAcceptor;
 mod echo;
 #[path = "../shared/test_page.rs"]
 mod test_page;
+#[path = "../shared/thread_read.rs"]
+mod thread_read;
 mod tls;
 mod ws;
 

@@ -9,12 +9,8 @@
 //! After the bootstrap both are the same: a server-role [`Connection`] over an
 //! `AsyncRead + AsyncWrite`, with permessage-deflate when the client offered it.
 
-use std::cell::RefCell;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,7 +18,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 use wsmachine::deflate::{DeflateConfig, DeflateParams, EXTENSION_NAME};
 use wsmachine::handshake::server::AcceptOptions;
@@ -30,6 +26,7 @@ use wsmachine::handshake::{h2, http as wshttp, HandshakeError};
 use wsmachine::{Assembly, CloseCode, Config, Connection, State};
 
 use crate::echo::echo;
+use crate::thread_read::read_with;
 
 /// The response body type of every route.
 pub type Body = Full<Bytes>;
@@ -198,31 +195,6 @@ fn finish(via: &str, peer: SocketAddr, r: io::Result<(State, Option<CloseCode>)>
         // A browser resets its streams at exit (CANCEL): an error here is routine.
         Err(e) => println!("ws ({via}) from {peer} ended: {e}"),
     }
-}
-
-thread_local! {
-    /// The read buffer of every WebSocket served on this runtime thread.
-    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; 64 << 10].into_boxed_slice());
-}
-
-/// Reads once from `io` into this thread's buffer and returns what `f` made of the bytes, all
-/// within one poll, so that no task holds a read buffer while it waits: an idle connection
-/// keeps its state only. `None` at end of stream.
-async fn read_with<IO: AsyncRead + Unpin, T>(io: &mut IO, mut f: impl FnMut(&mut [u8]) -> T) -> io::Result<Option<T>> {
-    poll_fn(|cx| {
-        READ_BUF.with_borrow_mut(|buf| {
-            let mut room = ReadBuf::new(buf);
-            match Pin::new(&mut *io).poll_read(cx, &mut room) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Ready(Ok(())) => {
-                    let n = room.filled().len();
-                    Poll::Ready(Ok((n > 0).then(|| f(&mut buf[..n]))))
-                }
-            }
-        })
-    })
-    .await
 }
 
 /// Echoes every message until the close handshake is done (then shuts the IO down: TCP FIN
